@@ -9,8 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
+
+static const char *expected(char *buf, size_t size, char kind, int ndim, const int64_t *shape) {
+    size_t used = (size_t)snprintf(buf, size, "%s [", kind == 'i' ? "I64" : "F32");
+    for (int d = 0; d < ndim && used < size; d++) {
+        if (shape[d] < 0) used += (size_t)snprintf(buf + used, size - used, "%s?", d ? ", " : "");
+        else used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    }
+    if (used < size) snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+const i4_tensor *i4_debug_input(const i4_tensor_set *in, const char *name, char kind, int ndim, int64_t *shape) {
+    char want[160], got[160];
+    const i4_tensor *t = i4_tensor_set_find(in, name);
+    if (!t) {
+        i4_error("input '%s' missing: expected %s", name, expected(want, sizeof want, kind, ndim, shape));
+        return NULL;
+    }
+    int type_ok = kind == 'i' ? (t->dtype == I4_DT_I64 || t->dtype == I4_DT_I32)
+                              : (t->dtype == I4_DT_F32 || t->dtype == I4_DT_F16 || t->dtype == I4_DT_BF16);
+    int shape_ok = t->ndim == ndim;
+    for (int d = 0; shape_ok && d < ndim; d++) shape_ok = shape[d] < 0 || shape[d] == t->shape[d];
+    if (!type_ok || !shape_ok) {
+        i4_error("input '%s' is %s %s, expected %s", name, i4_dtype_name(t->dtype),
+                 i4_shape_str(got, sizeof got, t->ndim, t->shape), expected(want, sizeof want, kind, ndim, shape));
+        return NULL;
+    }
+    for (int d = 0; d < ndim; d++) shape[d] = t->shape[d];
+    return t;
+}
 
 typedef int (*handler_fn)(const char *, i4_precision, const i4_tensor_set *, i4_st_writer *);
 

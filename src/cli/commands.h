@@ -16,4 +16,11 @@ int i4_debug_forward_dit(const char *component_dir, i4_precision p, const i4_ten
 int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out);
 int i4_debug_forward_vae(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out);
 
+/* Look up input `name` in a debug-forward file and check its rank and dims
+ * (entries of `shape` that are < 0 match anything; the actual dims are
+ * stored back into them). kind: 'f' = float tensor (F32/F16/BF16), 'i' =
+ * integer tensor (I64/I32). Records an error naming the input and the
+ * expected shape, e.g. "input 'timestep' missing: expected F32 [1]". */
+const i4_tensor *i4_debug_input(const i4_tensor_set *in, const char *name, char kind, int ndim, int64_t *shape);
+
 #endif
