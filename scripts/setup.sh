@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything the build and tests need on a fresh Debian 12 machine
+# (apt packages, the npm packages pinned in package-lock.json) and builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+pkgs="build-essential pkg-config libjansson-dev nodejs npm"
+missing=
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# node/npm may come from outside apt (e.g. a preinstalled Node.js); accept those.
+command -v node >/dev/null && command -v npm >/dev/null && missing=$(echo "$missing" | sed 's/ nodejs//; s/ npm//')
+if [ -n "${missing// /}" ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+npm ci --no-audit --no-fund --loglevel=error
+make -j"$(nproc)" all

