@@ -47,6 +47,60 @@ int i4_get_threads(void);
  */
 int i4_resolve_snapshot(const char *model_dir, const char *repo, char *out, size_t out_size);
 
+/* ---- Generation pipeline ------------------------------------------------ */
+
+typedef struct i4_pipeline i4_pipeline;
+
+typedef struct {
+    const char *model_dir;  /* snapshot folder, or NULL to resolve repo in the HF cache */
+    const char *repo;       /* default "ideogram-ai/ideogram-4-fp8" */
+    i4_precision precision;
+} i4_load_options;
+
+typedef enum {
+    I4_PHASE_LOAD = 0,
+    I4_PHASE_ENCODE = 1,  /* tokenizer + text encoder */
+    I4_PHASE_SAMPLE = 2,  /* step = 1..steps */
+    I4_PHASE_DECODE = 3,
+} i4_phase;
+
+/* Progress callback: return non-zero to cancel (checked between steps). */
+typedef int (*i4_progress_fn)(void *user, i4_phase phase, int step, int steps);
+
+int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt);
+void i4_pipeline_free(i4_pipeline *p);
+/* Snapshot folder in use. */
+const char *i4_pipeline_snapshot(const i4_pipeline *p);
+
+typedef struct {
+    const char *prompt;        /* caption text, used verbatim */
+    int width, height;         /* multiples of 16 */
+    const char *preset;        /* V4_QUALITY_48 (default) | V4_DEFAULT_20 | V4_TURBO_12 */
+    int steps;                 /* 0 = the preset's */
+    double guidance;           /* < 0 = the preset's schedule; else constant */
+    double mu;                 /* NaN = the preset's (before the resolution shift) */
+    double std;                /* NaN = the preset's */
+    uint64_t seed;
+    const char *noise_path;    /* optional: safetensors with `noise` F32 [1, tokens, 128] */
+    const char *latents_path;  /* optional: write the final latents (`latents`) here */
+} i4_generate_params;
+
+/* Defaults: preset V4_QUALITY_48, 1024x1024, seed 20260608, no overrides. */
+void i4_generate_params_init(i4_generate_params *gp);
+
+typedef struct {
+    uint8_t *rgb;              /* [height][width][3], free with i4_result_free */
+    int width, height;
+    int steps;
+    int64_t text_tokens;
+    double seconds_encode, seconds_sample, seconds_decode;
+} i4_result;
+
+/* Returns 0, -1 (error) or I4_ERR_CANCELLED. */
+#define I4_ERR_CANCELLED (-2)
+int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out);
+void i4_result_free(i4_result *r);
+
 /* Write a deterministic tiny random checkpoint in the official layout. */
 int i4_make_tiny_model(const char *dir, uint64_t seed, const char *tokenizer_dir);
 

@@ -86,7 +86,7 @@ int i4_sample(const i4_dit *cond, const i4_dit *uncond, const float *text_feat, 
             float step = v * dt;
             z[e] = z[e] + step;
         }
-        if (progress && progress(user, k + 1, sp->steps)) rc = I4_CANCELLED;
+        if (progress && progress(user, k + 1, sp->steps)) rc = I4_ERR_CANCELLED;
     }
 done:
     free(times); free(x); free(feat); free(vc); free(vu);

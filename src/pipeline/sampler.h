@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "ideogram4.h"
 #include "model/dit.h"
 
 typedef struct {
@@ -24,10 +25,10 @@ typedef struct {
 } i4_sampler_params;
 
 /* Progress: called after each step with (step done 1..steps, steps). Return
- * non-zero to cancel (the sampler then returns I4_CANCELLED). */
+ * non-zero to cancel (the sampler then returns I4_ERR_CANCELLED). */
 typedef int (*i4_step_fn)(void *user, int step, int steps);
 
-#define I4_CANCELLED (-2)
+
 
 /* Packed layouts (MODEL.md §4.1/§4.2). The conditional sequence is
  * [n_text text tokens][gh*gw image tokens] (batch 1: no padding). pos is
@@ -36,7 +37,7 @@ void i4_layout_conditional(int64_t n_text, int64_t gh, int64_t gw, int64_t *pos,
 void i4_layout_unconditional(int64_t gh, int64_t gw, int64_t *pos, int64_t *seg, int64_t *ind);
 
 /* z [gh*gw, C] holds the initial noise on entry and the final latents on
- * exit. text_feat [n_text, F]. Returns 0, I4_CANCELLED or -1 on error. */
+ * exit. text_feat [n_text, F]. Returns 0, I4_ERR_CANCELLED or -1 on error. */
 int i4_sample(const i4_dit *cond, const i4_dit *uncond, const float *text_feat, int64_t n_text, int64_t gh,
               int64_t gw, const i4_sampler_params *sp, float *z, i4_step_fn progress, void *user);
 
