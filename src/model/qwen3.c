@@ -1,0 +1,375 @@
+/*
+ * qwen3.c — the Qwen3-VL language model as Ideogram 4's text encoder
+ * (text only, batch 1; MODEL.md §5).
+ *
+ * In:  token ids [n] (positions 0..n-1, causal, no padding).
+ * Out: features [n, 13*H], features[i, d*13 + k] = hs[TAPS[k]][i, d]  (§5.4)
+ *      with TAPS = (0, 3, ..., 33, 35): hs[N] is the raw residual stream after
+ *      decoder layer N (0-based); no final norm on any tap.
+ *
+ * Forward (§5.3), H = hidden, nh query heads, nkv KV heads of head_dim hd:
+ *   x = embed_tokens[id]                                   [n, H]
+ *   cos/sin = 1-D RoPE tables (theta = rope_theta, rotate-half)
+ *   for layer N = 0 .. TAPS[last]:
+ *     u = RMSNorm_in(x)
+ *     q = RMSNorm_q(u Wq^T) per head, k = RMSNorm_k(u Wk^T) per head, v = u Wv^T
+ *     q, k = RoPE(q), RoPE(k)                      (norm BEFORE rope)
+ *     a = causal GQA attention(q, k, v) * 1/sqrt(hd) (query head h uses KV head h/(nh/nkv))
+ *     x = x + a Wo^T
+ *     w = RMSNorm_post(x)
+ *     x = x + Wdown^T( silu(w Wgate^T) * (w Wup^T) )
+ *     if N in TAPS: record x
+ * RMSNorm: y = w * (x * 1/sqrt(mean(x^2) + eps)).
+ *
+ * Precision. f32: exact weights (e4m3 * scale), f32 everywhere. bf16: the
+ * transformers Qwen3-VL text model run in torch.bfloat16 — every op's output
+ * is a bf16 tensor, so each of these is rounded once: the Linear outputs, the
+ * norms (two roundings: bf16(w * bf16(x*r))), the rope products and sum, the
+ * attention output, silu(gate), the product silu(gate)*up, and both residual
+ * sums x + attn and x + mlp. Attention follows the flash-attention rounding of
+ * torch's scaled_dot_product_attention (unnormalised exp(s - max) rounded to
+ * bf16 for P.V, f32 row sum, out = bf16(acc / sum)); see
+ * attention_causal_flash_bf16.
+ *
+ * Dimensions come from tensor shapes; rms_norm_eps and rope_theta from
+ * config.json. Weights stay mmap'd; only the needed rows of the embedding table
+ * are decoded. Activations: a few [n, H] / [n, ffn] buffers per encode call.
+ */
+#include "model/qwen3.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/error.h"
+#include "model/weights.h"
+#include "ops/ops.h"
+#include "tensor/safetensors.h"
+
+/* The decoder layers tapped by the Ideogram 4 pipeline (official
+ * QWEN3_VL_ACTIVATION_LAYERS); their outputs are interleaved into the features. */
+static const int TAPS[] = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35};
+#define N_TAPS ((int)(sizeof TAPS / sizeof TAPS[0]))
+
+/* Longest token sequence the encoder accepts (MODEL.md §6.4). */
+#define MAX_TOKENS 2048
+
+typedef struct {
+    i4_param in_norm, post_norm, q_norm, k_norm;
+    i4_linear_w q, k, v, o, gate, up, down;
+} qwen3_layer;
+
+struct i4_qwen3 {
+    i4_tensor_set *set;
+    i4_qwen3_config cfg;
+    i4_precision prec;
+    i4_param embed;
+    int n_run;             /* layers run = last tap + 1 */
+    qwen3_layer *layers;   /* [n_run] */
+};
+
+/* -------------------------------------------------------------- loading */
+
+/* Number of decoder layers: 1 + max N over tensors named PREFIX "layers.N.". */
+static int64_t count_layers(const i4_tensor_set *set, const char *prefix) {
+    const size_t plen = strlen(prefix);
+    int64_t max_n = -1;
+    for (size_t i = 0; i < i4_tensor_set_count(set); i++) {
+        const char *name = i4_tensor_set_at(set, i)->name;
+        if (strncmp(name, prefix, plen) != 0 || strncmp(name + plen, "layers.", 7) != 0) continue;
+        const char *p = name + plen + 7;
+        if (*p < '0' || *p > '9') continue;
+        char *end;
+        long long n = strtoll(p, &end, 10);
+        if (*end == '.' && n >= 0 && n < INT_MAX && n > max_n) max_n = n;
+    }
+    return max_n + 1;
+}
+
+static int bind_layer(const i4_tensor_set *set, const char *prefix, int N, const i4_qwen3_config *c,
+                      qwen3_layer *L) {
+    char p[256];
+    const int64_t H = c->hidden, hd = c->head_dim;
+#define LIN(field, name, o, i)                                                           \
+    do {                                                                                 \
+        snprintf(p, sizeof p, "%slayers.%d.%s", prefix, N, name);                        \
+        if (i4_bind_linear(set, p, o, i, 0, &L->field) != 0) return -1;                  \
+    } while (0)
+#define PARAM(field, name, numel)                                                        \
+    do {                                                                                 \
+        snprintf(p, sizeof p, "%slayers.%d.%s", prefix, N, name);                        \
+        if (i4_bind_param(set, p, numel, &L->field) != 0) return -1;                     \
+    } while (0)
+    LIN(q, "self_attn.q_proj", c->n_heads * hd, H);
+    LIN(k, "self_attn.k_proj", c->n_kv_heads * hd, H);
+    LIN(v, "self_attn.v_proj", c->n_kv_heads * hd, H);
+    LIN(o, "self_attn.o_proj", H, c->n_heads * hd);
+    LIN(gate, "mlp.gate_proj", c->ffn_dim, H);
+    LIN(up, "mlp.up_proj", c->ffn_dim, H);
+    LIN(down, "mlp.down_proj", H, c->ffn_dim);
+    PARAM(in_norm, "input_layernorm.weight", H);
+    PARAM(post_norm, "post_attention_layernorm.weight", H);
+    PARAM(q_norm, "self_attn.q_norm.weight", hd);
+    PARAM(k_norm, "self_attn.k_norm.weight", hd);
+#undef LIN
+#undef PARAM
+    return 0;
+}
+
+/* rope_theta: text_config.rope_parameters.rope_theta (transformers v5), else
+ * text_config.rope_theta / rope_theta (older files), else 5e6. */
+static void read_config(const char *dir, i4_qwen3_config *c) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    c->rms_eps = i4_config_number(path, "text_config.rms_norm_eps", i4_config_number(path, "rms_norm_eps", 1e-6));
+    double theta = i4_config_number(path, "text_config.rope_parameters.rope_theta", -1);
+    if (theta <= 0) theta = i4_config_number(path, "text_config.rope_theta", -1);
+    if (theta <= 0) theta = i4_config_number(path, "rope_theta", 5e6);
+    c->rope_theta = theta;
+}
+
+static int load(i4_qwen3 *m, const char *dir) {
+    char sb[160];
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return i4_error("text encoder folder %s not found", dir);
+    if (i4_tensor_set_open_component(&m->set, dir, "model") != 0) return -1;
+    const i4_tensor_set *set = m->set;
+
+    /* Official files use "language_model.", upstream Qwen "model.language_model.". */
+    const char *prefix = NULL;
+    static const char *const prefixes[] = {"language_model.", "model.language_model."};
+    char name[256];
+    for (int i = 0; i < 2 && !prefix; i++) {
+        snprintf(name, sizeof name, "%sembed_tokens.weight", prefixes[i]);
+        if (i4_tensor_set_find(set, name)) prefix = prefixes[i];
+    }
+    if (!prefix)
+        return i4_error("%s: no 'language_model.embed_tokens.weight' (or 'model.language_model.embed_tokens.weight'); "
+                        "not a Qwen3-VL text encoder", i4_tensor_set_origin(set));
+
+    i4_qwen3_config *c = &m->cfg;
+    const i4_tensor *emb = i4_tensor_set_find(set, name);
+    if (emb->ndim != 2 || emb->shape[0] < 1 || emb->shape[1] < 1)
+        return i4_error("%s: tensor '%s' has shape %s, expected [vocab, hidden]", emb->file, name,
+                        i4_shape_str(sb, sizeof sb, emb->ndim, emb->shape));
+    c->vocab = emb->shape[0];
+    c->hidden = emb->shape[1];
+    if (i4_bind_param(set, name, -1, &m->embed) != 0) return -1;
+
+    c->n_layers = count_layers(set, prefix);
+    const int last_tap = TAPS[N_TAPS - 1];
+    if (c->n_layers < last_tap + 1)
+        return i4_error("%s: the text encoder has %lld decoder layers ('%slayers.N.*'); the Ideogram 4 features tap "
+                        "layers 0, 3, ..., 33, %d and need at least %d", i4_tensor_set_origin(set),
+                        (long long)c->n_layers, prefix, last_tap, last_tap + 1);
+
+    snprintf(name, sizeof name, "%slayers.0.self_attn.q_norm.weight", prefix);
+    const i4_tensor *qn = i4_tensor_set_get(set, name);
+    if (!qn) return -1;
+    if (qn->ndim != 1 || qn->shape[0] < 2 || qn->shape[0] % 2)
+        return i4_error("%s: tensor '%s' has shape %s, expected [head_dim] with an even head_dim", qn->file, name,
+                        i4_shape_str(sb, sizeof sb, qn->ndim, qn->shape));
+    c->head_dim = qn->shape[0];
+
+    const char *shape_from[3] = {"self_attn.q_proj", "self_attn.k_proj", "mlp.gate_proj"};
+    int64_t outs[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%slayers.0.%s.weight", prefix, shape_from[i]);
+        const i4_tensor *t = i4_tensor_set_get(set, name);
+        if (!t) return -1;
+        if (t->ndim != 2 || t->shape[1] != c->hidden)
+            return i4_error("%s: tensor '%s' has shape %s, expected [?, %lld]", t->file, name,
+                            i4_shape_str(sb, sizeof sb, t->ndim, t->shape), (long long)c->hidden);
+        if (i < 2 && (t->shape[0] % c->head_dim != 0 || t->shape[0] == 0))
+            return i4_error("%s: tensor '%s' has %lld rows, not a multiple of head_dim %lld", t->file, name,
+                            (long long)t->shape[0], (long long)c->head_dim);
+        outs[i] = t->shape[0];
+    }
+    c->n_heads = outs[0] / c->head_dim;
+    c->n_kv_heads = outs[1] / c->head_dim;
+    c->ffn_dim = outs[2];
+    if (c->n_heads % c->n_kv_heads != 0)
+        return i4_error("%s: %lld query heads is not a multiple of %lld KV heads", i4_tensor_set_origin(set),
+                        (long long)c->n_heads, (long long)c->n_kv_heads);
+
+    read_config(dir, c);
+    c->n_taps = N_TAPS;
+    for (int k = 0; k < N_TAPS; k++) c->taps[k] = TAPS[k];
+
+    /* Layers after the last tap cannot change the features: not bound, not run. */
+    m->n_run = last_tap + 1;
+    m->layers = calloc((size_t)m->n_run, sizeof *m->layers);
+    if (!m->layers) return i4_error("out of memory");
+    for (int N = 0; N < m->n_run; N++)
+        if (bind_layer(set, prefix, N, c, &m->layers[N]) != 0) return -1;
+    return 0;
+}
+
+int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p) {
+    *out = NULL;
+    i4_qwen3 *m = calloc(1, sizeof *m);
+    if (!m) return i4_error("out of memory");
+    m->prec = p;
+    if (load(m, component_dir) != 0) {
+        i4_error_prefix("loading the text encoder from %s", component_dir);
+        i4_qwen3_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+const i4_qwen3_config *i4_qwen3_config_get(const i4_qwen3 *m) { return &m->cfg; }
+
+void i4_qwen3_free(i4_qwen3 *m) {
+    if (!m) return;
+    i4_tensor_set_close(m->set);
+    free(m->layers);
+    free(m);
+}
+
+/* -------------------------------------------------------------- forward */
+
+/* x += y, rounded to bf16 in bf16 mode (a bf16 tensor add). */
+static void add_residual(float *x, const float *y, int64_t n, int bf) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) x[i] = bf ? i4_round_bf16(x[i] + y[i]) : x[i] + y[i];
+}
+
+/* Causal GQA attention in bf16 mode with the flash-attention rounding of
+ * torch's scaled_dot_product_attention (the CPU flash kernel, and FA2 on CUDA
+ * where the reference runs): scores s_j = (q.k_j)*scale in f32, e_j =
+ * exp(s_j - max) in f32, l = sum_j e_j (f32, unrounded), the P.V product uses
+ * bf16(e_j) with f32 accumulation, out = bf16(acc * (1/l)). i4_attention's bf16
+ * mode instead rounds the normalised p_j = e_j/l, which differs from the
+ * reference in ~1/3 of the outputs of a layer.
+ * TODO(ops): move this convention into i4_attention and call it here. */
+static void attention_causal_flash_bf16(float *out, const float *q, const float *k, const float *v, int64_t n,
+                                        int nh, int nkv, int hd, float scale) {
+    const int64_t qd = (int64_t)nh * hd, kd = (int64_t)nkv * hd;
+    const int grp = nh / nkv;
+#pragma omp parallel if ((double)nh * (double)n * (double)n * hd > 2e5)
+    {
+        float *s = malloc((size_t)n * sizeof *s);
+        float *acc = malloc((size_t)hd * sizeof *acc);
+        if (!s || !acc) abort();
+#pragma omp for schedule(dynamic, 4) collapse(2)
+        for (int h = 0; h < nh; h++) {
+            for (int64_t i = 0; i < n; i++) {
+                const float *qi = q + i * qd + (int64_t)h * hd;
+                const int64_t ko = (int64_t)(h / grp) * hd;
+                float m = -INFINITY;
+                for (int64_t j = 0; j <= i; j++) {
+                    const float *kj = k + j * kd + ko;
+                    float d = 0;
+                    for (int c = 0; c < hd; c++) d += qi[c] * kj[c];
+                    s[j] = d * scale;
+                    if (s[j] > m) m = s[j];
+                }
+                float l = 0;
+                for (int c = 0; c < hd; c++) acc[c] = 0;
+                for (int64_t j = 0; j <= i; j++) {
+                    const float e = expf(s[j] - m);
+                    l += e;
+                    const float eb = i4_round_bf16(e);
+                    const float *vj = v + j * kd + ko;
+                    for (int c = 0; c < hd; c++) acc[c] += eb * vj[c];
+                }
+                const float rl = 1.0f / l;
+                float *oi = out + i * qd + (int64_t)h * hd;
+                for (int c = 0; c < hd; c++) oi[c] = i4_round_bf16(acc[c] * rl);
+            }
+        }
+        free(s);
+        free(acc);
+    }
+}
+
+/* g = silu(g) * u (two roundings in bf16 mode: silu's output and the product). */
+static void swiglu(float *g, const float *u, int64_t n, i4_precision p) {
+    const int bf = p == I4_PRECISION_BF16;
+    i4_silu(g, n, p);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) g[i] = bf ? i4_round_bf16(g[i] * u[i]) : g[i] * u[i];
+}
+
+int i4_qwen3_encode(const i4_qwen3 *m, const int64_t *ids, int64_t n, float *features) {
+    const i4_qwen3_config *c = &m->cfg;
+    const i4_precision p = m->prec;
+    const int bf = p == I4_PRECISION_BF16;
+    if (n < 1) return i4_error("text encoder: no tokens");
+    if (n > MAX_TOKENS) return i4_error("text encoder: %lld tokens, at most %d are supported", (long long)n, MAX_TOKENS);
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return i4_error("text encoder: token id %lld at position %lld is outside the vocabulary [0, %lld)",
+                            (long long)ids[i], (long long)i, (long long)c->vocab);
+
+    const int64_t H = c->hidden, hd = c->head_dim, F = c->ffn_dim;
+    const int64_t qd = c->n_heads * hd, kd = c->n_kv_heads * hd, nf = (int64_t)c->n_taps * H;
+    const int nh = (int)c->n_heads, nkv = (int)c->n_kv_heads;
+    const float eps = (float)c->rms_eps;
+    float *x = malloc((size_t)(n * H) * sizeof *x);
+    float *u = malloc((size_t)(n * H) * sizeof *u);
+    float *q = malloc((size_t)(n * qd) * sizeof *q);
+    float *att = malloc((size_t)(n * qd) * sizeof *att);
+    float *k = malloc((size_t)(n * kd) * sizeof *k);
+    float *v = malloc((size_t)(n * kd) * sizeof *v);
+    float *g = malloc((size_t)(n * F) * sizeof *g);
+    float *up = malloc((size_t)(n * F) * sizeof *up);
+    float *cs = malloc((size_t)(n * hd) * sizeof *cs);
+    float *sn = malloc((size_t)(n * hd) * sizeof *sn);
+    int64_t *pos = malloc((size_t)n * sizeof *pos);
+    int rc = 0;
+    if (!x || !u || !q || !att || !k || !v || !g || !up || !cs || !sn || !pos) {
+        rc = i4_error("text encoder: out of memory for %lld tokens", (long long)n);
+        goto done;
+    }
+
+    for (int64_t i = 0; i < n; i++) {
+        i4_param_read(&m->embed, ids[i] * H, H, x + i * H, p);
+        pos[i] = i;
+    }
+    i4_rope_table_1d(cs, sn, pos, n, (int)hd, c->rope_theta, p);
+    const float scale = (float)(1.0 / sqrt((double)hd));
+
+    int tap = 0;
+    for (int N = 0; N < m->n_run; N++) {
+        const qwen3_layer *L = &m->layers[N];
+        /* Attention block. */
+        i4_rmsnorm(u, x, n, H, H, L->in_norm.dtype, L->in_norm.data, eps, p, I4_RMS_ROUND_TWICE);
+        i4_linear(&L->q, u, H, n, q, qd, p);
+        i4_linear(&L->k, u, H, n, k, kd, p);
+        i4_linear(&L->v, u, H, n, v, kd, p);
+        i4_rmsnorm(q, q, n * nh, hd, hd, L->q_norm.dtype, L->q_norm.data, eps, p, I4_RMS_ROUND_TWICE);
+        i4_rmsnorm(k, k, n * nkv, hd, hd, L->k_norm.dtype, L->k_norm.data, eps, p, I4_RMS_ROUND_TWICE);
+        i4_rope_apply(q, n, nh, (int)hd, qd, cs, sn, p);
+        i4_rope_apply(k, n, nkv, (int)hd, kd, cs, sn, p);
+        if (bf) attention_causal_flash_bf16(att, q, k, v, n, nh, nkv, (int)hd, scale);
+        else i4_attention(att, qd, q, qd, k, kd, v, kd, n, n, nh, nkv, (int)hd, scale, I4_MASK_CAUSAL, NULL, p);
+        i4_linear(&L->o, att, qd, n, u, H, p);
+        add_residual(x, u, n * H, bf);
+        /* MLP block. */
+        i4_rmsnorm(u, x, n, H, H, L->post_norm.dtype, L->post_norm.data, eps, p, I4_RMS_ROUND_TWICE);
+        i4_linear(&L->gate, u, H, n, g, F, p);
+        i4_linear(&L->up, u, H, n, up, F, p);
+        swiglu(g, up, n * F, p);
+        i4_linear(&L->down, g, F, n, u, H, p);
+        add_residual(x, u, n * H, bf);
+
+        if (tap < c->n_taps && N == c->taps[tap]) {
+            const int nt = c->n_taps, kk = tap;
+#pragma omp parallel for schedule(static) if (n * H > 65536)
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t d = 0; d < H; d++) features[i * nf + d * nt + kk] = x[i * H + d];
+            tap++;
+        }
+    }
+
+done:
+    free(x); free(u); free(q); free(att); free(k); free(v);
+    free(g); free(up); free(cs); free(sn); free(pos);
+    return rc;
+}
