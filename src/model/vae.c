@@ -1,0 +1,540 @@
+/*
+ * vae.c — the Flux2 KL VAE decoder (diffusers AutoencoderKLFlux2 layout,
+ * MODEL.md §7), batch 1, NCHW activations [C, H, W] in f32.
+ *
+ *   tokens [gh*gw, 128] --denormalise + unpatchify (vae_latent.c)--> z [L, 2gh, 2gw]   (L = 32)
+ *   h = conv1x1(post_quant_conv, z)
+ *   h = conv3x3(decoder.conv_in, h)                                  L -> w[n-1]
+ *   h = Res(mid.resnets.0, h); h = h + Attn(mid.attentions.0, h); h = Res(mid.resnets.1, h)
+ *   for j in 0..n-1 (diffusers up_blocks order = execution order; widths w reversed):
+ *       h = Res(up_blocks.j.resnets.r, h) for r in 0..layers_per_block
+ *       if j < n-1: h = conv3x3(up_blocks.j.upsamplers.0.conv, nearest2x(h))
+ *   image = conv3x3(conv_out, silu(GroupNorm(conv_norm_out, h)))     w[0] -> 3
+ *
+ *   Res(x)  = shortcut(x) + conv2(silu(GN2(conv1(silu(GN1(x))))))    shortcut = 1x1 conv iff c_in != c_out
+ *   Attn(x) = to_out(softmax(q k^T / sqrt(C)) v), q/k/v = Linear(GN(x)) on tokens [H*W, C], one head
+ *   GroupNorm: norm_num_groups groups, eps 1e-6 (diffusers' Decoder), affine.
+ *
+ * Precision: f32 mode = everything f32. bf16 mode = diffusers' decoder run in
+ * torch.bfloat16: the latent is cast to bf16 after denormalisation, weights
+ * are bf16, and every op (conv, norm, silu, linear, attention, residual add)
+ * rounds its output to bf16 (f32 accumulation inside).
+ *
+ * Dimensions come from config.json (latent_channels, block_out_channels or
+ * decoder_block_out_channels, layers_per_block, norm_num_groups, patch_size)
+ * and every tensor shape is checked against them. The encoder, quant_conv
+ * and bn tensors are not used; the bn running statistics are only compared
+ * with the official constants (a warning when they differ).
+ *
+ * Memory: only the buffers a stage needs are alive, freed as we go: a resnet
+ * holds at most three activations, an upsampler its 2x input and output (peak
+ * for the real decoder at 1024x1024: ~2 GB, in up_blocks.2/3).
+ * The attention uses i4_attention on token-major [H*W, C] tensors (no
+ * [tokens x tokens] matrix).
+ */
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "model/vae.h"
+#include "model/weights.h"
+#include "ops/ops.h"
+#include "tensor/safetensors.h"
+
+#define GN_EPS 1e-6f   /* diffusers Decoder: resnet_eps / GroupNorm eps */
+#define MAX_BLOCKS 8
+
+typedef struct {
+    float *gamma, *beta;  /* decoded to f32 at load */
+    int64_t c;
+} gnorm;
+
+typedef struct {
+    gnorm n1, n2;
+    i4_conv_w c1, c2, sc;
+    int has_sc;
+    int64_t ci, co;
+} resnet;
+
+typedef struct {
+    gnorm gn;
+    i4_linear_w q, k, v, o;
+} attn;
+
+typedef struct {
+    resnet *res;
+    int n_res;
+    int has_up;
+    i4_conv_w up;
+} upblock;
+
+struct i4_vae {
+    i4_tensor_set *set;
+    i4_precision prec;
+    int64_t latent_ch, groups;
+    int ph, pw;
+    int n_blocks;
+    int64_t widths[MAX_BLOCKS];  /* decoder block_out_channels (config order) */
+    i4_conv_w post_quant, conv_in, conv_out;
+    resnet mid0, mid1;
+    attn att;
+    upblock up[MAX_BLOCKS];
+    gnorm norm_out;
+    int bn_mismatch;
+    int64_t bound;               /* decoder tensors bound (to catch leftovers) */
+};
+
+/* ------------------------------------------------------------------ config */
+
+static int json_int(json_t *root, const char *key, int64_t fallback, int64_t *out, const char *file) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) {
+        *out = fallback;
+        return 0;
+    }
+    if (!json_is_integer(v)) return i4_error("%s: '%s' must be an integer", file, key);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* Integer array key; returns its length (0 when absent/null) or -1. */
+static int json_int_array(json_t *root, const char *key, int64_t *out, int max, const char *file) {
+    json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_integer(v)) {
+        out[0] = json_integer_value(v);
+        return 1;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > (size_t)max)
+        return i4_error("%s: '%s' must be a list of 1..%d integers", file, key, max);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_integer(e) || json_integer_value(e) <= 0)
+            return i4_error("%s: '%s' must hold positive integers", file, key);
+        out[i] = json_integer_value(e);
+    }
+    return (int)json_array_size(v);
+}
+
+static int json_require_true(json_t *root, const char *key, const char *file) {
+    json_t *v = json_object_get(root, key);
+    if (v && !json_is_true(v)) return i4_error("%s: '%s' = false is not supported (the Flux2 VAE uses true)", file, key);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- binding */
+
+static int bind_conv(i4_vae *m, const char *prefix, int64_t co, int64_t ci, int k, i4_conv_w *w) {
+    if (i4_bind_conv(m->set, prefix, co, ci, k, w) != 0) return -1;
+    m->bound += 2;
+    return 0;
+}
+
+static int bind_gn(i4_vae *m, const char *prefix, int64_t c, gnorm *g) {
+    char name[256];
+    i4_param pw, pb;
+    if (c % m->groups != 0)
+        return i4_error("%s: %lld channels are not divisible by norm_num_groups = %lld", prefix, (long long)c,
+                        (long long)m->groups);
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if (i4_bind_param(m->set, name, c, &pw) != 0) return -1;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if (i4_bind_param(m->set, name, c, &pb) != 0) return -1;
+    g->gamma = malloc((size_t)c * sizeof *g->gamma);
+    g->beta = malloc((size_t)c * sizeof *g->beta);
+    if (!g->gamma || !g->beta) return i4_error("out of memory");
+    i4_param_read(&pw, 0, c, g->gamma, I4_PRECISION_F32);
+    i4_param_read(&pb, 0, c, g->beta, I4_PRECISION_F32);
+    g->c = c;
+    m->bound += 2;
+    return 0;
+}
+
+static void free_gn(gnorm *g) {
+    free(g->gamma);
+    free(g->beta);
+}
+
+static int bind_resnet(i4_vae *m, const char *prefix, int64_t ci, int64_t co, resnet *r) {
+    char name[256];
+    r->ci = ci;
+    r->co = co;
+    snprintf(name, sizeof name, "%s.norm1", prefix);
+    if (bind_gn(m, name, ci, &r->n1) != 0) return -1;
+    snprintf(name, sizeof name, "%s.conv1", prefix);
+    if (bind_conv(m, name, co, ci, 3, &r->c1) != 0) return -1;
+    snprintf(name, sizeof name, "%s.norm2", prefix);
+    if (bind_gn(m, name, co, &r->n2) != 0) return -1;
+    snprintf(name, sizeof name, "%s.conv2", prefix);
+    if (bind_conv(m, name, co, co, 3, &r->c2) != 0) return -1;
+    r->has_sc = ci != co;
+    if (r->has_sc) {
+        snprintf(name, sizeof name, "%s.conv_shortcut", prefix);
+        if (bind_conv(m, name, co, ci, 1, &r->sc) != 0) return -1;
+    }
+    return 0;
+}
+
+static void free_resnet(resnet *r) {
+    free_gn(&r->n1);
+    free_gn(&r->n2);
+}
+
+static int bind_linear(i4_vae *m, const char *prefix, int64_t c, i4_linear_w *w) {
+    if (i4_bind_linear(m->set, prefix, c, c, 1, w) != 0) return -1;
+    m->bound += 2;
+    return 0;
+}
+
+/* Compare the checkpoint's bn buffers with the constants. The tolerance is
+ * the storage dtype's rounding (half an ulp, relative) plus 1e-5 relative for
+ * the 8-digit decimals; a genuinely different statistic is far outside it. */
+static void check_bn(i4_vae *m, double eps) {
+    const i4_tensor *mean = i4_tensor_set_find(m->set, "bn.running_mean");
+    const i4_tensor *var = i4_tensor_set_find(m->set, "bn.running_var");
+    m->bn_mismatch = -1;
+    if (!mean || !var) return;
+    int64_t tc = m->latent_ch * m->ph * m->pw;
+    if (mean->numel != tc || var->numel != tc || tc != 128) {
+        m->bn_mismatch = (int)tc;
+        fprintf(stderr, "warning: %s: bn.running_mean/var have %lld/%lld entries, expected %lld; using the official "
+                        "latent constants (MODEL.md Appendix A)\n",
+                mean->file, (long long)mean->numel, (long long)var->numel, (long long)tc);
+        return;
+    }
+    float mv[128], vv[128];
+    i4_tensor_to_f32(mean, mv);
+    i4_tensor_to_f32(var, vv);
+    int bad = 0, first = -1;
+    for (int c = 0; c < 128; c++) {
+        double want_m = i4_latent_shift[c];
+        double want_v = (double)i4_latent_scale[c] * i4_latent_scale[c] - eps;
+        double rm = mean->dtype == I4_DT_BF16 ? 4e-3 : mean->dtype == I4_DT_F16 ? 5e-4 : 1e-5;
+        double rv = var->dtype == I4_DT_BF16 ? 4e-3 : var->dtype == I4_DT_F16 ? 5e-4 : 1e-5;
+        int ok = fabs(mv[c] - want_m) <= rm * fabs(want_m) + 1e-6 && fabs(vv[c] - want_v) <= rv * fabs(want_v) + 1e-6;
+        if (!ok) {
+            if (first < 0) first = c;
+            bad++;
+        }
+    }
+    m->bn_mismatch = bad;
+    if (bad)
+        fprintf(stderr,
+                "warning: %s: bn.running_mean/running_var disagree with the official latent constants in %d of 128 "
+                "channels (first: %d, mean %.8g vs %.8g, var %.8g vs %.8g); using the constants (MODEL.md Appendix A)\n",
+                mean->file, bad, first, mv[first], (double)i4_latent_shift[first], vv[first],
+                (double)i4_latent_scale[first] * i4_latent_scale[first] - eps);
+}
+
+static int load_inner(i4_vae *m, const char *dir) {
+    char path[PATH_MAX], name[256];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    json_error_t jerr;
+    json_t *cfg = json_load_file(path, 0, &jerr);
+    if (!cfg) return i4_error("cannot read %s: %s", path, jerr.text);
+    int64_t layers = 2, groups = 32, latent = 32, bcount = 0, dcount = 0, patch[2] = {2, 2};
+    int64_t widths[MAX_BLOCKS], dwidths[MAX_BLOCKS];
+    double bn_eps = 1e-4;
+    int rc = -1;
+    if (json_int(cfg, "latent_channels", 32, &latent, path) != 0) goto out;
+    if (json_int(cfg, "layers_per_block", 2, &layers, path) != 0) goto out;
+    if (json_int(cfg, "norm_num_groups", 32, &groups, path) != 0) goto out;
+    if ((bcount = json_int_array(cfg, "block_out_channels", widths, MAX_BLOCKS, path)) < 0) goto out;
+    if ((dcount = json_int_array(cfg, "decoder_block_out_channels", dwidths, MAX_BLOCKS, path)) < 0) goto out;
+    int pcount = json_int_array(cfg, "patch_size", patch, 2, path);
+    if (pcount < 0) goto out;
+    if (pcount == 1) patch[1] = patch[0];
+    json_t *e = json_object_get(cfg, "batch_norm_eps");
+    if (e && json_is_number(e)) bn_eps = json_number_value(e);
+    if (json_require_true(cfg, "mid_block_add_attention", path) || json_require_true(cfg, "use_post_quant_conv", path))
+        goto out;
+    e = json_object_get(cfg, "act_fn");
+    if (e && (!json_is_string(e) || strcmp(json_string_value(e), "silu") != 0)) {
+        i4_error("%s: act_fn must be \"silu\"", path);
+        goto out;
+    }
+    if (bcount == 0) {  /* diffusers default */
+        const int64_t def[4] = {128, 256, 512, 512};
+        memcpy(widths, def, sizeof def);
+        bcount = 4;
+    }
+    if (dcount > 0) {
+        memcpy(widths, dwidths, sizeof dwidths);
+        bcount = dcount;
+    }
+    json_t *ub = json_object_get(cfg, "up_block_types");
+    if (ub && json_is_array(ub)) {
+        if ((int64_t)json_array_size(ub) != bcount) {
+            i4_error("%s: %zu up_block_types but %lld decoder block widths", path, json_array_size(ub), (long long)bcount);
+            goto out;
+        }
+        for (size_t i = 0; i < json_array_size(ub); i++) {
+            json_t *t = json_array_get(ub, i);
+            if (!json_is_string(t) || strcmp(json_string_value(t), "UpDecoderBlock2D") != 0) {
+                i4_error("%s: up_block_types[%zu] is not \"UpDecoderBlock2D\" (the only supported type)", path, i);
+                goto out;
+            }
+        }
+    }
+    if (latent <= 0 || layers < 0 || groups <= 0 || patch[0] <= 0 || patch[1] <= 0) {
+        i4_error("%s: invalid latent_channels / layers_per_block / norm_num_groups / patch_size", path);
+        goto out;
+    }
+    if (latent * patch[0] * patch[1] != 128) {
+        i4_error("%s: latent_channels %lld x patch %lldx%lld = %lld token channels; the official latent constants "
+                 "cover 128", path, (long long)latent, (long long)patch[0], (long long)patch[1],
+                 (long long)(latent * patch[0] * patch[1]));
+        goto out;
+    }
+    m->latent_ch = latent;
+    m->groups = groups;
+    m->ph = (int)patch[0];
+    m->pw = (int)patch[1];
+    m->n_blocks = (int)bcount;
+    memcpy(m->widths, widths, sizeof widths);
+
+    if (i4_tensor_set_open_component(&m->set, dir, "diffusion_pytorch_model") != 0) goto out;
+    const int n = m->n_blocks;
+    const int64_t top = widths[n - 1];
+    if (bind_conv(m, "post_quant_conv", latent, latent, 1, &m->post_quant) != 0) goto out;
+    if (bind_conv(m, "decoder.conv_in", top, latent, 3, &m->conv_in) != 0) goto out;
+    if (bind_resnet(m, "decoder.mid_block.resnets.0", top, top, &m->mid0) != 0) goto out;
+    if (bind_gn(m, "decoder.mid_block.attentions.0.group_norm", top, &m->att.gn) != 0) goto out;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_q", top, &m->att.q) != 0) goto out;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_k", top, &m->att.k) != 0) goto out;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_v", top, &m->att.v) != 0) goto out;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_out.0", top, &m->att.o) != 0) goto out;
+    if (bind_resnet(m, "decoder.mid_block.resnets.1", top, top, &m->mid1) != 0) goto out;
+    int64_t prev = top;
+    for (int j = 0; j < n; j++) {
+        upblock *u = &m->up[j];
+        const int64_t outc = widths[n - 1 - j];
+        u->n_res = (int)layers + 1;
+        u->res = calloc((size_t)u->n_res, sizeof *u->res);
+        if (!u->res) {
+            i4_error("out of memory");
+            goto out;
+        }
+        for (int r = 0; r < u->n_res; r++) {
+            snprintf(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", j, r);
+            if (bind_resnet(m, name, r == 0 ? prev : outc, outc, &u->res[r]) != 0) goto out;
+        }
+        u->has_up = j < n - 1;
+        if (u->has_up) {
+            snprintf(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.conv", j);
+            if (bind_conv(m, name, outc, outc, 3, &u->up) != 0) goto out;
+        }
+        prev = outc;
+    }
+    if (bind_gn(m, "decoder.conv_norm_out", widths[0], &m->norm_out) != 0) goto out;
+    if (bind_conv(m, "decoder.conv_out", 3, widths[0], 3, &m->conv_out) != 0) goto out;
+
+    /* Every decoder tensor must have been used: leftovers mean config.json
+     * and the weights describe different networks. */
+    int64_t in_file = 0;
+    for (size_t i = 0; i < i4_tensor_set_count(m->set); i++) {
+        const char *tn = i4_tensor_set_at(m->set, i)->name;
+        if (!strncmp(tn, "decoder.", 8) || !strncmp(tn, "post_quant_conv.", 16)) in_file++;
+    }
+    if (in_file != m->bound) {
+        i4_error("%s: %lld decoder tensors in the checkpoint but config.json describes %lld (block widths, "
+                 "layers_per_block)", i4_tensor_set_origin(m->set), (long long)in_file, (long long)m->bound);
+        goto out;
+    }
+    check_bn(m, bn_eps);
+    rc = 0;
+out:
+    json_decref(cfg);
+    return rc;
+}
+
+int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p) {
+    *out = NULL;
+    i4_vae *m = calloc(1, sizeof *m);
+    if (!m) return i4_error("out of memory");
+    m->prec = p;
+    if (load_inner(m, component_dir) != 0) {
+        i4_error_prefix("loading the VAE from %s", component_dir);
+        i4_vae_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void i4_vae_free(i4_vae *m) {
+    if (!m) return;
+    free_resnet(&m->mid0);
+    free_resnet(&m->mid1);
+    free_gn(&m->att.gn);
+    for (int j = 0; j < MAX_BLOCKS; j++) {
+        for (int r = 0; m->up[j].res && r < m->up[j].n_res; r++) free_resnet(&m->up[j].res[r]);
+        free(m->up[j].res);
+    }
+    free_gn(&m->norm_out);
+    i4_tensor_set_close(m->set);
+    free(m);
+}
+
+int64_t i4_vae_token_channels(const i4_vae *m) { return m->latent_ch * m->ph * m->pw; }
+
+int i4_vae_bn_mismatches(const i4_vae *m) { return m->bn_mismatch; }
+
+void i4_vae_image_size(const i4_vae *m, int64_t gh, int64_t gw, int64_t *height, int64_t *width) {
+    int64_t f = (int64_t)1 << (m->n_blocks - 1);
+    *height = gh * m->ph * f;
+    *width = gw * m->pw * f;
+}
+
+/* ----------------------------------------------------------------- forward */
+
+static float *alloc_act(int64_t c, int64_t hw) {
+    float *p = malloc((size_t)(c * hw) * sizeof *p);
+    if (!p) i4_error("out of memory for a %lld x %lld activation", (long long)c, (long long)hw);
+    return p;
+}
+
+static void add_inplace(float *y, const float *x, int64_t n, i4_precision p) {
+    const int bf = p == I4_PRECISION_BF16;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) y[i] = bf ? i4_round_bf16(y[i] + x[i]) : y[i] + x[i];
+}
+
+static void gn_silu(const i4_vae *m, const gnorm *g, float *y, const float *x, int64_t hw) {
+    i4_groupnorm(y, x, g->c, hw, m->groups, I4_DT_F32, g->gamma, g->beta, GN_EPS, m->prec);
+    i4_silu(y, g->c * hw, m->prec);
+}
+
+/* Consumes x [ci, H, W]; returns a new buffer [co, H, W] (NULL on error).
+ * Peak memory: three activations (x, conv1 output, conv2 output); with a
+ * conv_shortcut the shortcut is computed first so x can be normalised in place. */
+static float *resnet_forward(const i4_vae *m, const resnet *r, float *x, int64_t H, int64_t W) {
+    const int64_t hw = H * W;
+    float *s = NULL, *a = NULL, *b = NULL;
+    if (r->has_sc) {
+        if (!(s = alloc_act(r->co, hw))) goto fail;
+        i4_conv2d(&r->sc, x, H, W, 0, s, m->prec);
+        gn_silu(m, &r->n1, x, x, hw);       /* x is not needed any more */
+        a = x;
+        x = NULL;
+    } else {
+        if (!(a = alloc_act(r->ci, hw))) goto fail;
+        gn_silu(m, &r->n1, a, x, hw);
+    }
+    if (!(b = alloc_act(r->co, hw))) goto fail;
+    i4_conv2d(&r->c1, a, H, W, 1, b, m->prec);
+    if (r->has_sc) {                        /* a (ci channels) -> a buffer of co channels */
+        free(a);
+        if (!(a = alloc_act(r->co, hw))) goto fail;
+    }
+    gn_silu(m, &r->n2, b, b, hw);
+    i4_conv2d(&r->c2, b, H, W, 1, a, m->prec);  /* co <= ci here when no shortcut (ci == co) */
+    free(b);
+    add_inplace(a, r->has_sc ? s : x, r->co * hw, m->prec);
+    free(s);
+    free(x);
+    return a;
+fail:
+    free(s); free(a); free(b); free(x);
+    return NULL;
+}
+
+/* In place on x [C, H, W]: x += to_out(attention(q, k, v)), tokens = pixels. */
+static int attn_forward(const i4_vae *m, float *x, int64_t H, int64_t W) {
+    const attn *at = &m->att;
+    const int64_t C = at->gn.c, n = H * W;
+    float *t = alloc_act(C, n), *q = alloc_act(C, n), *k = alloc_act(C, n), *v = alloc_act(C, n);
+    if (!t || !q || !k || !v) {
+        free(t); free(q); free(k); free(v);
+        return -1;
+    }
+    /* GroupNorm in NCHW (into q as scratch), then transpose to tokens [n, C]. */
+    i4_groupnorm(q, x, C, n, m->groups, I4_DT_F32, at->gn.gamma, at->gn.beta, GN_EPS, m->prec);
+#pragma omp parallel for schedule(static) if (C * n > 65536)
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < C; c++) t[i * C + c] = q[c * n + i];
+    i4_linear(&at->q, t, C, n, q, C, m->prec);
+    i4_linear(&at->k, t, C, n, k, C, m->prec);
+    i4_linear(&at->v, t, C, n, v, C, m->prec);
+    /* One head of dim C; torch SDPA's default scale 1/sqrt(C) (computed in double). */
+    i4_attention(t, C, q, C, k, C, v, C, n, n, 1, 1, (int)C, (float)(1.0 / sqrt((double)C)), I4_MASK_NONE, NULL,
+                 m->prec);
+    i4_linear(&at->o, t, C, n, q, C, m->prec);
+    const int bf = m->prec == I4_PRECISION_BF16;
+#pragma omp parallel for schedule(static) if (C * n > 65536)
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < n; i++) {
+            float s = x[c * n + i] + q[i * C + c];
+            x[c * n + i] = bf ? i4_round_bf16(s) : s;
+        }
+    free(t); free(q); free(k); free(v);
+    return 0;
+}
+
+/* Consumes x [C, H, W]; returns conv3x3(nearest2x(x)) [C, 2H, 2W]. */
+static float *upsample_forward(const i4_vae *m, const i4_conv_w *w, float *x, int64_t C, int64_t H, int64_t W) {
+    float *u = alloc_act(C, 4 * H * W);
+    if (!u) {
+        free(x);
+        return NULL;
+    }
+    i4_upsample_nearest2x(u, x, C, H, W);
+    free(x);
+    float *y = alloc_act(w->c_out, 4 * H * W);
+    if (y) i4_conv2d(w, u, 2 * H, 2 * W, 1, y, m->prec);
+    free(u);
+    return y;
+}
+
+int i4_vae_decode_tokens(const i4_vae *m, const float *latents, int64_t gh, int64_t gw, float *image) {
+    if (!m || !latents || !image) return i4_error("vae decode: NULL argument");
+    if (gh <= 0 || gw <= 0 || gh > 4096 || gw > 4096)
+        return i4_error("vae decode: invalid token grid %lld x %lld", (long long)gh, (long long)gw);
+    const i4_precision p = m->prec;
+    int64_t H = gh * m->ph, W = gw * m->pw;
+    float *z = alloc_act(m->latent_ch, H * W);
+    if (!z) return -1;
+    if (i4_vae_unpack_latents(latents, gh, gw, m->ph, m->pw, m->latent_ch, z) != 0) {
+        free(z);
+        return -1;
+    }
+    if (p == I4_PRECISION_BF16) i4_round_bf16_inplace(z, (size_t)(m->latent_ch * H * W));
+    float *h = alloc_act(m->latent_ch, H * W);
+    if (!h) {
+        free(z);
+        return -1;
+    }
+    i4_conv2d(&m->post_quant, z, H, W, 0, h, p);
+    free(z);
+    float *x = alloc_act(m->conv_in.c_out, H * W);
+    if (!x) {
+        free(h);
+        return -1;
+    }
+    i4_conv2d(&m->conv_in, h, H, W, 1, x, p);
+    free(h);
+    if (!(x = resnet_forward(m, &m->mid0, x, H, W))) return -1;
+    if (attn_forward(m, x, H, W) != 0) {
+        free(x);
+        return -1;
+    }
+    if (!(x = resnet_forward(m, &m->mid1, x, H, W))) return -1;
+    for (int j = 0; j < m->n_blocks; j++) {
+        const upblock *u = &m->up[j];
+        for (int r = 0; r < u->n_res; r++)
+            if (!(x = resnet_forward(m, &u->res[r], x, H, W))) return -1;
+        if (u->has_up) {
+            if (!(x = upsample_forward(m, &u->up, x, u->res[u->n_res - 1].co, H, W))) return -1;
+            H *= 2;
+            W *= 2;
+        }
+    }
+    gn_silu(m, &m->norm_out, x, x, H * W);
+    i4_conv2d(&m->conv_out, x, H, W, 1, image, p);
+    free(x);
+    return 0;
+}
