@@ -8,6 +8,8 @@
 
 int i4_cmd_make_tiny_model(int argc, char **argv);
 int i4_cmd_debug_forward(int argc, char **argv);
+int i4_cmd_tokenize(int argc, char **argv);
+int i4_cmd_verify(int argc, char **argv);
 
 /* Each reads its inputs from `in` (reporting missing/mis-shaped inputs by
  * name and expected shape), runs the component found in component_dir, and

@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "                [--precision f32|bf16] [--threads N]\n"
             "                         run one network on tensors from a file; COMPONENT is transformer,\n"
             "                         unconditional-transformer, text-encoder or vae-decoder\n"
+            "  verify FILE|-          check a structured caption (JSON) against the caption schema\n"
             "  version                print the engine version\n"
             "  help                   this text\n",
             I4_VERSION);
@@ -29,6 +30,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "make-tiny-model")) return i4_cmd_make_tiny_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "debug-forward")) return i4_cmd_debug_forward(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return i4_cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify")) return i4_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("ideogram4 %s\n", I4_VERSION);
         return 0;
