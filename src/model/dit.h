@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "ideogram4.h"
+#include "ops/ops.h"
+#include "tensor/safetensors.h"
 
 typedef struct {
     int64_t dim;           /* D, input_proj.weight.shape[0] */
@@ -40,5 +42,15 @@ void i4_dit_free(i4_dit *m);
  */
 int i4_dit_forward(const i4_dit *m, const float *x, float t, const float *feat, const int64_t *pos,
                    const int64_t *seg, const int64_t *ind, int64_t L, float *velocity);
+
+/* ---- LoRA hooks (src/model/lora.c) ----
+ * The tensor set the model was loaded from (base weights for merging). */
+const i4_tensor_set *i4_dit_tensors(const i4_dit *m);
+/* Replace the Linear at an official module path ("input_proj",
+ * "layers.3.attention.qkv", "layers.0.feed_forward.w2", "final_layer.linear",
+ * ...) by w, which must have the stored layer's [out, in] and stay valid while
+ * installed (the caller owns its memory). w == NULL restores the checkpoint's
+ * own (mmap'd) weights. Unknown paths and shape mismatches are errors. */
+int i4_dit_set_linear(i4_dit *m, const char *path, const i4_linear_w *w);
 
 #endif
