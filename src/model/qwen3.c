@@ -28,8 +28,7 @@
  * attention output, silu(gate), the product silu(gate)*up, and both residual
  * sums x + attn and x + mlp. Attention follows the flash-attention rounding of
  * torch's scaled_dot_product_attention (unnormalised exp(s - max) rounded to
- * bf16 for P.V, f32 row sum, out = bf16(acc / sum)); see
- * attention_causal_flash_bf16.
+ * bf16 for P.V, f32 row sum, out = bf16(acc / sum)), as i4_attention does.
  *
  * Dimensions come from tensor shapes; rms_norm_eps and rope_theta from
  * config.json. Weights stay mmap'd; only the needed rows of the embedding table
@@ -239,55 +238,6 @@ static void add_residual(float *x, const float *y, int64_t n, int bf) {
     for (int64_t i = 0; i < n; i++) x[i] = bf ? i4_round_bf16(x[i] + y[i]) : x[i] + y[i];
 }
 
-/* Causal GQA attention in bf16 mode with the flash-attention rounding of
- * torch's scaled_dot_product_attention (the CPU flash kernel, and FA2 on CUDA
- * where the reference runs): scores s_j = (q.k_j)*scale in f32, e_j =
- * exp(s_j - max) in f32, l = sum_j e_j (f32, unrounded), the P.V product uses
- * bf16(e_j) with f32 accumulation, out = bf16(acc * (1/l)). i4_attention's bf16
- * mode instead rounds the normalised p_j = e_j/l, which differs from the
- * reference in ~1/3 of the outputs of a layer.
- * TODO(ops): move this convention into i4_attention and call it here. */
-static void attention_causal_flash_bf16(float *out, const float *q, const float *k, const float *v, int64_t n,
-                                        int nh, int nkv, int hd, float scale) {
-    const int64_t qd = (int64_t)nh * hd, kd = (int64_t)nkv * hd;
-    const int grp = nh / nkv;
-#pragma omp parallel if ((double)nh * (double)n * (double)n * hd > 2e5)
-    {
-        float *s = malloc((size_t)n * sizeof *s);
-        float *acc = malloc((size_t)hd * sizeof *acc);
-        if (!s || !acc) abort();
-#pragma omp for schedule(dynamic, 4) collapse(2)
-        for (int h = 0; h < nh; h++) {
-            for (int64_t i = 0; i < n; i++) {
-                const float *qi = q + i * qd + (int64_t)h * hd;
-                const int64_t ko = (int64_t)(h / grp) * hd;
-                float m = -INFINITY;
-                for (int64_t j = 0; j <= i; j++) {
-                    const float *kj = k + j * kd + ko;
-                    float d = 0;
-                    for (int c = 0; c < hd; c++) d += qi[c] * kj[c];
-                    s[j] = d * scale;
-                    if (s[j] > m) m = s[j];
-                }
-                float l = 0;
-                for (int c = 0; c < hd; c++) acc[c] = 0;
-                for (int64_t j = 0; j <= i; j++) {
-                    const float e = expf(s[j] - m);
-                    l += e;
-                    const float eb = i4_round_bf16(e);
-                    const float *vj = v + j * kd + ko;
-                    for (int c = 0; c < hd; c++) acc[c] += eb * vj[c];
-                }
-                const float rl = 1.0f / l;
-                float *oi = out + i * qd + (int64_t)h * hd;
-                for (int c = 0; c < hd; c++) oi[c] = i4_round_bf16(acc[c] * rl);
-            }
-        }
-        free(s);
-        free(acc);
-    }
-}
-
 /* g = silu(g) * u (two roundings in bf16 mode: silu's output and the product). */
 static void swiglu(float *g, const float *u, int64_t n, i4_precision p) {
     const int bf = p == I4_PRECISION_BF16;
@@ -347,8 +297,7 @@ int i4_qwen3_encode(const i4_qwen3 *m, const int64_t *ids, int64_t n, float *fea
         i4_rmsnorm(k, k, n * nkv, hd, hd, L->k_norm.dtype, L->k_norm.data, eps, p, I4_RMS_ROUND_TWICE);
         i4_rope_apply(q, n, nh, (int)hd, qd, cs, sn, p);
         i4_rope_apply(k, n, nkv, (int)hd, kd, cs, sn, p);
-        if (bf) attention_causal_flash_bf16(att, q, k, v, n, nh, nkv, (int)hd, scale);
-        else i4_attention(att, qd, q, qd, k, kd, v, kd, n, n, nh, nkv, (int)hd, scale, I4_MASK_CAUSAL, NULL, p);
+        i4_attention(att, qd, q, qd, k, kd, v, kd, n, n, nh, nkv, (int)hd, scale, I4_MASK_CAUSAL, NULL, p);
         i4_linear(&L->o, att, qd, n, u, H, p);
         add_residual(x, u, n * H, bf);
         /* MLP block. */
