@@ -10,6 +10,8 @@ static void usage(FILE *f) {
             "ideogram4 %s — Ideogram 4 text-to-image engine\n\n"
             "usage: ideogram4 COMMAND [options]\n\n"
             "commands:\n"
+            "  generate (--prompt TEXT | --prompt-file FILE) --out IMAGE [options]\n"
+            "                         caption to image (see `ideogram4 generate --help`)\n"
             "  make-tiny-model DIR [--seed N] [--tokenizer DIR]\n"
             "                         write a deterministic tiny random checkpoint (official layout)\n"
             "  debug-forward COMPONENT --model DIR|--repo ORG/NAME --in IN.safetensors --out OUT.safetensors\n"
@@ -29,6 +31,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "make-tiny-model")) return i4_cmd_make_tiny_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "generate")) return i4_cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "debug-forward")) return i4_cmd_debug_forward(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return i4_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify")) return i4_cmd_verify(argc - 1, argv + 1);

@@ -73,7 +73,7 @@ I4_TEST(weights_bind_linear_checks) {
     i4_rng r;
     i4_rng_seed(&r, 3);
     REQUIRE(i4_tiny_linear_fp8(w, &r, "lin", 4, 8, 1.0, 0.1) == 0);
-    uint16_t bf[8] = {0};
+    uint16_t bf[32] = {0};
     int64_t s48[2] = {4, 8}, s4[1] = {4}, s3[1] = {3};
     i4_st_writer_add(w, "plain.weight", I4_DT_BF16, 2, s48, bf);
     uint8_t codes[32] = {0};
