@@ -105,7 +105,9 @@ void i4_rope_apply(float *x, int64_t n, int n_heads, int head_dim, int64_t strid
  * Masks: I4_MASK_NONE; I4_MASK_CAUSAL (j <= i, requires nq == nk);
  * I4_MASK_SEGMENT (allowed iff seg[i] == seg[j], seg has nq == nk entries).
  * A row with no allowed key gives zeros. Softmax in f32 with max subtraction.
- * bf16 mode: probabilities rounded to bf16 before P·V, output rounded to bf16. */
+ * bf16 mode (flash-attention rounding of torch's SDPA): the unnormalised
+ * e = exp(s - max) is rounded to bf16 for P·V, the row sum stays f32,
+ * out = bf16(acc / sum). */
 typedef enum { I4_MASK_NONE = 0, I4_MASK_CAUSAL = 1, I4_MASK_SEGMENT = 2 } i4_mask_kind;
 void i4_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
                   const float *k, int64_t k_stride, const float *v, int64_t v_stride,
