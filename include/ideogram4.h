@@ -69,6 +69,12 @@ typedef int (*i4_progress_fn)(void *user, i4_phase phase, int step, int steps);
 
 int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt);
 void i4_pipeline_free(i4_pipeline *p);
+/* Merge a LoRA file into the conditional transformer (MODEL.md §9; merged
+ * copies of the affected layers only). Unknown keys and shape mismatches are
+ * errors naming the key; nothing is applied then. */
+int i4_pipeline_apply_lora(i4_pipeline *p, const char *path, float strength);
+/* Remove every applied LoRA (restores the checkpoint's weights). */
+int i4_pipeline_remove_loras(i4_pipeline *p);
 /* Snapshot folder in use. */
 const char *i4_pipeline_snapshot(const i4_pipeline *p);
 

@@ -1,0 +1,359 @@
+/*
+ * cmd_generate.c — `ideogram4 generate`: caption to image file, with the
+ * flags of the Python tool it replaces (APP.md §2) plus engine options.
+ * Prints a progress bar on a terminal (plain lines otherwise), phase times
+ * and peak memory; writes a JSON sidecar (<image stem>.json). Ctrl-C cancels
+ * between steps.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "cli/commands.h"
+#include "ideogram4.h"
+#include "model/weights.h"
+#include "pipeline/image.h"
+#include "pipeline/schedule.h"
+#include "text/caption.h"
+
+static volatile sig_atomic_t interrupted; /* set by SIGINT; the CLI's only global */
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct {
+    int tty;
+    double start;       /* of the current phase */
+    double last_print;
+} progress_state;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int on_progress(void *user, i4_phase phase, int step, int steps) {
+    progress_state *ps = user;
+    double t = now_seconds();
+    if (phase == I4_PHASE_ENCODE) {
+        fprintf(stderr, "encoding the prompt...\n");
+        ps->start = t;
+    } else if (phase == I4_PHASE_SAMPLE) {
+        if (step == 0) {
+            ps->start = t;
+            return interrupted ? 1 : 0;
+        }
+        double el = t - ps->start;
+        double per = step > 0 ? el / step : 0;
+        double eta = per * (steps - step);
+        if (ps->tty) {
+            int width = 30, filled = steps ? width * step / steps : 0;
+            char bar[64];
+            for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+            bar[width] = 0;
+            fprintf(stderr, "\rsampling [%s] %d/%d  %.2f s/step  ETA %.0f s ", bar, step, steps, per, eta);
+            if (step == steps) fputc('\n', stderr);
+        } else {
+            fprintf(stderr, "step %d/%d  %.2f s/step  ETA %.0f s\n", step, steps, per, eta);
+        }
+    } else if (phase == I4_PHASE_DECODE) {
+        fprintf(stderr, "decoding...\n");
+    }
+    fflush(stderr);
+    return interrupted ? 1 : 0;
+}
+
+static char *read_all(FILE *f) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); return NULL; }
+            buf = nb;
+        }
+    }
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* Trim surrounding whitespace in place (the reference trims --prompt-file text). */
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t')) s[--n] = 0;
+    return s;
+}
+
+static int parse_int(const char *flag, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "generate: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_double(const char *flag, const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || *end || end == v || !isfinite(x)) {
+        fprintf(stderr, "generate: %s needs a number, got '%s'\n", flag, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: ideogram4 generate (--prompt TEXT | --prompt-file FILE|-) --out IMAGE [options]\n"
+            "  --model DIR | --repo ORG/NAME   weights (default: ideogram-ai/ideogram-4-fp8 in the HF cache)\n"
+            "  --width W --height H            size, multiples of 16 (together); or --resolution N (default 1024)\n"
+            "  --preset P                      V4_QUALITY_48 (default), V4_DEFAULT_20, V4_TURBO_12\n"
+            "  --steps N --guidance G --mu M --std S   override the preset\n"
+            "  --seed N                        default 20260608\n"
+            "  --format png|webp|jpeg          default from the extension of --out\n"
+            "  --quality 1-100                 lossy webp/jpeg (default: webp lossless, jpeg 95)\n"
+            "  --lora PATH [--lora-strength S] (repeatable; strength default 0.6)\n"
+            "  --noise FILE.safetensors        initial noise (tensor `noise` F32 [1,tokens,128])\n"
+            "  --save-latents FILE.safetensors final latents (tensor `latents`)\n"
+            "  --threads N --precision f32|bf16\n");
+}
+
+int i4_cmd_generate(int argc, char **argv) {
+    const char *prompt_arg = NULL, *prompt_file = NULL, *out_arg = NULL, *format_arg = NULL;
+    const char *loras[16];
+    int n_loras = 0;
+    double lora_strength = 0.6;
+    long width = 0, height = 0, resolution = 1024, quality = -1, threads = 0;
+    i4_load_options lo = {0};
+    i4_generate_params gp;
+    i4_generate_params_init(&gp);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long x;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
+        if (!v) { fprintf(stderr, "generate: option '%s' needs a value (or is unknown)\n", a); usage(); return 2; }
+        i++;
+        if (!strcmp(a, "--prompt")) prompt_arg = v;
+        else if (!strcmp(a, "--prompt-file")) prompt_file = v;
+        else if (!strcmp(a, "--out")) out_arg = v;
+        else if (!strcmp(a, "--model")) lo.model_dir = v;
+        else if (!strcmp(a, "--repo")) lo.repo = v;
+        else if (!strcmp(a, "--format")) format_arg = v;
+        else if (!strcmp(a, "--preset")) gp.preset = v;
+        else if (!strcmp(a, "--noise")) gp.noise_path = v;
+        else if (!strcmp(a, "--save-latents")) gp.latents_path = v;
+        else if (!strcmp(a, "--width")) { if (parse_int(a, v, 1, 16384, &width)) return 2; }
+        else if (!strcmp(a, "--height")) { if (parse_int(a, v, 1, 16384, &height)) return 2; }
+        else if (!strcmp(a, "--resolution")) { if (parse_int(a, v, 1, 16384, &resolution)) return 2; }
+        else if (!strcmp(a, "--quality")) { if (parse_int(a, v, 1, 100, &quality)) return 2; }
+        else if (!strcmp(a, "--threads")) { if (parse_int(a, v, 0, 4096, &threads)) return 2; }
+        else if (!strcmp(a, "--steps")) { if (parse_int(a, v, 1, 1000, &x)) return 2; gp.steps = (int)x; }
+        else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (errno || *end || v[0] == '-' || end == v) { fprintf(stderr, "generate: --seed needs a non-negative integer, got '%s'\n", v); return 2; }
+            gp.seed = s;
+        }
+        else if (!strcmp(a, "--guidance")) { if (parse_double(a, v, &gp.guidance) || gp.guidance < 0) { fprintf(stderr, "generate: --guidance must be >= 0\n"); return 2; } }
+        else if (!strcmp(a, "--mu")) { if (parse_double(a, v, &gp.mu)) return 2; }
+        else if (!strcmp(a, "--std")) { if (parse_double(a, v, &gp.std) || gp.std <= 0) { fprintf(stderr, "generate: --std must be > 0\n"); return 2; } }
+        else if (!strcmp(a, "--lora-strength")) { if (parse_double(a, v, &lora_strength)) return 2; }
+        else if (!strcmp(a, "--lora")) {
+            if (n_loras == 16) { fprintf(stderr, "generate: at most 16 --lora\n"); return 2; }
+            loras[n_loras++] = v;
+        }
+        else if (!strcmp(a, "--precision")) {
+            if (i4_precision_parse(v, &lo.precision) != 0) { fprintf(stderr, "generate: %s\n", i4_last_error()); return 2; }
+        }
+        else { fprintf(stderr, "generate: unknown option '%s'\n", a); usage(); return 2; }
+    }
+    if (!prompt_arg && !prompt_file) { fprintf(stderr, "generate: --prompt or --prompt-file is required\n"); usage(); return 2; }
+    if (!out_arg) { fprintf(stderr, "generate: --out is required\n"); usage(); return 2; }
+    if ((width > 0) != (height > 0)) { fprintf(stderr, "generate: --width and --height must be set together\n"); return 2; }
+    if (!width) width = height = resolution;
+    if (width % 16 || height % 16) {
+        long sw = width >= 16 ? width / 16 * 16 : 16, sh = height >= 16 ? height / 16 * 16 : 16;
+        fprintf(stderr, "generate: width and height must be multiples of 16, got %ldx%ld (e.g. %ldx%ld)\n", width,
+                height, sw, sh);
+        return 2;
+    }
+    gp.width = (int)width;
+    gp.height = (int)height;
+    if (!i4_preset_find(gp.preset)) {
+        fprintf(stderr, "generate: unknown preset '%s' (V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12)\n", gp.preset);
+        return 2;
+    }
+    for (int i = 0; i < n_loras; i++)
+        if (access(loras[i], R_OK) != 0) { fprintf(stderr, "generate: --lora %s: %s\n", loras[i], strerror(errno)); return 2; }
+
+    /* Output path and format: --format wins and replaces the extension. */
+    i4_image_format fmt = I4_IMAGE_PNG;
+    const char *dot = strrchr(out_arg, '.');
+    const char *slash = strrchr(out_arg, '/');
+    if (dot && (!slash || dot > slash)) {
+        if (!format_arg && i4_image_format_parse(dot + 1, &fmt) != 0) fmt = I4_IMAGE_PNG;
+    } else {
+        dot = NULL;
+    }
+    if (format_arg && i4_image_format_parse(format_arg, &fmt) != 0) { fprintf(stderr, "generate: %s\n", i4_last_error()); return 2; }
+    char out_path[PATH_MAX], stem[PATH_MAX];
+    snprintf(stem, sizeof stem, "%.*s", dot ? (int)(dot - out_arg) : (int)strlen(out_arg), out_arg);
+    const char *ext = dot && !format_arg ? dot : i4_image_format_ext(fmt);
+    snprintf(out_path, sizeof out_path, "%s%s", stem, ext);
+    if (quality > 0 && fmt == I4_IMAGE_PNG) fprintf(stderr, "generate: --quality is ignored for png\n");
+
+    /* The caption. */
+    char *prompt_buf = NULL;
+    if (prompt_file) {
+        FILE *f = strcmp(prompt_file, "-") ? fopen(prompt_file, "rb") : stdin;
+        if (!f) { fprintf(stderr, "generate: cannot open %s: %s\n", prompt_file, strerror(errno)); return 2; }
+        prompt_buf = read_all(f);
+        if (f != stdin) fclose(f);
+        if (!prompt_buf) { fprintf(stderr, "generate: cannot read %s\n", prompt_file); return 2; }
+        gp.prompt = trim(prompt_buf);
+    } else {
+        gp.prompt = prompt_arg;
+    }
+    if (!*gp.prompt) { fprintf(stderr, "generate: the prompt is empty\n"); free(prompt_buf); return 2; }
+    int kind = i4_caption_kind(gp.prompt, strlen(gp.prompt));
+    if (kind != 0) fprintf(stderr, "warning: %s\n", i4_caption_kind_warning(kind));
+
+    /* Parent folders of the output. */
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", out_path);
+    char *ps = strrchr(parent, '/');
+    if (ps && ps != parent) {
+        *ps = 0;
+        if (i4_mkdirs(parent) != 0) { fprintf(stderr, "generate: %s\n", i4_last_error()); free(prompt_buf); return 1; }
+    }
+
+    i4_set_threads((int)threads);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+
+    double t0 = now_seconds();
+    i4_pipeline *pipe = NULL;
+    fprintf(stderr, "loading the model...\n");
+    if (i4_pipeline_load(&pipe, &lo) != 0) {
+        fprintf(stderr, "generate: %s\n", i4_last_error());
+        free(prompt_buf);
+        return 1;
+    }
+    double t_load = now_seconds() - t0;
+    fprintf(stderr, "loaded %s in %.1f s (%s, %d threads)\n", i4_pipeline_snapshot(pipe), t_load,
+            i4_precision_name(lo.precision), i4_get_threads());
+    for (int i = 0; i < n_loras; i++) {
+        if (i4_pipeline_apply_lora(pipe, loras[i], (float)lora_strength) != 0) {
+            fprintf(stderr, "generate: %s\n", i4_last_error());
+            i4_pipeline_free(pipe);
+            free(prompt_buf);
+            return 1;
+        }
+        fprintf(stderr, "applied LoRA %s (strength %g, conditional transformer)\n", loras[i], lora_strength);
+    }
+    fprintf(stderr, "preset %s | %dx%d | seed %llu\n", gp.preset, gp.width, gp.height, (unsigned long long)gp.seed);
+    progress_state ps_state = {.tty = isatty(2)};
+    i4_result res;
+    int rc = i4_generate(pipe, &gp, on_progress, &ps_state, &res);
+    if (rc == I4_ERR_CANCELLED) {
+        fprintf(stderr, "\ncancelled; nothing written\n");
+        i4_pipeline_free(pipe);
+        free(prompt_buf);
+        return 130;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "generate: %s\n", i4_last_error());
+        i4_pipeline_free(pipe);
+        free(prompt_buf);
+        return 1;
+    }
+    if (i4_image_write(out_path, fmt, (int)quality, res.rgb, res.width, res.height) != 0) {
+        fprintf(stderr, "generate: %s\n", i4_last_error());
+        i4_result_free(&res);
+        i4_pipeline_free(pipe);
+        free(prompt_buf);
+        return 1;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = (double)ru.ru_maxrss / 1024.0;
+    fprintf(stderr, "times: load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s; peak memory %.0f MB\n",
+            t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb);
+
+    /* Sidecar. */
+    json_t *meta = json_object();
+    json_object_set_new(meta, "preset", json_string(gp.preset));
+    json_t *size = json_array();
+    json_array_append_new(size, json_integer(res.width));
+    json_array_append_new(size, json_integer(res.height));
+    json_object_set_new(meta, "resolution", size);
+    json_object_set_new(meta, "steps", json_integer(res.steps));
+    json_object_set_new(meta, "seed", json_integer((json_int_t)gp.seed));
+    json_object_set_new(meta, "generation_seconds", json_real(round((res.seconds_sample + res.seconds_decode) * 10) / 10));
+    json_t *timings = json_object();
+    json_object_set_new(timings, "load", json_real(t_load));
+    json_object_set_new(timings, "text_encoding", json_real(res.seconds_encode));
+    json_object_set_new(timings, "sampling", json_real(res.seconds_sample));
+    json_object_set_new(timings, "decoding", json_real(res.seconds_decode));
+    json_object_set_new(meta, "timings_seconds", timings);
+    json_object_set_new(meta, "peak_memory_mb", json_real(round(peak_mb)));
+    json_object_set_new(meta, "output", json_string(out_path));
+    json_object_set_new(meta, "format", json_string(i4_image_format_name(fmt)));
+    json_object_set_new(meta, "engine", json_string("ideogram4.c " I4_VERSION));
+    json_object_set_new(meta, "device", json_string("cpu"));
+    json_object_set_new(meta, "precision", json_string(i4_precision_name(lo.precision)));
+    json_object_set_new(meta, "text_tokens", json_integer(res.text_tokens));
+    json_object_set_new(meta, "prompt", json_string(gp.prompt));
+    json_t *lora_list = json_array();
+    for (int i = 0; i < n_loras; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "path", json_string(loras[i]));
+        json_object_set_new(e, "strength", json_real(lora_strength));
+        json_array_append_new(lora_list, e);
+    }
+    json_object_set_new(meta, "loras", lora_list);
+    size_t cmdlen = 1;
+    for (int i = 0; i < argc; i++) cmdlen += strlen(argv[i]) + 1;
+    char *cmd = calloc(1, cmdlen + 16);
+    strcat(cmd, "ideogram4");
+    for (int i = 0; i < argc; i++) { strcat(cmd, " "); strcat(cmd, argv[i]); }
+    json_object_set_new(meta, "cmd", json_string(cmd));
+    free(cmd);
+    char sidecar[PATH_MAX + 8];
+    snprintf(sidecar, sizeof sidecar, "%s.json", stem);
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", sidecar);
+    if (json_dump_file(meta, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0 || rename(tmp, sidecar) != 0)
+        fprintf(stderr, "warning: cannot write %s\n", sidecar);
+    json_decref(meta);
+    printf("%s\n", out_path);
+    fprintf(stderr, "done: %.1f s -> %s\n", res.seconds_sample + res.seconds_decode, out_path);
+    i4_result_free(&res);
+    i4_pipeline_free(pipe);
+    free(prompt_buf);
+    return 0;
+}

@@ -1,0 +1,264 @@
+/*
+ * pipeline.c — caption to image (MODEL.md §0.4): tokenize with the chat
+ * template, encode with the text encoder (loaded for the encoding only and
+ * released before sampling), sample with both transformers, decode with the
+ * VAE, convert to 8-bit RGB. The pipeline object is the one owner of all
+ * model state.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "ideogram4.h"
+#include "model/dit.h"
+#include "model/lora.h"
+#include "model/qwen3.h"
+#include "model/vae.h"
+#include "pipeline/image.h"
+#include "pipeline/sampler.h"
+#include "pipeline/schedule.h"
+#include "tensor/safetensors.h"
+#include "text/tokenizer.h"
+
+#define MAX_TEXT_TOKENS 2048
+
+struct i4_pipeline {
+    char snapshot[PATH_MAX];
+    i4_precision precision;
+    i4_tokenizer *tokenizer;
+    i4_dit *cond, *uncond;
+    i4_vae *vae;
+    i4_lora_stack *loras;   /* on the conditional transformer */
+    i4_lora **lora_files;   /* kept open while stacked */
+    int n_lora_files;
+};
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void component(char *out, size_t size, const i4_pipeline *p, const char *name) {
+    snprintf(out, size, "%s/%s", p->snapshot, name);
+}
+
+int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
+    *out = NULL;
+    i4_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return i4_error("out of memory");
+    p->precision = opt->precision;
+    char dir[PATH_MAX + 32];
+    if (i4_resolve_snapshot(opt->model_dir, opt->repo, p->snapshot, sizeof p->snapshot) != 0) goto fail;
+    component(dir, sizeof dir, p, "tokenizer");
+    if (i4_tokenizer_load(&p->tokenizer, dir) != 0) goto fail;
+    component(dir, sizeof dir, p, "transformer");
+    if (i4_dit_load(&p->cond, dir, p->precision) != 0) goto fail;
+    component(dir, sizeof dir, p, "unconditional_transformer");
+    if (i4_dit_load(&p->uncond, dir, p->precision) != 0) goto fail;
+    component(dir, sizeof dir, p, "vae");
+    if (i4_vae_load(&p->vae, dir, p->precision) != 0) goto fail;
+    const i4_dit_config *c = i4_dit_config_get(p->cond), *u = i4_dit_config_get(p->uncond);
+    if (c->in_channels != u->in_channels || c->in_channels != i4_vae_token_channels(p->vae)) {
+        i4_error("%s: transformer channels (%lld, %lld) and VAE token channels (%lld) disagree", p->snapshot,
+                 (long long)c->in_channels, (long long)u->in_channels, (long long)i4_vae_token_channels(p->vae));
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    i4_pipeline_free(p);
+    return -1;
+}
+
+int i4_pipeline_apply_lora(i4_pipeline *p, const char *path, float strength) {
+    i4_lora *l = NULL;
+    if (i4_lora_open(&l, path) != 0) return -1;
+    if (!p->loras && !(p->loras = i4_lora_stack_new(p->cond, p->precision))) {
+        i4_lora_close(l);
+        return i4_error("out of memory");
+    }
+    i4_lora **grown = realloc(p->lora_files, sizeof *grown * (size_t)(p->n_lora_files + 1));
+    if (!grown) {
+        i4_lora_close(l);
+        return i4_error("out of memory");
+    }
+    p->lora_files = grown;
+    if (i4_lora_stack_add(p->loras, l, strength) != 0) {
+        i4_lora_close(l);
+        return i4_error_prefix("LoRA %s", path);
+    }
+    p->lora_files[p->n_lora_files++] = l;
+    return 0;
+}
+
+int i4_pipeline_remove_loras(i4_pipeline *p) {
+    int rc = p->loras ? i4_lora_stack_remove_all(p->loras) : 0;
+    i4_lora_stack_free(p->loras);
+    p->loras = NULL;
+    for (int i = 0; i < p->n_lora_files; i++) i4_lora_close(p->lora_files[i]);
+    free(p->lora_files);
+    p->lora_files = NULL;
+    p->n_lora_files = 0;
+    return rc;
+}
+
+void i4_pipeline_free(i4_pipeline *p) {
+    if (!p) return;
+    i4_pipeline_remove_loras(p);
+    i4_tokenizer_free(p->tokenizer);
+    i4_dit_free(p->cond);
+    i4_dit_free(p->uncond);
+    i4_vae_free(p->vae);
+    free(p);
+}
+
+const char *i4_pipeline_snapshot(const i4_pipeline *p) { return p->snapshot; }
+
+void i4_generate_params_init(i4_generate_params *gp) {
+    memset(gp, 0, sizeof *gp);
+    gp->width = gp->height = 1024;
+    gp->preset = "V4_QUALITY_48";
+    gp->guidance = -1;
+    gp->mu = NAN;
+    gp->std = NAN;
+    gp->seed = 20260608;
+}
+
+void i4_result_free(i4_result *r) {
+    if (r) free(r->rgb);
+}
+
+/* Text features of the templated caption, text encoder loaded and released here. */
+static int encode_text(i4_pipeline *p, const char *prompt, float **feat, int64_t *n_text) {
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (i4_tokenizer_encode_prompt(p->tokenizer, prompt, strlen(prompt), &ids, &n) != 0) return -1;
+    if (n > MAX_TEXT_TOKENS) {
+        free(ids);
+        return i4_error("the prompt is %zu tokens long (with the chat template); the limit is %d", n, MAX_TEXT_TOKENS);
+    }
+    char dir[PATH_MAX + 32];
+    component(dir, sizeof dir, p, "text_encoder");
+    i4_qwen3 *te = NULL;
+    if (i4_qwen3_load(&te, dir, p->precision) != 0) {
+        free(ids);
+        return -1;
+    }
+    const i4_qwen3_config *tc = i4_qwen3_config_get(te);
+    int64_t F = tc->hidden * tc->n_taps;
+    if (F != i4_dit_config_get(p->cond)->llm_features) {
+        i4_qwen3_free(te);
+        free(ids);
+        return i4_error("text encoder features (%lld) do not match the transformer's llm_features_dim (%lld)",
+                        (long long)F, (long long)i4_dit_config_get(p->cond)->llm_features);
+    }
+    *feat = malloc(sizeof(float) * (size_t)n * (size_t)F);
+    int rc = *feat ? i4_qwen3_encode(te, ids, (int64_t)n, *feat) : i4_error("out of memory");
+    i4_qwen3_free(te); /* released before sampling */
+    free(ids);
+    *n_text = (int64_t)n;
+    return rc;
+}
+
+static int load_noise(const char *path, float *z, int64_t n_img, int64_t C) {
+    i4_tensor_set *set = NULL;
+    if (i4_tensor_set_open(&set, path) != 0) return -1;
+    const i4_tensor *t = i4_tensor_set_get(set, "noise");
+    int64_t shape[3] = {1, n_img, C};
+    int rc = t ? i4_tensor_expect(t, I4_DT_F32, 3, shape) : -1;
+    if (rc == 0) i4_tensor_to_f32(t, z);
+    i4_tensor_set_close(set);
+    return rc;
+}
+
+static int save_latents(const char *path, const float *z, int64_t n_img, int64_t C) {
+    i4_st_writer *w = i4_st_writer_new();
+    int64_t shape[3] = {1, n_img, C};
+    int rc = i4_st_writer_add_f32(w, "latents", 3, shape, z);
+    if (rc == 0) rc = i4_st_writer_save(w, path);
+    i4_st_writer_free(w);
+    return rc;
+}
+
+typedef struct {
+    i4_progress_fn fn;
+    void *user;
+} step_relay;
+
+static int relay_step(void *user, int step, int steps) {
+    step_relay *r = user;
+    return r->fn ? r->fn(r->user, I4_PHASE_SAMPLE, step, steps) : 0;
+}
+
+int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out) {
+    memset(out, 0, sizeof *out);
+    if (!gp->prompt) return i4_error("no prompt");
+    if (gp->width < 16 || gp->height < 16 || gp->width % 16 || gp->height % 16)
+        return i4_error("width and height must be positive multiples of 16, got %dx%d", gp->width, gp->height);
+    const i4_preset *preset = i4_preset_find(gp->preset ? gp->preset : "V4_QUALITY_48");
+    if (!preset) return i4_error("unknown preset '%s' (V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12)", gp->preset);
+    int steps = gp->steps > 0 ? gp->steps : preset->steps;
+    if (steps > 1000) return i4_error("steps must be at most 1000, got %d", steps);
+    float *guidance = malloc(sizeof(float) * (size_t)steps);
+    if (!guidance) return i4_error("out of memory");
+    for (int k = 0; k < steps; k++)
+        guidance[k] = gp->guidance >= 0 ? (float)gp->guidance : i4_preset_guidance(preset, steps, k);
+    i4_sampler_params sp = {
+        .steps = steps,
+        .mu = i4_schedule_mu(isnan(gp->mu) ? preset->mu : gp->mu, gp->width, gp->height),
+        .sigma = isnan(gp->std) ? preset->sigma : gp->std,
+        .guidance = guidance,
+    };
+    int64_t gh = gp->height / 16, gw = gp->width / 16, n_img = gh * gw;
+    int64_t C = i4_dit_config_get(p->cond)->in_channels;
+    float *feat = NULL, *z = NULL, *image = NULL;
+    int64_t n_text = 0;
+    int rc = 0;
+
+    if (progress && progress(user, I4_PHASE_ENCODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
+    double t0 = now_seconds();
+    if (encode_text(p, gp->prompt, &feat, &n_text) != 0) { rc = -1; goto done; }
+    double t1 = now_seconds();
+    z = malloc(sizeof(float) * (size_t)(n_img * C));
+    if (!z) { rc = i4_error("out of memory"); goto done; }
+    if (gp->noise_path) {
+        if (load_noise(gp->noise_path, z, n_img, C) != 0) { rc = i4_error_prefix("--noise"); goto done; }
+    } else {
+        i4_noise(gp->seed, z, n_img * C);
+    }
+    if (progress && progress(user, I4_PHASE_SAMPLE, 0, steps)) { rc = I4_ERR_CANCELLED; goto done; }
+    step_relay relay = {progress, user};
+    rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
+    if (rc != 0) goto done;
+    double t2 = now_seconds();
+    if (gp->latents_path && save_latents(gp->latents_path, z, n_img, C) != 0) { rc = -1; goto done; }
+    if (progress && progress(user, I4_PHASE_DECODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
+    image = malloc(sizeof(float) * 3 * (size_t)gp->width * (size_t)gp->height);
+    out->rgb = malloc((size_t)gp->width * (size_t)gp->height * 3);
+    if (!image || !out->rgb) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
+    if (i4_vae_decode_tokens(p->vae, z, gh, gw, image) != 0) { rc = -1; goto done; }
+    i4_image_to_rgb8(image, gp->width, gp->height, out->rgb);
+    double t3 = now_seconds();
+    out->width = gp->width;
+    out->height = gp->height;
+    out->steps = steps;
+    out->text_tokens = n_text;
+    out->seconds_encode = t1 - t0;
+    out->seconds_sample = t2 - t1;
+    out->seconds_decode = t3 - t2;
+done:
+    if (rc != 0) {
+        free(out->rgb);
+        out->rgb = NULL;
+    }
+    free(guidance);
+    free(feat);
+    free(z);
+    free(image);
+    return rc;
+}
