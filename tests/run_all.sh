@@ -42,7 +42,7 @@ fi
 suite c-unit env I4_BIN="$PWD/build/ideogram4" build/test_runner
 suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/test_runner
-for t in tests/cli/*.sh; do
+for t in tests/cli/test_*.sh; do
   suite "cli-$(basename "$t" .sh)" env I4_BIN="$PWD/build/ideogram4" bash "$t"
 done
 
