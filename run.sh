@@ -17,7 +17,7 @@ else
     build/ideogram4 make-tiny-model "$model" --seed 1 >/dev/null
     echo "real weights not found: using the built-in tiny model ($model)"
   fi
-  args=(--model "$model")
+  args=(--model "$model" --preset V4_TURBO_12 --resolution 512)  # quick on the tiny model; flags after override
 fi
 mkdir -p output
 build/ideogram4 generate "${args[@]}" --prompt-file examples/caption.json --out output/result.png "$@"
