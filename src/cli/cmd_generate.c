@@ -238,7 +238,18 @@ int i4_cmd_generate(int argc, char **argv) {
     }
     if (!*gp.prompt) { fprintf(stderr, "generate: the prompt is empty\n"); free(prompt_buf); return 2; }
     int kind = i4_caption_kind(gp.prompt, strlen(gp.prompt));
-    if (kind != 0) fprintf(stderr, "warning: %s\n", i4_caption_kind_warning(kind));
+    const char *first = gp.prompt + strspn(gp.prompt, " \t\r\n");
+    if (kind == I4_CAPTION_NOT_JSON && (*first == '{' || *first == '[')) {
+        /* Meant as JSON but broken: refuse rather than render the braces as text. */
+        i4_caption_issues issues = {0};
+        i4_caption_verify(gp.prompt, strlen(gp.prompt), &issues);
+        fprintf(stderr, "generate: the caption is not valid JSON: %s\n",
+                issues.count ? issues.items[issues.count - 1] : "parse error");
+        i4_caption_issues_free(&issues);
+        free(prompt_buf);
+        return 2;
+    }
+    if (kind != I4_CAPTION_OBJECT) fprintf(stderr, "warning: %s\n", i4_caption_kind_warning(kind));
 
     /* Parent folders of the output. */
     char parent[PATH_MAX];

@@ -50,4 +50,24 @@ check "bad noise shape" fails_with "noise" "$BIN" generate --model "$tmp/m" --pr
 check "unknown LoRA key is named" fails_with "key 'latents'" "$BIN" generate --model "$tmp/m" --prompt x --resolution 32 --lora "$tmp/lat.safetensors" --out "$tmp/x.png"
 check "missing model explains how to download" fails_with "hf download" env HF_HOME="$tmp/none" "$BIN" generate --prompt x --out "$tmp/x.png"
 check "no image written on failure" bash -c "! ls '$tmp'/x.* 2>/dev/null | grep -q ."
+check "invalid JSON caption is refused" fails_with "not valid JSON" "$BIN" generate --model "$tmp/m" --prompt '{"high_level_description": ' --out "$tmp/x.png"
+check "unwritable output path" fails_with "cannot create" "$BIN" generate --model "$tmp/m" --prompt x --resolution 32 --preset V4_TURBO_12 --out /proc/nope/x.png
+head -c 100 tests/vectors/lora/peft.safetensors > "$tmp/corrupt.safetensors"
+check "corrupt LoRA" fails_with "corrupt.safetensors" "$BIN" generate --model "$tmp/m" --prompt x --resolution 32 --lora "$tmp/corrupt.safetensors" --out "$tmp/x.png"
+python3 -c "print('word ' * 3000)" > "$tmp/long.txt"
+check "over-long prompt states count and limit" fails_with "the limit is 2048" "$BIN" generate --model "$tmp/m" --prompt-file "$tmp/long.txt" --resolution 32 --out "$tmp/x.png"
+check "no image written on failure (2)" bash -c "! ls '$tmp'/x.* 2>/dev/null | grep -q ."
+sigint_cancels() {
+  "$BIN" generate --model "$tmp/m" --prompt x --resolution 512 --preset V4_QUALITY_48 --out "$tmp/int.png" >/dev/null 2>"$tmp/int.log" &
+  local pid=$!
+  for _ in $(seq 1 100); do grep -q "step 1/" "$tmp/int.log" && break; sleep 0.1; done
+  kill -INT "$pid"; wait "$pid"; local rc=$?
+  [ "$rc" -eq 130 ] && grep -q cancelled "$tmp/int.log" && [ ! -e "$tmp/int.png" ]
+}
+check "Ctrl-C cancels between steps and writes nothing" sigint_cancels
+for f in examples/caption.json examples/poster.json examples/illustration.json examples/hanok_ko.json; do
+  check "example $f passes verify" "$BIN" verify "$f"
+done
+gen --prompt-file examples/caption.json --format webp --quality 90 --out "$tmp/q.png"
+check "caption.json to webp quality 90" test -s "$tmp/q.webp"
 summary
