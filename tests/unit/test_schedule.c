@@ -1,7 +1,9 @@
 /* test_schedule.c — schedule values against MODEL.md §12.1–12.2 (exact f32 bits). */
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/schedule.h"
@@ -101,4 +103,33 @@ I4_TEST(schedule_turbo12_other_resolutions) {
     for (int i = 0; i < 13; i++) CHECK_NEAR(t[i], r1536x1024[i], 1e-9 * fmax(1.0, r1536x1024[i] * 10));
     CHECK(i4_f32_to_bits((float)i4_schedule_t_min()) == 0x3901637b);
     CHECK(i4_f32_to_bits((float)i4_schedule_t_max()) == 0x3f7fdbc6);
+}
+
+/* Every preset at 512x512, 1024x1024 and 832x1248 against values computed by
+ * tools/reference/ref_schedule.py (torch float64 ndtri). Exact f32 bits. */
+I4_TEST(schedule_presets_sizes_vs_reference) {
+    char path[256];
+    json_error_t err;
+    json_t *root = json_load_file(i4_test_vector_path("schedule.json", path, sizeof path), 0, &err);
+    REQUIRE(root && json_is_array(root) && json_array_size(root) == 9);
+    size_t i;
+    json_t *c;
+    json_array_foreach(root, i, c) {
+        const i4_preset *p = i4_preset_find(json_string_value(json_object_get(c, "preset")));
+        REQUIRE(p);
+        int w = (int)json_integer_value(json_object_get(c, "width"));
+        int h = (int)json_integer_value(json_object_get(c, "height"));
+        json_t *hex = json_object_get(c, "times_hex");
+        REQUIRE((int)json_array_size(hex) == p->steps + 1);
+        float t[64];
+        i4_schedule_times(p->steps, i4_schedule_mu(p->mu, w, h), p->sigma, t);
+        for (int k = 0; k <= p->steps; k++) {
+            unsigned want = (unsigned)strtoul(json_string_value(json_array_get(hex, (size_t)k)), NULL, 16);
+            if (i4_f32_to_bits(t[k]) != want) {
+                fprintf(stderr, "  %s %dx%d T[%d] = %08x, expected %08x\n", p->name, w, h, k, i4_f32_to_bits(t[k]), want);
+                (*i4_failures)++;
+            }
+        }
+    }
+    json_decref(root);
 }
