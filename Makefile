@@ -5,7 +5,7 @@
 #   make vectors    regenerate tests/vectors/ with the upstream Python references (.venv)
 
 CC      ?= gcc
-PKGS    := jansson libutf8proc libpng libwebp libjpeg
+PKGS    := jansson libutf8proc libpng libwebp libjpeg libmicrohttpd sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
