@@ -12,6 +12,8 @@ static void usage(FILE *f) {
             "commands:\n"
             "  generate (--prompt TEXT | --prompt-file FILE) --out IMAGE [options]\n"
             "                         caption to image (see `ideogram4 generate --help`)\n"
+            "  serve [--host H] [--port P] [--model DIR | --repo ORG/NAME | --demo] [--output DIR]\n"
+            "                         HTTP API server (model lifecycle, generation with progress, verify)\n"
             "  make-tiny-model DIR [--seed N] [--tokenizer DIR]\n"
             "                         write a deterministic tiny random checkpoint (official layout)\n"
             "  debug-forward COMPONENT --model DIR|--repo ORG/NAME --in IN.safetensors --out OUT.safetensors\n"
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "make-tiny-model")) return i4_cmd_make_tiny_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return i4_cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return i4_cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "debug-forward")) return i4_cmd_debug_forward(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return i4_cmd_tokenize(argc - 1, argv + 1);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Integration tests of `ideogram4 serve --demo`: the real server on a free
+# loopback port, driven over HTTP with curl.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/cli/lib.sh
+BIN=${I4_BIN:-build/ideogram4}
+tmp=$(mktemp -d)
+port=""
+for _ in 1 2 3 4 5; do
+  p=$((20000 + RANDOM % 20000))
+  "$BIN" serve --demo --port "$p" --output "$tmp/out" >"$tmp/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do
+    curl -s "http://127.0.0.1:$p/api/health" >/dev/null 2>&1 && { port=$p; break; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$port" ] && break
+done
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+B="http://127.0.0.1:$port"
+check "server starts on a free loopback port" test -n "$port"
+
+req() { # method path [body] -> prints "STATUS BODY"
+  local out code
+  out=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$1" "$B$2" ${3:+-H 'Content-Type: application/json' --data-binary "$3"})
+  echo "$out $(cat "$tmp/body")"
+}
+expect() { # name method path body want-status want-substring
+  local got; got=$(req "$2" "$3" "$4")
+  if [[ "$got" == "$5 "* && "$got" == *"$6"* ]]; then echo "ok   $1"; passed=$((passed + 1));
+  else echo "FAIL $1 (got: ${got:0:300})"; failed=$((failed + 1)); fi
+}
+poll_done() { # task -> waits until state done, prints last body
+  for _ in $(seq 1 600); do
+    body=$(curl -s "$B/api/status/$1")
+    [[ "$body" == *'"state":"done"'* ]] && { echo "$body"; return 0; }
+    sleep 0.1
+  done
+  echo "$body"; return 1
+}
+CAP='{"high_level_description":"a red fox","compositional_deconstruction":{"background":"snow","elements":[{"type":"obj","desc":"a fox"}]}}'
+
+expect "health" GET /api/health "" 200 '"ok":true'
+expect "model idle at start" GET /api/model/status "" 200 '"state":"idle"'
+expect "generate before load fails cleanly" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
+t0=$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")
+check "... with 'Model not loaded.'" bash -c "curl -s '$B/api/status/$t0' | grep -q 'Model not loaded'"
+expect "load" POST /api/model/load "" 200 '"ok":true'
+for _ in $(seq 1 100); do curl -s "$B/api/model/status" | grep -q loaded && break; sleep 0.1; done
+expect "model loaded" GET /api/model/status "" 200 '"state":"loaded"'
+expect "generate" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\",\"format\":\"PNG\",\"seed\":7}" 200 task_id
+t1=$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")
+final=$(poll_done "$t1")
+check "task reaches done with progress 100 and an image" bash -c "grep -q '\"progress\":100' <<<'$final' && grep -q '/api/images/' <<<'$final'"
+url=$(sed 's/.*"url":"\([^"]*\)".*/\1/' <<<"$final")
+check "image file is served as PNG" bash -c "curl -s '$B$url' | head -c 4 | od -An -tx1 | grep -q '89 50 4e 47'"
+check "image file exists in the output folder" bash -c "ls '$tmp/out'/*.png >/dev/null"
+
+# A long generation to test 409 and cancel.
+expect "long generate starts" POST /api/generate "{\"caption\":$CAP,\"width\":512,\"height\":512,\"preset\":\"V4_QUALITY_48\"}" 200 task_id
+t2=$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")
+expect "second concurrent generate is 409" POST /api/generate "{\"caption\":$CAP}" 409 'already running'
+for _ in $(seq 1 100); do curl -s "$B/api/status/$t2" | grep -q '"progress":[1-9]' && break; sleep 0.1; done
+check "progress is reported while running" bash -c "curl -s '$B/api/status/$t2' | grep -q '\"state\":\"running\"'"
+expect "cancel" POST "/api/tasks/$t2/cancel" "" 200 '"ok":true'
+final=$(poll_done "$t2")
+check "cancelled task ends without an image" bash -c "grep -q 'Cancelled' <<<'$final' && grep -q '\"image\":null' <<<'$final'"
+expect "generation slot is free again" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
+poll_done "$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")" >/dev/null
+
+expect "verify valid caption" POST /api/verify "{\"caption\":$CAP}" 200 '"valid":true'
+expect "verify reports issues" POST /api/verify '{"caption":{"x":1}}' 200 "unknown keys ['x']"
+expect "unknown task" GET /api/status/0123456789abcdef0123456789abcdef "" 200 'Task not found.'
+expect "cancel unknown task" POST /api/tasks/nope/cancel "" 404 'not found'
+
+# Bad inputs: every one a 4xx with a JSON error, never a 500.
+expect "bad: malformed JSON" POST /api/generate '{"caption": ' 422 '"error"'
+expect "bad: body not an object" POST /api/generate '[1,2]' 422 '"error"'
+expect "bad: empty body" POST /api/generate '' 422 '"error"'
+expect "bad: caption a string" POST /api/generate '{"caption":"hi"}' 422 'caption'
+expect "bad: caption missing" POST /api/generate '{"width":512}' 422 'caption'
+expect "bad: width too small" POST /api/generate "{\"caption\":$CAP,\"width\":64,\"height\":128}" 422 'between 128 and 2048'
+expect "bad: width huge" POST /api/generate "{\"caption\":$CAP,\"width\":99999999999,\"height\":128}" 422 'between 128 and 2048'
+expect "bad: negative height" POST /api/generate "{\"caption\":$CAP,\"height\":-512}" 422 'between 128 and 2048'
+expect "bad: not a multiple of 16" POST /api/generate "{\"caption\":$CAP,\"width\":1000}" 422 'multiple of 16'
+expect "bad: width a string" POST /api/generate "{\"caption\":$CAP,\"width\":\"512\"}" 422 'integer'
+expect "bad: width a float" POST /api/generate "{\"caption\":$CAP,\"width\":512.5}" 422 'integer'
+expect "bad: unknown preset" POST /api/generate "{\"caption\":$CAP,\"preset\":\"FAST\"}" 422 'preset must be one of'
+expect "bad: preset a number" POST /api/generate "{\"caption\":$CAP,\"preset\":3}" 422 'preset'
+expect "bad: unknown format" POST /api/generate "{\"caption\":$CAP,\"format\":\"gif\"}" 422 'format'
+expect "bad: negative seed" POST /api/generate "{\"caption\":$CAP,\"seed\":-1}" 422 'seed'
+expect "bad: seed a string" POST /api/generate "{\"caption\":$CAP,\"seed\":\"abc\"}" 422 'seed'
+expect "bad: prompt_id a string" POST /api/generate "{\"caption\":$CAP,\"prompt_id\":\"x\"}" 422 'prompt_id'
+expect "bad: verify without caption" POST /api/verify '{}' 422 'caption'
+expect "bad: verify caption a list" POST /api/verify '{"caption":[1]}' 422 'caption'
+expect "bad: verify malformed" POST /api/verify '{{{' 422 '"error"'
+head -c 1100000 /dev/zero | tr '\0' 'a' > "$tmp/big.txt"
+expect "bad: oversized body is 413" POST /api/verify "@$tmp/big.txt" 413 'too large'
+expect "bad: GET on a POST route" GET /api/generate "" 405 '"error"'
+expect "bad: POST on a GET route" POST /api/health "" 405 '"error"'
+expect "bad: DELETE health" DELETE /api/health "" 405 '"error"'
+expect "bad: unknown API path" GET /api/nothing "" 404 '"error"'
+expect "bad: image id not a number" GET /api/images/abc/file "" 404 'not found'
+expect "bad: unknown image id" GET /api/images/999999/file "" 404 'not found'
+expect "bad: traversal in image id" GET "/api/images/..%2F..%2Fetc%2Fpasswd/file" "" 404 'not found'
+expect "bad: traversal path" GET "/api/images/../../etc/passwd" "" 404 'not found'
+expect "bad: huge image id" GET /api/images/99999999999999999999999/file "" 404 'not found'
+expect "bad: dot segments in a task path" GET "/api/status/../../x" "" 404 'not found'
+{ printf '{"caption":{"high_level_description":"'; head -c 300000 /dev/zero | tr '\0' 'b'; printf '"}}'; } > "$tmp/cap.json"
+expect "bad: caption over 256 KB" POST /api/generate "@$tmp/cap.json" 422 '256 KB'
+expect "health after bad inputs" GET /api/health "" 200 '"ok":true'
+expect "unload" POST /api/model/unload "" 200 '"ok":true'
+expect "idle after unload" GET /api/model/status "" 200 '"state":"idle"'
+check "server still alive" kill -0 "$pid"
+summary
