@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
 #include "model/weights.h"
@@ -38,15 +39,9 @@ typedef struct {
     double last_print;
 } progress_state;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int on_progress(void *user, i4_phase phase, int step, int steps) {
     progress_state *ps = user;
-    double t = now_seconds();
+    double t = i4_now_seconds();
     if (phase == I4_PHASE_ENCODE) {
         fprintf(stderr, "encoding the prompt...\n");
         ps->start = t;
@@ -73,22 +68,6 @@ static int on_progress(void *user, i4_phase phase, int step, int steps) {
     }
     fflush(stderr);
     return interrupted ? 1 : 0;
-}
-
-static char *read_all(FILE *f) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); return NULL; }
-            buf = nb;
-        }
-    }
-    if (buf) buf[n] = 0;
-    return buf;
 }
 
 /* Trim surrounding whitespace in place (the reference trims --prompt-file text). */
@@ -229,7 +208,7 @@ int i4_cmd_generate(int argc, char **argv) {
     if (prompt_file) {
         FILE *f = strcmp(prompt_file, "-") ? fopen(prompt_file, "rb") : stdin;
         if (!f) { fprintf(stderr, "generate: cannot open %s: %s\n", prompt_file, strerror(errno)); return 2; }
-        prompt_buf = read_all(f);
+        prompt_buf = i4_read_stream(f, NULL);
         if (f != stdin) fclose(f);
         if (!prompt_buf) { fprintf(stderr, "generate: cannot read %s\n", prompt_file); return 2; }
         gp.prompt = trim(prompt_buf);
@@ -266,7 +245,7 @@ int i4_cmd_generate(int argc, char **argv) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
 
-    double t0 = now_seconds();
+    double t0 = i4_now_seconds();
     i4_pipeline *pipe = NULL;
     fprintf(stderr, "loading the model...\n");
     if (i4_pipeline_load(&pipe, &lo) != 0) {
@@ -274,7 +253,7 @@ int i4_cmd_generate(int argc, char **argv) {
         free(prompt_buf);
         return 1;
     }
-    double t_load = now_seconds() - t0;
+    double t_load = i4_now_seconds() - t0;
     fprintf(stderr, "loaded %s in %.1f s (%s, %d threads)\n", i4_pipeline_snapshot(pipe), t_load,
             i4_precision_name(lo.precision), i4_get_threads());
     for (int i = 0; i < n_loras; i++) {

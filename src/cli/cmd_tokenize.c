@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/io.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
 #include "text/tokenizer.h"
@@ -18,29 +19,6 @@ static void usage(FILE *f) {
                "  --repo ORG/NAME  snapshot from the Hugging Face cache\n"
                "  --raw            TEXT alone, without the chat template\n"
                "  TEXT             the caption; '-' reads it from stdin\n");
-}
-
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n, stdin);
-        n += got;
-        if (n < cap) break;
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            return NULL;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (buf && ferror(stdin)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
 }
 
 int i4_cmd_tokenize(int argc, char **argv) {
@@ -93,7 +71,7 @@ int i4_cmd_tokenize(int argc, char **argv) {
     size_t len;
     char *owned = NULL;
     if (!strcmp(text, "-")) {
-        owned = read_stdin(&len);
+        owned = i4_read_stream(stdin, &len);
         if (!owned) {
             fprintf(stderr, "tokenize: cannot read stdin\n");
             return 1;

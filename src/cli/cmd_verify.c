@@ -14,37 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/io.h"
 #include "cli/commands.h"
 #include "text/caption.h"
 
 static const char USAGE[] = "usage: ideogram4 verify FILE|-   (- reads the caption from stdin)\n";
-
-/* Whole stream into a malloc'd buffer; returns NULL on a read error. */
-static char *read_all(FILE *f, size_t *len) {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    for (;;) {
-        if (n == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) {
-                free(buf);
-                return NULL;
-            }
-            buf = p;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 static int looks_like_plain_text(const char *text, size_t len) {
     size_t i = 0;
@@ -82,7 +56,7 @@ int i4_cmd_verify(int argc, char **argv) {
         return 2;
     }
     size_t len = 0;
-    char *text = read_all(f, &len);
+    char *text = i4_read_stream(f, &len);
     int read_errno = errno;
     if (!from_stdin) fclose(f);
     if (!text) {

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/dit.h"
 #include "model/lora.h"
@@ -36,12 +37,6 @@ struct i4_pipeline {
     i4_lora **lora_files;   /* kept open while stacked */
     int n_lora_files;
 };
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void component(char *out, size_t size, const i4_pipeline *p, const char *name) {
     snprintf(out, size, "%s/%s", p->snapshot, name);
@@ -221,9 +216,9 @@ int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn pro
     int rc = 0;
 
     if (progress && progress(user, I4_PHASE_ENCODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
-    double t0 = now_seconds();
+    double t0 = i4_now_seconds();
     if (encode_text(p, gp->prompt, &feat, &n_text) != 0) { rc = -1; goto done; }
-    double t1 = now_seconds();
+    double t1 = i4_now_seconds();
     z = malloc(sizeof(float) * (size_t)(n_img * C));
     if (!z) { rc = i4_error("out of memory"); goto done; }
     if (gp->noise_path) {
@@ -235,7 +230,7 @@ int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn pro
     step_relay relay = {progress, user};
     rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
     if (rc != 0) goto done;
-    double t2 = now_seconds();
+    double t2 = i4_now_seconds();
     if (gp->latents_path && save_latents(gp->latents_path, z, n_img, C) != 0) { rc = -1; goto done; }
     if (progress && progress(user, I4_PHASE_DECODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
     image = malloc(sizeof(float) * 3 * (size_t)gp->width * (size_t)gp->height);
@@ -243,7 +238,7 @@ int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn pro
     if (!image || !out->rgb) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
     if (i4_vae_decode_tokens(p->vae, z, gh, gw, image) != 0) { rc = -1; goto done; }
     i4_image_to_rgb8(image, gp->width, gp->height, out->rgb);
-    double t3 = now_seconds();
+    double t3 = i4_now_seconds();
     out->width = gp->width;
     out->height = gp->height;
     out->steps = steps;

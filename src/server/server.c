@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/rng.h"
 #include "model/weights.h"
 #include "pipeline/image.h"
@@ -83,12 +84,6 @@ struct i4_server {
     i4_rng rng;
     struct MHD_Daemon *daemon;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void random_hex(i4_server *s, char *out, int n) {
     static const char hex[] = "0123456789abcdef";
@@ -189,7 +184,7 @@ static enum MHD_Result model_status(i4_server *s, struct MHD_Connection *c) {
 /* ------------------------------------------------------------ tasks */
 
 static void purge_tasks_locked(i4_server *s) {
-    double now = now_s();
+    double now = i4_now_seconds();
     for (int i = 0; i < MAX_TASKS; i++) {
         task *t = s->tasks[i];
         if (t && t->done && now - t->done_at > TASK_KEEP_SECONDS) {
@@ -222,7 +217,7 @@ static void finish_task(i4_server *s, task *t, const char *msg) {
     pthread_mutex_lock(&s->lock);
     snprintf(t->msg, sizeof t->msg, "%s", msg);
     t->done = 1;
-    t->done_at = now_s();
+    t->done_at = i4_now_seconds();
     s->generating = 0;
     pthread_mutex_unlock(&s->lock);
 }
@@ -248,7 +243,7 @@ static void *generate_worker(void *arg) {
     gp.preset = t->preset;
     gp.seed = t->seed;
     i4_result res;
-    double t0 = now_s();
+    double t0 = i4_now_seconds();
     int rc = i4_generate(p, &gp, on_progress, t, &res);
     pthread_mutex_unlock(&s->op_lock);
     char msg[400];
@@ -284,7 +279,7 @@ static void *generate_worker(void *arg) {
     }
     t->progress = 100;
     pthread_mutex_unlock(&s->lock);
-    snprintf(msg, sizeof msg, "Done in %.1fs", now_s() - t0);
+    snprintf(msg, sizeof msg, "Done in %.1fs", i4_now_seconds() - t0);
     finish_task(s, t, msg);
     fprintf(stderr, "[server] task %s: %s -> %s\n", t->id, msg, name);
     return NULL;
@@ -357,7 +352,7 @@ static enum MHD_Result generate(i4_server *s, struct MHD_Connection *c, json_t *
     snprintf(t->msg, sizeof t->msg, "Queued...");
     t->image_id = -1;
     t->prompt_id = prompt_id;
-    t->created = now_s();
+    t->created = i4_now_seconds();
     json_t *hld = json_object_get(cap, "high_level_description");
     snprintf(t->hld, sizeof t->hld, "%s", json_is_string(hld) ? json_string_value(hld) : "");
     t->server = s;
@@ -403,7 +398,7 @@ static enum MHD_Result task_status(i4_server *s, struct MHD_Connection *c, const
             snprintf(msg, sizeof msg, "%s", t->msg);
         j = json_pack("{s:s,s:s,s:o,s:i,s:i,s:f}", "state", t->done ? "done" : "running", "msg", msg, "image", img,
                       "progress", progress, "total_steps", t->total_steps, "elapsed_seconds",
-                      (t->done ? t->done_at : now_s()) - t->created);
+                      (t->done ? t->done_at : i4_now_seconds()) - t->created);
         if (t->done && strncmp(t->msg, "Error: ", 7) == 0) json_object_set_new(j, "error", json_string(t->msg + 7));
         if (t->done && strcmp(t->msg, "Cancelled.") == 0) json_object_set_new(j, "cancelled", json_true());
     }
