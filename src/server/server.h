@@ -1,22 +1,64 @@
-/* server.h — the HTTP API server (APP.md §3) around one pipeline. */
+/*
+ * server.h — the HTTP API server (APP.md §3–§7) around one pipeline.
+ *
+ * Options come from the environment (APP.md §10.1; a `.env` file in the
+ * working directory is read first by i4_dotenv_load) and then from the
+ * `serve` flags. Strings are borrowed: they must outlive the server.
+ */
 #ifndef I4_SERVER_H
 #define I4_SERVER_H
 
 #include "ideogram4.h"
 
 typedef struct {
-    const char *host;        /* IPv4 address, default 127.0.0.1 */
-    int port;                /* default 8000; 0 = any free port is NOT supported by this cut */
-    const char *model_dir;   /* snapshot folder (demo: the tiny model) */
-    const char *repo;
+    const char *host;          /* IPv4 address; IDEOGRAM4_SERVER_HOST, default 127.0.0.1 */
+    int port;                  /* IDEOGRAM4_SERVER_PORT, default 8000 */
+    const char *model_dir;     /* snapshot folder (demo: the tiny model); NULL = resolve repo */
+    const char *repo;          /* IDEOGRAM4_MODEL_REPO */
     i4_precision precision;
-    const char *output_dir;  /* generated images */
-    int demo;
+    int demo;                  /* the built-in tiny model */
+    const char *output_dir;    /* IDEOGRAM4_OUTPUT_DIR, default server/output */
+    const char *db_path;       /* IDEOGRAM4_DB_PATH, default server/data/ideogram4.db */
+    const char *lora_dir;      /* IDEOGRAM4_LORA_DIR, default models/loras */
+    const char *log_dir;       /* IDEOGRAM4_LOG_DIR, default logs ("none" = no file) */
+    int log_level;             /* i4_log_level; IDEOGRAM4_SERVER_LOG_LEVEL, default info */
+    const char *webui_dir;     /* IDEOGRAM4_WEBUI_DIR; NULL = webui/dist here or next to the binary */
+    const char *api_token;     /* IDEOGRAM4_API_TOKEN; required when host is not loopback */
+    const char *cors_origins;  /* IDEOGRAM4_CORS_ORIGINS, comma-separated */
+    int cors_credentials;      /* IDEOGRAM4_CORS_ALLOW_CREDENTIALS */
+    const char *default_preset;/* IDEOGRAM4_DEFAULT_PRESET */
+    const char *default_format;/* IDEOGRAM4_DEFAULT_FORMAT */
+    long long default_seed;    /* IDEOGRAM4_DEFAULT_SEED */
+    int quality_webp, quality_jpeg;
+    int min_size, max_size, size_multiple;
+    long max_caption_bytes, max_form_bytes;
+    double lora_strength;      /* IDEOGRAM4_LORA_STRENGTH: default strength */
+    int warmup_size, warmup_steps; /* IDEOGRAM4_WARMUP_*; steps 0 = no warm-up */
+    int query_limit;           /* IDEOGRAM4_DB_QUERY_LIMIT */
+    int queue_size;            /* IDEOGRAM4_QUEUE_SIZE: 0 = one slot (409 when busy), N = FIFO of N waiting jobs */
+    int autoload;              /* IDEOGRAM4_AUTOLOAD: start loading the model at start */
 } i4_server_options;
+
+/* Defaults of APP.md §10.1, then every IDEOGRAM4_* variable that is set.
+ * Returns -1 (i4_last_error names the variable) on a malformed value. */
+int i4_server_options_from_env(i4_server_options *o);
+
+/* Read KEY=VALUE lines of a .env file into the environment without
+ * overriding variables already set (comments, blank lines, `export `
+ * prefixes and single/double quotes handled). A missing file is not an
+ * error (returns 0); a malformed line is (-1, naming file and line). */
+int i4_dotenv_load(const char *path);
+
+/* 1 for 127.0.0.0/8 and "localhost". */
+int i4_host_is_loopback(const char *host);
 
 typedef struct i4_server i4_server;
 
+/* Opens the database, cleans orphan files, binds and starts serving (and
+ * loading the model when autoload is set). */
 int i4_server_start(i4_server **out, const i4_server_options *opt);
+/* The port actually bound (useful with port 0). */
+int i4_server_port(const i4_server *s);
 void i4_server_stop(i4_server *s);
 
 #endif

@@ -792,8 +792,14 @@ int i4_store_cleanup_orphans(i4_store *s, const char *out_dir, double min_age_s,
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
-        if (!i4_store_is_generated_name(nm)) continue;
-        if (n && bsearch(&nm, sorted, n, sizeof *sorted, cmp_str)) continue;
+        /* "<generated>.tmp" is an image write interrupted before its rename
+         * (pipeline/image.c); no row can reference it. */
+        char stem[80];
+        size_t len = strlen(nm);
+        int interrupted = len > 4 && len - 4 < sizeof stem && !strcmp(nm + len - 4, ".tmp");
+        if (interrupted) snprintf(stem, sizeof stem, "%.*s", (int)(len - 4), nm);
+        if (!i4_store_is_generated_name(interrupted ? stem : nm)) continue;
+        if (!interrupted && n && bsearch(&nm, sorted, n, sizeof *sorted, cmp_str)) continue;
         struct stat sb;
         if (fstatat(dfd, nm, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
         if (difftime(now, sb.st_mtime) < min_age_s) {

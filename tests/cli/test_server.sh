@@ -5,62 +5,32 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
 BIN=${I4_BIN:-build/ideogram4}
+. tests/cli/server_lib.sh
 tmp=$(mktemp -d)
-port=""
-for _ in 1 2 3 4 5; do
-  p=$((20000 + RANDOM % 20000))
-  "$BIN" serve --demo --port "$p" --output "$tmp/out" >"$tmp/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do
-    curl -s "http://127.0.0.1:$p/api/health" >/dev/null 2>&1 && { port=$p; break; }
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$port" ] && break
-done
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-B="http://127.0.0.1:$port"
-check "server starts on a free loopback port" test -n "$port"
+trap 'stop_server; rm -rf "$tmp"' EXIT
+must_start "server starts on a free loopback port" "$tmp/s" --demo
 
-req() { # method path [body] -> prints "STATUS BODY"
-  local out code
-  out=$(curl -s -o "$tmp/body" -w '%{http_code}' -X "$1" "$B$2" ${3:+-H 'Content-Type: application/json' --data-binary "$3"})
-  echo "$out $(cat "$tmp/body")"
-}
-expect() { # name method path body want-status want-substring
-  local got; got=$(req "$2" "$3" "$4")
-  if [[ "$got" == "$5 "* && "$got" == *"$6"* ]]; then echo "ok   $1"; passed=$((passed + 1));
-  else echo "FAIL $1 (got: ${got:0:300})"; failed=$((failed + 1)); fi
-}
-poll_done() { # task -> waits until state done, prints last body
-  for _ in $(seq 1 600); do
-    body=$(curl -s "$B/api/status/$1")
-    [[ "$body" == *'"state":"done"'* ]] && { echo "$body"; return 0; }
-    sleep 0.1
-  done
-  echo "$body"; return 1
-}
 CAP='{"high_level_description":"a red fox","compositional_deconstruction":{"background":"snow","elements":[{"type":"obj","desc":"a fox"}]}}'
 
 expect "health" GET /api/health "" 200 '"ok":true'
 expect "model idle at start" GET /api/model/status "" 200 '"state":"idle"'
 expect "generate before load fails cleanly" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
-t0=$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")
+t0=$(task_id)
 check "... with 'Model not loaded.'" bash -c "curl -s '$B/api/status/$t0' | grep -q 'Model not loaded'"
 expect "load" POST /api/model/load "" 200 '"ok":true'
 for _ in $(seq 1 100); do curl -s "$B/api/model/status" | grep -q loaded && break; sleep 0.1; done
 expect "model loaded" GET /api/model/status "" 200 '"state":"loaded"'
 expect "generate" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\",\"format\":\"PNG\",\"seed\":7}" 200 task_id
-t1=$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")
+t1=$(task_id)
 final=$(poll_done "$t1")
 check "task reaches done with progress 100 and an image" bash -c "grep -q '\"progress\":100' <<<'$final' && grep -q '/api/images/' <<<'$final'"
 url=$(sed 's/.*"url":"\([^"]*\)".*/\1/' <<<"$final")
 check "image file is served as PNG" bash -c "curl -s '$B$url' | head -c 4 | od -An -tx1 | grep -q '89 50 4e 47'"
-check "image file exists in the output folder" bash -c "ls '$tmp/out'/*.png >/dev/null"
+check "image file exists in the output folder" bash -c "ls '$tmp/s/out'/*.png >/dev/null"
 
 # A long generation to test 409 and cancel.
 expect "long generate starts" POST /api/generate "{\"caption\":$CAP,\"width\":512,\"height\":512,\"preset\":\"V4_QUALITY_48\"}" 200 task_id
-t2=$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")
+t2=$(task_id)
 expect "second concurrent generate is 409" POST /api/generate "{\"caption\":$CAP}" 409 'already running'
 for _ in $(seq 1 100); do curl -s "$B/api/status/$t2" | grep -q '"progress":[1-9]' && break; sleep 0.1; done
 check "progress is reported while running" bash -c "curl -s '$B/api/status/$t2' | grep -q '\"state\":\"running\"'"
@@ -68,7 +38,7 @@ expect "cancel" POST "/api/tasks/$t2/cancel" "" 200 '"ok":true'
 final=$(poll_done "$t2")
 check "cancelled task ends without an image" bash -c "grep -q 'Cancelled' <<<'$final' && grep -q '\"image\":null' <<<'$final'"
 expect "generation slot is free again" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
-poll_done "$(sed 's/.*"task_id":"\([0-9a-f]*\)".*/\1/' "$tmp/body")" >/dev/null
+poll_done "$(task_id)" >/dev/null
 
 expect "verify valid caption" POST /api/verify "{\"caption\":$CAP}" 200 '"valid":true'
 expect "verify reports issues" POST /api/verify '{"caption":{"x":1}}' 200 "unknown keys ['x']"

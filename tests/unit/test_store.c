@@ -435,6 +435,8 @@ I4_TEST(store_cleanup_orphans) {
     REQUIRE(write_file(out, kept) == 0);
     REQUIRE(write_file(out, orph1) == 0);
     REQUIRE(write_file(out, orph2) == 0);
+    const char *interrupted = "0123456789abcdef0123456789abcdef.png.tmp"; /* write cut before rename */
+    REQUIRE(write_file(out, interrupted) == 0);
     for (int i = 0; i < 5; i++) REQUIRE(write_file(out, other[i]) == 0);
     char sub[512];
     snprintf(sub, sizeof sub, "%s/11111111111111111111111111111111.png", out);
@@ -450,11 +452,12 @@ I4_TEST(store_cleanup_orphans) {
     i4_store_cleanup_result r;
     json_t *miss = NULL;
     REQUIRE(i4_store_cleanup_orphans(s, out, 3600, &r, NULL) == 0);
-    CHECK(r.files_deleted == 0 && r.files_kept_new == 2 && r.rows_missing == 1);
+    CHECK(r.files_deleted == 0 && r.files_kept_new == 3 && r.rows_missing == 1);
     CHECK(file_exists(out, orph1) && file_exists(out, orph2));
 
     REQUIRE(i4_store_cleanup_orphans(s, out, 0, &r, &miss) == 0);
-    CHECK(r.files_deleted == 2 && r.files_failed == 0 && r.files_kept_new == 0);
+    CHECK(r.files_deleted == 3 && r.files_failed == 0 && r.files_kept_new == 0);
+    CHECK(!file_exists(out, interrupted));
     CHECK(r.rows_missing == 1);
     REQUIRE(json_array_size(miss) == 1);
     CHECK(json_integer_value(json_object_get(json_array_get(miss, 0), "id")) == bid);
