@@ -173,6 +173,8 @@ typedef struct {
 static enum MHD_Result dispatch(srv_req *r) {
     enum MHD_Result sent;
     if (srv_cors_preflight(r, &sent)) return sent;
+    /* HEAD is routed as GET; libmicrohttpd leaves the body out. */
+    if (!strcmp(r->method, "HEAD")) r->method = "GET";
     const char *url = r->url;
     if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
         if (!strncmp(url, "/outputs/", 9)) {

@@ -48,7 +48,7 @@ req() {
   shift 3 2>/dev/null || shift $#
   local code
   code=$(curl -s --path-as-is -o "$tmp/body" -w '%{http_code}' -X "$m" "$B$p" ${b:+-H 'Content-Type: application/json' --data-binary "$b"} "$@")
-  echo "$code $(cat "$tmp/body")"
+  echo "$code $(tr -d '\0' < "$tmp/body")"
 }
 expect() {
   local got; got=$(req "$2" "$3" "$4")
@@ -65,3 +65,24 @@ poll_done() {
   echo "$body"; return 1
 }
 task_id() { sed -n 's/.*"task_id":"\([0-9a-f]*\)".*/\1/p' "$tmp/body"; }
+# jbody FILTER -> jq on the last reply body (raw output).
+jbody() { jq -r "$1" "$tmp/body"; }
+# wait_loaded: load the model and wait until the status says loaded.
+wait_loaded() {
+  curl -s -X POST "$B/api/model/load" >/dev/null
+  for _ in $(seq 1 300); do
+    curl -s "$B/api/model/status" | grep -q '"state":"loaded"' && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# poll_lora TASK -> waits for the LoRA operation to finish, prints its status.
+poll_lora() {
+  local body=""
+  for _ in $(seq 1 600); do
+    body=$(curl -s "$B/api/lora/operation/$1")
+    [[ "$body" == *'"state":"done"'* ]] && { echo "$body"; return 0; }
+    sleep 0.1
+  done
+  echo "$body"; return 1
+}
