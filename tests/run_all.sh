@@ -11,6 +11,8 @@ total_pass=0
 total_fail=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+# Run logs of the CLI go to a scratch folder, not into the checkout.
+export IDEOGRAM4_LOG_DIR="$log/run-logs"
 
 count() { # file -> adds its last "N passed, N failed" line to the totals
   local line

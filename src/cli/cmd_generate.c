@@ -19,6 +19,7 @@
 
 #include "base/error.h"
 #include "base/io.h"
+#include "base/log.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
 #include "model/weights.h"
@@ -245,44 +246,73 @@ int i4_cmd_generate(int argc, char **argv) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
 
+    /* A log file per run (IDEOGRAM4_LOG_DIR, default logs/; "none" = off). */
+    i4_logger lg;
+    const char *log_dir = getenv("IDEOGRAM4_LOG_DIR");
+    if (i4_logger_open(&lg, log_dir && *log_dir ? log_dir : "logs", "ideogram4", 0) != 0)
+        fprintf(stderr, "warning: %s (no log file)\n", i4_last_error());
+    {
+        char cmdline[2048] = "ideogram4";
+        for (int i = 0; i < argc; i++) {
+            size_t used = strlen(cmdline);
+            snprintf(cmdline + used, sizeof cmdline - used, " %s", argv[i]);
+        }
+        i4_log(&lg, I4_LOG_INFO, "cli", "%s", cmdline);
+    }
+
     double t0 = i4_now_seconds();
     i4_pipeline *pipe = NULL;
     fprintf(stderr, "loading the model...\n");
     if (i4_pipeline_load(&pipe, &lo) != 0) {
         fprintf(stderr, "generate: %s\n", i4_last_error());
+        i4_log(&lg, I4_LOG_ERROR, "model", "load failed: %s", i4_last_error());
+        i4_logger_close(&lg);
         free(prompt_buf);
         return 1;
     }
     double t_load = i4_now_seconds() - t0;
     fprintf(stderr, "loaded %s in %.1f s (%s, %d threads)\n", i4_pipeline_snapshot(pipe), t_load,
             i4_precision_name(lo.precision), i4_get_threads());
+    i4_log(&lg, I4_LOG_INFO, "model", "loaded %s in %.2f s (%s, %d threads)", i4_pipeline_snapshot(pipe), t_load,
+           i4_precision_name(lo.precision), i4_get_threads());
     for (int i = 0; i < n_loras; i++) {
         if (i4_pipeline_apply_lora(pipe, loras[i], (float)lora_strength) != 0) {
             fprintf(stderr, "generate: %s\n", i4_last_error());
+            i4_log(&lg, I4_LOG_ERROR, "lora", "%s", i4_last_error());
+            i4_logger_close(&lg);
             i4_pipeline_free(pipe);
             free(prompt_buf);
             return 1;
         }
         fprintf(stderr, "applied LoRA %s (strength %g, conditional transformer)\n", loras[i], lora_strength);
+        i4_log(&lg, I4_LOG_INFO, "lora", "applied %s (strength %g)", loras[i], lora_strength);
     }
     fprintf(stderr, "preset %s | %dx%d | seed %llu\n", gp.preset, gp.width, gp.height, (unsigned long long)gp.seed);
+    i4_log(&lg, I4_LOG_INFO, "generate", "preset %s | %dx%d | seed %llu", gp.preset, gp.width, gp.height,
+           (unsigned long long)gp.seed);
     progress_state ps_state = {.tty = isatty(2)};
     i4_result res;
     int rc = i4_generate(pipe, &gp, on_progress, &ps_state, &res);
     if (rc == I4_ERR_CANCELLED) {
         fprintf(stderr, "\ncancelled; nothing written\n");
+        i4_log(&lg, I4_LOG_WARN, "generate", "cancelled; nothing written");
+        i4_logger_close(&lg);
         i4_pipeline_free(pipe);
         free(prompt_buf);
         return 130;
     }
     if (rc != 0) {
         fprintf(stderr, "generate: %s\n", i4_last_error());
+        i4_log(&lg, I4_LOG_ERROR, "generate", "%s", i4_last_error());
+        i4_logger_close(&lg);
         i4_pipeline_free(pipe);
         free(prompt_buf);
         return 1;
     }
     if (i4_image_write(out_path, fmt, (int)quality, res.rgb, res.width, res.height) != 0) {
         fprintf(stderr, "generate: %s\n", i4_last_error());
+        i4_log(&lg, I4_LOG_ERROR, "output", "%s", i4_last_error());
+        i4_logger_close(&lg);
         i4_result_free(&res);
         i4_pipeline_free(pipe);
         free(prompt_buf);
@@ -342,6 +372,10 @@ int i4_cmd_generate(int argc, char **argv) {
     json_decref(meta);
     printf("%s\n", out_path);
     fprintf(stderr, "done: %.1f s -> %s\n", res.seconds_sample + res.seconds_decode, out_path);
+    i4_log(&lg, I4_LOG_INFO, "generate",
+           "done -> %s | load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s | peak memory %.0f MB",
+           out_path, t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb);
+    i4_logger_close(&lg);
     i4_result_free(&res);
     i4_pipeline_free(pipe);
     free(prompt_buf);

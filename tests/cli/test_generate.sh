@@ -17,6 +17,9 @@ check "same seed gives the same image" cmp -s "$tmp/a.png" "$tmp/b.png"
 check "another seed gives another image" bash -c "! cmp -s '$tmp/a.png' '$tmp/c.png'"
 check "sidecar has preset, steps, seed, timings" bash -c \
   "grep -q '\"preset\": \"V4_TURBO_12\"' '$tmp/a.json' && grep -q '\"steps\": 12' '$tmp/a.json' && grep -q '\"seed\": 3' '$tmp/a.json' && grep -q '\"sampling\"' '$tmp/a.json'"
+IDEOGRAM4_LOG_DIR="$tmp/logs" gen --prompt-file examples/poster.json --seed 3 --out "$tmp/logged.png"
+check "writes a run log ideogram4-<timestamp>.log with the phases" bash -c \
+  "grep -q 'ideogram4 generate' '$tmp'/logs/ideogram4-*.log && grep -q 'done -> $tmp/logged.png | load' '$tmp'/logs/ideogram4-*.log"
 check "no temporary files left" bash -c "! ls '$tmp'/*.tmp 2>/dev/null | grep -q ."
 
 gen --prompt "a red fox" --seed 3 --save-latents "$tmp/lat.safetensors" --out "$tmp/d.png"
