@@ -14,7 +14,7 @@ start_server() {
   : >"$dir/server.log"
   (cd "$dir" && IDEOGRAM4_OUTPUT_DIR=${IDEOGRAM4_OUTPUT_DIR:-$dir/out} \
     IDEOGRAM4_DB_PATH=${IDEOGRAM4_DB_PATH:-$dir/db/ideogram4.db} \
-    IDEOGRAM4_LOG_DIR=${IDEOGRAM4_LOG_DIR:-$dir/logs} \
+    IDEOGRAM4_LOG_DIR=$dir/logs \
     IDEOGRAM4_LORA_DIR=${IDEOGRAM4_LORA_DIR:-$dir/loras} \
     exec "$BIN" serve --port 0 "$@") >>"$dir/server.log" 2>&1 &
   pid=$!
