@@ -2,8 +2,9 @@
  * model_routes.c — model lifecycle (APP.md §5): GET /api/model/status,
  * POST /api/model/load, POST /api/model/unload.
  *
- * States idle → loading → loaded → (unload) → idle; a failed load returns to
- * idle with the error as the message. Load runs on a worker thread holding
+ * States idle → loading → loaded → (unload) → idle; a failed load ends in
+ * `error` with the reason as the message (the reference app showed `idle`
+ * there); loading again from `error` is allowed. Load runs on a worker thread holding
  * the operation lock as "loading model" and ends with the warm-up (§5.3).
  * Unload frees the pipeline (its weights are mmap'd, so the resident set
  * drops at once); the status shows the RSS measured before and after.
@@ -52,7 +53,7 @@ static void *load_worker(void *arg) {
         s->load_progress = 100;
         snprintf(s->model_msg, sizeof s->model_msg, "Model loaded.");
     } else {
-        s->model_state = MODEL_IDLE;
+        s->model_state = MODEL_ERROR;
         s->load_progress = 0;
         snprintf(s->model_msg, sizeof s->model_msg, "%s", err);
     }
@@ -132,7 +133,7 @@ static enum MHD_Result model_unload(srv_req *r) {
 }
 
 static enum MHD_Result model_status(srv_req *r) {
-    static const char *names[] = {"idle", "loading", "loaded"};
+    static const char *names[] = {"idle", "loading", "loaded", "error"};
     i4_server *s = r->s;
     pthread_mutex_lock(&s->lock);
     const char *weights = s->opt.demo ? "demo: built-in tiny model"

@@ -123,4 +123,15 @@ expect "health after bad inputs" GET /api/health "" 200 '"ok":true'
 expect "unload" POST /api/model/unload "" 200 '"ok":true'
 expect "idle after unload" GET /api/model/status "" 200 '"state":"idle"'
 check "server still alive" kill -0 "$pid"
+stop_server
+
+# A model that cannot load ends in state "error" with the reason.
+mkdir -p "$tmp/empty-model"
+must_start "server with a missing model" "$tmp/bad" --model "$tmp/empty-model"
+expect "load starts" POST /api/model/load "" 200 '"ok":true'
+for _ in $(seq 1 100); do curl -s "$B/api/model/status" | grep -q '"state":"error"' && break; sleep 0.1; done
+expect "failed load is state error with the reason" GET /api/model/status "" 200 'empty-model'
+check "... and says error" bash -c "jq -e '.state==\"error\" and (.msg|length)>10' '$tmp/body' >/dev/null"
+expect "generate then fails with 'Model not loaded.'" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128}" 200 task_id
+check "... reported in the task" bash -c "curl -s '$B/api/status/$(task_id)' | grep -q 'Model not loaded' || { sleep 1; curl -s '$B/api/status/$(task_id)' | grep -q 'Model not loaded'; }"
 summary
