@@ -122,6 +122,7 @@ expect "bad: form with a 1.1 MB body" POST /api/form "@$tmp/big.txt" 413 'too la
 expect "health after bad inputs" GET /api/health "" 200 '"ok":true'
 expect "unload" POST /api/model/unload "" 200 '"ok":true'
 expect "idle after unload" GET /api/model/status "" 200 '"state":"idle"'
+check "... status shows the RSS before and after the unload" bash -c "jq -e '.rss_before_unload_mb > 0 and .rss_after_unload_mb > 0 and .rss_after_unload_mb <= .rss_before_unload_mb' '$tmp/body' >/dev/null"
 check "server still alive" kill -0 "$pid"
 stop_server
 

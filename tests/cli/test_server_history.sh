@@ -116,6 +116,7 @@ check "... as JavaScript" bash -c "curl -sI '$B/assets/app.js' | grep -qi 'conte
 expect "missing asset is 404" GET /assets/missing.js "" 404 'not found'
 expect "dot segments never reach the file system" GET "/assets/../../../etc/passwd" "" 404 'not found'
 check "log file records requests and model lifecycle" bash -c "grep -q 'GET /api/health -> 200' '$S'/logs/server-*.log && grep -q 'model loaded' '$S'/logs/server-*.log"
+check "warm-up runs after load and after LoRA changes" bash -c "[ \$(grep -c 'warm-up 64x64, 2 steps: done' '$S'/logs/server-*.log) -ge 4 ]"
 
 # --- persistence across a restart
 stop_server
