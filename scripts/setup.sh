@@ -15,4 +15,8 @@ if [ -n "${missing// /}" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 npm ci --no-audit --no-fund --loglevel=error
+# The web UI: dependencies from its lockfile, then the static build that
+# `ideogram4 serve` serves.
+npm ci --prefix webui --no-audit --no-fund --loglevel=error
+npm --prefix webui run build --silent
 make -j"$(nproc)" all

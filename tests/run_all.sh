@@ -3,7 +3,8 @@
 # over all of them:
 #   1. C unit + golden-vector tests (optimised build)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. CLI integration tests (tests/cli/*.sh) against the optimised binary
+#   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary
+#   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
@@ -47,6 +48,9 @@ suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:
 for t in tests/cli/test_*.sh; do
   suite "cli-$(basename "$t" .sh)" env I4_BIN="$PWD/build/ideogram4" bash "$t"
 done
+
+suite webui-unit npm --prefix webui test --silent
+suite webui-e2e env I4_BIN="$PWD/build/ideogram4" npm --prefix webui run e2e --silent
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

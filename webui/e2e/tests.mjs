@@ -1,0 +1,380 @@
+// Browser tests, run in order by scripts/e2e.mjs against a fresh `serve --demo`.
+import assert from 'node:assert/strict';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(fn, { timeout = 15000, interval = 100, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+async function waitTask(ctx, id, timeout = 60000) {
+  return waitFor(async () => {
+    const r = await ctx.api(`/api/status/${id}`);
+    return r.body.state === 'done' ? r.body : null;
+  }, { timeout, interval: 200, what: `task ${id}` });
+}
+
+async function setSize(page, w, h) {
+  await page.getByLabel('Width', { exact: true }).fill(String(w));
+  await page.getByLabel('Width', { exact: true }).press('Enter');
+  await page.getByLabel('Height', { exact: true }).fill(String(h));
+  await page.getByLabel('Height', { exact: true }).press('Enter');
+}
+
+async function rawJson(page) {
+  await page.getByRole('tab', { name: /JSON/ }).click();
+  const text = await page.getByLabel('Caption JSON').inputValue();
+  return text;
+}
+
+export const tests = [
+  {
+    name: 'app loads; model panel shows the idle demo model; Load turns it loaded',
+    async fn({ page, base, screenshot }) {
+      await page.goto(base + '/');
+      await page.getByTestId('model-state').filter({ hasText: 'Not loaded' }).waitFor();
+      assert.equal(await page.getByTestId('demo-badge').isVisible(), true);
+      assert.match(await page.getByTestId('model-weights').textContent(), /Demo model/);
+      assert.equal(await page.getByTestId('generate').isDisabled(), true, 'Generate is disabled until the model is loaded');
+      await page.getByRole('button', { name: 'Load', exact: true }).click();
+      await page.getByTestId('model-state').filter({ hasText: 'Loaded' }).waitFor({ timeout: 30000 });
+      assert.match(await page.getByTestId('model-memory').textContent(), /MB|GB/);
+      assert.equal(await page.getByTestId('generate').isDisabled(), false);
+    },
+  },
+  {
+    name: 'compose a caption in the form (style, palette, elements, drawn bbox) and check the JSON tab',
+    async fn({ page, screenshot, shared }) {
+      await page.getByRole('tab', { name: 'Form' }).click();
+      await page.getByLabel(/High-level description/).fill('A red kite flying over golden dunes at sunset');
+      await page.getByLabel('Aesthetics').fill('warm, minimal, cinematic');
+      await page.getByLabel('Lighting').fill('low golden sun, long shadows');
+      await page.getByLabel('Medium').selectOption('illustration');
+      await page.getByLabel('Art style preset').selectOption({ label: 'Watercolor' });
+      assert.equal(await page.getByLabel('Art style', { exact: true }).inputValue(), 'watercolor, soft edges, painterly');
+      const cp = page.locator('#f-cp');
+      await cp.fill('#e4572e, f2a541, #E4572E');
+      await cp.blur();
+      assert.equal(await cp.inputValue(), '#E4572E, #F2A541', 'palette normalised and de-duplicated on blur');
+      await page.getByLabel(/^Background/).fill('Rolling sand dunes under an orange sky');
+      await page.getByLabel('Description', { exact: true }).fill('A red diamond-shaped kite with a long ribbon tail');
+      // Draw the kite's box by dragging on the layout canvas.
+      const canvas = page.getByTestId('bbox-canvas');
+      const box = await canvas.boundingBox();
+      await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.1);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.3, { steps: 4 });
+      await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5, { steps: 4 });
+      await page.mouse.up();
+      await page.getByTestId('bbox-0').waitFor();
+      const top = Number(await page.getByLabel('Top').first().inputValue());
+      const left = Number(await page.getByLabel('Left').first().inputValue());
+      const bottom = Number(await page.getByLabel('Bottom').first().inputValue());
+      const right = Number(await page.getByLabel('Right').first().inputValue());
+      assert.ok(Math.abs(top - 100) <= 15 && Math.abs(left - 200) <= 15, `drawn box starts near (100,200): ${top},${left}`);
+      assert.ok(Math.abs(bottom - 500) <= 15 && Math.abs(right - 600) <= 15, `drawn box ends near (500,600): ${bottom},${right}`);
+      // Move it by dragging its body, then resize from the south-east handle.
+      const b0 = await page.getByTestId('bbox-0').boundingBox();
+      await page.mouse.move(b0.x + b0.width / 2, b0.y + b0.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(b0.x + b0.width / 2 + box.width * 0.1, b0.y + b0.height / 2, { steps: 4 });
+      await page.mouse.up();
+      const left2 = Number(await page.getByLabel('Left').first().inputValue());
+      assert.ok(Math.abs(left2 - (left + 100)) <= 15, `moved right by ~100: ${left} -> ${left2}`);
+      const h = await page.getByTestId('handle-se').boundingBox();
+      await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.8, { steps: 4 });
+      await page.mouse.up();
+      const bottom3 = Number(await page.getByLabel('Bottom').first().inputValue());
+      const right3 = Number(await page.getByLabel('Right').first().inputValue());
+      assert.ok(Math.abs(bottom3 - 800) <= 15 && Math.abs(right3 - 900) <= 15, `resized to ~(800,900): ${bottom3},${right3}`);
+      // A text element.
+      await page.getByRole('button', { name: 'Add element' }).click();
+      await page.getByLabel('Type of element 2').selectOption('text');
+      await page.getByLabel('Text (rendered verbatim)').fill('FLY HIGH');
+      await page.getByLabel(/Full description/).fill('Bold white brush lettering across the top');
+      await page.getByTestId('verify-summary').filter({ hasText: 'passes the verifier' }).waitFor();
+      await screenshot('editor-form');
+
+      const caption = JSON.parse(await rawJson(page));
+      assert.equal(caption.high_level_description, 'A red kite flying over golden dunes at sunset');
+      assert.deepEqual(Object.keys(caption.style_description), ['aesthetics', 'lighting', 'medium', 'art_style', 'color_palette']);
+      assert.deepEqual(caption.style_description.color_palette, ['#E4572E', '#F2A541']);
+      assert.equal(caption.style_description.medium, 'illustration');
+      const els = caption.compositional_deconstruction.elements;
+      assert.equal(els.length, 2);
+      assert.deepEqual(Object.keys(els[0]), ['type', 'bbox', 'desc']);
+      assert.deepEqual(els[0].bbox, [top, left2, bottom3, right3]);
+      assert.deepEqual(els[1], { type: 'text', text: 'FLY HIGH', desc: 'Bold white brush lettering across the top' });
+      await screenshot('editor-json');
+
+      // Invalid JSON is marked and kept; the form is untouched.
+      const box2 = page.getByLabel('Caption JSON');
+      const broken = (await box2.inputValue()).replace('"medium": "illustration",', '"medium": "illustration"');
+      await box2.fill(broken);
+      await page.getByTestId('json-error').waitFor();
+      assert.match(await page.getByTestId('json-error').textContent(), /line \d+, column \d+/);
+      assert.equal(await box2.inputValue(), broken);
+      await page.getByRole('tab', { name: 'Form' }).click();
+      assert.equal(await page.getByLabel('Lighting').inputValue(), 'low golden sun, long shadows');
+      // A valid JSON edit updates the form.
+      await page.getByRole('tab', { name: /JSON/ }).click();
+      const fixed = JSON.stringify({ ...caption, high_level_description: 'A red kite over golden dunes' }, null, 2);
+      await box2.fill(fixed);
+      assert.equal(await page.getByTestId('json-error').count(), 0);
+      await page.getByRole('tab', { name: 'Form' }).click();
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), 'A red kite over golden dunes');
+      shared.hld = 'A red kite over golden dunes';
+    },
+  },
+  {
+    name: 'generate: progress overlay reaches 100% and the image appears',
+    async fn({ page, screenshot, shared, api }) {
+      await setSize(page, 500, 512);
+      assert.equal(await page.getByLabel('Width', { exact: true }).inputValue(), '496', '500 snaps to 496');
+      await setSize(page, 512, 512);
+      await page.getByLabel('Quality').selectOption('V4_TURBO_12');
+      await page.getByLabel('Format').selectOption('png');
+      await page.getByLabel('Seed', { exact: true }).fill('1234');
+      assert.equal(await page.getByTestId('seed-lock').getAttribute('aria-pressed'), 'true');
+      await page.getByTestId('generate').click();
+      const seen = new Set();
+      const steps = new Set();
+      let shot = false;
+      await waitFor(async () => {
+        const overlay = page.getByTestId('status-overlay');
+        if (await overlay.count()) {
+          const p = await page.getByTestId('overlay-percent').textContent().catch(() => null);
+          const s = await page.getByTestId('overlay-step').textContent().catch(() => null);
+          if (p) seen.add(p.trim());
+          if (s) steps.add(s.trim());
+          if (!shot && p && p !== '0%' && p !== '100%') {
+            shot = true;
+            await screenshot('progress-overlay');
+          }
+        }
+        return (await page.getByTestId('result-image').count()) > 0 && (await page.getByTestId('status-overlay').count()) === 0;
+      }, { timeout: 45000, interval: 50, what: 'the result image' });
+      assert.ok(seen.has('100%'), `overlay showed 100% (saw ${[...seen].join(', ')})`);
+      assert.ok(steps.has('12 / 12'), `overlay showed step 12 / 12 (saw ${[...steps].join(', ')})`);
+      const m = /\/history\/(\d+)$/.exec(page.url());
+      assert.ok(m, `navigated to /history/<id>: ${page.url()}`);
+      shared.promptId = Number(m[1]);
+      const img = page.getByTestId('result-image');
+      await waitFor(() => img.evaluate((el) => el.complete && el.naturalWidth), { what: 'image decoded' });
+      assert.equal(await img.evaluate((el) => el.naturalWidth), 512);
+      assert.equal(await page.getByTestId('result-seed').textContent(), '1234');
+      const imgs = await api(`/api/images?prompt_id=${shared.promptId}`);
+      assert.equal(imgs.body.length, 1);
+      assert.equal(imgs.body[0].seed, 1234);
+      assert.equal(imgs.body[0].width, 512);
+      shared.imageId = imgs.body[0].id;
+      const dl = page.getByRole('link', { name: 'Download' });
+      assert.equal(await dl.getAttribute('download'), `ideogram4-${shared.imageId}.png`);
+      await page.getByTestId('history-item').first().waitFor();
+      await screenshot('result');
+    },
+  },
+  {
+    name: 'open the prompt from history by URL after a reload; sidebar link works',
+    async fn({ page, base, shared }) {
+      await page.goto(`${base}/`);
+      await page.reload();
+      await page.goto(`${base}/history/${shared.promptId}`);
+      await page.getByTestId('result-image').waitFor();
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), shared.hld);
+      assert.equal(await page.getByLabel('Width', { exact: true }).inputValue(), '512');
+      assert.equal(await page.getByLabel('Seed', { exact: true }).inputValue(), '1234');
+      const item = page.locator(`[data-testid="history-item"][data-prompt-id="${shared.promptId}"] a`);
+      assert.equal(await item.getAttribute('aria-current'), 'page');
+      // From a fresh editor, the sidebar entry restores the same prompt.
+      await page.getByRole('button', { name: /Create new image/ }).click();
+      await waitFor(async () => new URL(page.url()).pathname === '/', { what: 'navigation to /' });
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), '');
+      await item.click();
+      await page.getByTestId('result-image').waitFor();
+      assert.equal(new URL(page.url()).pathname, `/history/${shared.promptId}`);
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), shared.hld);
+      // Search filters the list.
+      await page.getByLabel('Search history').fill('no such prompt zzz');
+      assert.equal(await page.getByTestId('history-item').count(), 0);
+      await page.getByLabel('Search history').fill('kite');
+      assert.equal(await page.getByTestId('history-item').count(), 1);
+      await page.getByLabel('Search history').fill('');
+    },
+  },
+  {
+    name: '409: Generate while another generation runs shows the server error with Dismiss',
+    async fn({ page, api, screenshot }) {
+      const before = (await api('/api/prompts')).body.length;
+      const busy = await api('/api/generate', { body: { caption: { high_level_description: 'busy', compositional_deconstruction: { background: 'b', elements: [] } }, width: 1024, height: 1024, preset: 'V4_QUALITY_48', format: 'png' } });
+      assert.equal(busy.status, 200);
+      try {
+        await page.getByTestId('generate').click();
+        const err = page.getByTestId('overlay-error');
+        await err.waitFor();
+        assert.match(await err.textContent(), /already running/i);
+        await screenshot('error-409');
+        await page.getByRole('button', { name: 'Dismiss' }).click();
+        await waitFor(async () => (await page.getByTestId('status-overlay').count()) === 0, { what: 'overlay closed' });
+        await waitFor(async () => (await api('/api/prompts')).body.length === before, { what: 'the refused prompt removed' });
+      } finally {
+        await api(`/api/tasks/${busy.body.task_id}/cancel`, { method: 'POST' });
+        const st = await waitTask({ api }, busy.body.task_id);
+        assert.equal(st.status, 'cancelled');
+      }
+    },
+  },
+  {
+    name: 'cancel a running generation from the overlay',
+    async fn({ page, api, shared }) {
+      await setSize(page, 1024, 1024);
+      await page.getByLabel('Quality').selectOption('V4_QUALITY_48');
+      await page.getByTestId('generate').click();
+      await waitFor(async () => {
+        const p = await page.getByTestId('overlay-percent').textContent().catch(() => '0%');
+        return p && p !== '0%';
+      }, { timeout: 30000, what: 'sampling progress' });
+      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await page.getByTestId('toast').filter({ hasText: 'Generation cancelled.' }).waitFor({ timeout: 20000 });
+      await waitFor(async () => (await page.getByTestId('status-overlay').count()) === 0, { what: 'overlay closed' });
+      const m = /\/history\/(\d+)$/.exec(page.url());
+      assert.ok(m && Number(m[1]) !== shared.promptId, 'the cancelled run had its own prompt');
+      const imgs = await api(`/api/images?prompt_id=${m[1]}`);
+      assert.deepEqual(imgs.body, [], 'no image for the cancelled run');
+      shared.cancelledPromptId = Number(m[1]);
+    },
+  },
+  {
+    name: 'gallery: grid, lightbox with keyboard navigation',
+    async fn({ page, base, api, screenshot }) {
+      const t = await api('/api/generate', { body: { caption: { high_level_description: 'second image', compositional_deconstruction: { background: 'b', elements: [] } }, width: 256, height: 256, preset: 'V4_TURBO_12', format: 'webp', seed: 7 } });
+      assert.equal(t.status, 200);
+      await waitTask({ api }, t.body.task_id);
+      await page.goto(`${base}/gallery`);
+      await waitFor(async () => (await page.getByTestId('gallery-item').count()) === 2, { what: 'two gallery items' });
+      await screenshot('gallery');
+      await page.getByTestId('gallery-item').first().click();
+      await page.getByTestId('lightbox').waitFor();
+      assert.equal((await page.getByTestId('lightbox-counter').textContent()).trim(), '1 / 2');
+      const first = await page.getByTestId('lightbox-image').getAttribute('data-image-id');
+      await page.keyboard.press('ArrowRight');
+      assert.equal((await page.getByTestId('lightbox-counter').textContent()).trim(), '2 / 2');
+      assert.notEqual(await page.getByTestId('lightbox-image').getAttribute('data-image-id'), first);
+      await page.keyboard.press('ArrowRight');
+      assert.equal((await page.getByTestId('lightbox-counter').textContent()).trim(), '1 / 2', 'wraps around');
+      await page.keyboard.press('ArrowLeft');
+      assert.equal((await page.getByTestId('lightbox-counter').textContent()).trim(), '2 / 2');
+      await screenshot('lightbox');
+      await page.keyboard.press('Escape');
+      await waitFor(async () => (await page.getByTestId('lightbox').count()) === 0, { what: 'lightbox closed' });
+    },
+  },
+  {
+    name: 'delete a prompt from history with confirmation (prompt and its images go)',
+    async fn({ page, base, api, shared }) {
+      await page.goto(`${base}/history/${shared.promptId}`);
+      await page.getByTestId('result-image').waitFor();
+      const item = page.locator(`[data-testid="history-item"][data-prompt-id="${shared.promptId}"]`);
+      await item.hover();
+      await item.getByRole('button', { name: /Delete prompt/ }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete this prompt?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      assert.equal(await item.count(), 1, 'Cancel keeps the prompt');
+      await item.hover();
+      await item.getByRole('button', { name: /Delete prompt/ }).click();
+      await page.getByRole('dialog', { name: 'Delete this prompt?' }).getByRole('button', { name: 'Delete' }).click();
+      await waitFor(async () => (await item.count()) === 0, { what: 'history entry removed' });
+      await waitFor(async () => new URL(page.url()).pathname === '/', { what: 'back to /' });
+      const imgs = await api(`/api/images?prompt_id=${shared.promptId}`);
+      assert.deepEqual(imgs.body, []);
+      const file = await api(`/api/images/${shared.imageId}/file`);
+      assert.notEqual(file.status, 200, 'the image file is gone');
+      await page.goto(`${base}/history/${shared.promptId}`);
+      await page.getByText('Prompt not found.', { exact: false }).first().waitFor();
+    },
+  },
+  {
+    name: 'auto-save: the form is saved to the server and restored after a reload',
+    async fn({ page, base, api }) {
+      await page.goto(`${base}/`);
+      await page.getByRole('button', { name: /Create new image/ }).click();
+      await page.getByLabel(/High-level description/).fill('autosave check 42');
+      await waitFor(async () => {
+        const r = await api('/api/form');
+        return r.body.form_json && JSON.parse(r.body.form_json).hld === 'autosave check 42';
+      }, { what: 'POST /api/form' });
+      await page.getByTestId('autosave-state').filter({ hasText: 'Form saved' }).waitFor();
+      await page.evaluate(() => localStorage.clear());
+      await page.reload();
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === 'autosave check 42', { what: 'restored form' });
+    },
+  },
+  {
+    name: 'Quick Prompt says clearly that the LLM is not configured',
+    async fn({ page }) {
+      await page.getByRole('tab', { name: 'Quick Prompt' }).click();
+      const status = page.getByTestId('magic-status');
+      await waitFor(async () => /unreachable|Not configured|Missing/i.test(await status.textContent()), { what: 'magic prompt status' });
+      assert.equal(await page.getByRole('button', { name: 'Expand to caption' }).isDisabled(), true);
+      await page.getByRole('tab', { name: 'Form' }).click();
+    },
+  },
+  {
+    name: 'keyboard: skip link, tab arrows; dark theme and phone layout screenshots',
+    async fn({ page, base, screenshot }) {
+      await page.goto(`${base}/`);
+      await page.getByTestId('model-state').filter({ hasText: /Loaded|Not loaded/ }).waitFor();
+      await page.evaluate(() => (document.activeElement instanceof HTMLElement ? document.activeElement.blur() : undefined));
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Skip to content');
+      await page.getByRole('tab', { name: 'Form' }).focus();
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await page.getByRole('tab', { name: /JSON/ }).getAttribute('aria-selected'), 'true');
+      await page.keyboard.press('ArrowLeft');
+      const toggle = page.getByTestId('theme-toggle');
+      for (let i = 0; i < 3 && !(await page.evaluate(() => document.documentElement.classList.contains('dark'))); i++) await toggle.click();
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('dark')), true);
+      await page.waitForTimeout(150);
+      await screenshot('editor-dark');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.getByRole('button', { name: 'Open navigation' }).waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+      await screenshot('phone');
+      await page.getByRole('button', { name: 'Open navigation' }).click();
+      await page.getByRole('button', { name: 'Close sidebar' }).waitFor();
+      await screenshot('phone-menu');
+      await page.keyboard.press('Escape');
+      await page.setViewportSize({ width: 1280, height: 800 });
+      for (let i = 0; i < 3 && (await page.evaluate(() => document.documentElement.classList.contains('dark'))); i++) await toggle.click();
+    },
+  },
+  {
+    name: 'unload the model with confirmation; Generate is disabled again',
+    async fn({ page, base, api }) {
+      await page.goto(`${base}/`);
+      await page.getByTestId('model-state').filter({ hasText: 'Loaded' }).waitFor();
+      await page.getByRole('button', { name: 'Unload', exact: true }).click();
+      const dialog = page.getByRole('dialog', { name: 'Unload model?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Unload' }).click();
+      await page.getByTestId('model-state').filter({ hasText: 'Not loaded' }).waitFor();
+      assert.equal((await api('/api/model/status')).body.state, 'idle');
+      assert.equal(await page.getByTestId('generate').isDisabled(), true);
+    },
+  },
+];

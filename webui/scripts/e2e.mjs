@@ -1,0 +1,180 @@
+// `npm run e2e`: start `ideogram4 serve --demo` on a free loopback port with a
+// fresh temp output folder and DB, drive Debian's Chromium through the UI with
+// playwright-core, stop the server, print "N passed, N failed".
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { tests } from '../e2e/tests.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const results = join(root, 'test-results');
+const bin = resolve(root, process.env.I4_BIN || '../build/ideogram4');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const TEST_TIMEOUT_MS = Number(process.env.E2E_TEST_TIMEOUT_MS || 60000);
+const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TOTAL_TIMEOUT_MS || 170000);
+
+function log(...a) {
+  console.log('[e2e]', ...a);
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitHealth(base, proc, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (proc.exitCode !== null) throw new Error(`server exited early with code ${proc.exitCode}`);
+    try {
+      const r = await fetch(`${base}/api/health`);
+      if (r.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not answer /api/health');
+}
+
+let passed = 0;
+let failed = 0;
+let server = null;
+let context = null;
+let tmp = null;
+
+async function main() {
+  if (!existsSync(join(dist, 'index.html'))) {
+    log('webui/dist missing: building it first');
+    const b = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+    if (b.status !== 0) throw new Error('npm run build failed');
+  }
+  if (!existsSync(bin)) throw new Error(`server binary not found: ${bin} (build it with make, or set I4_BIN)`);
+  if (!existsSync(chromiumPath)) throw new Error(`Chromium not found at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
+  rmSync(results, { recursive: true, force: true });
+  mkdirSync(results, { recursive: true });
+
+  tmp = mkdtempSync(join(tmpdir(), 'i4-e2e-'));
+  mkdirSync(join(tmp, 'db'), { recursive: true });
+  mkdirSync(join(tmp, 'logs'), { recursive: true });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  log(`server: ${bin} serve --demo --port ${port} (tmp ${tmp})`);
+  const serverLog = [];
+  server = spawn(bin, ['serve', '--demo', '--port', String(port), '--output', join(tmp, 'out')], {
+    cwd: tmp,
+    env: {
+      ...process.env,
+      IDEOGRAM4_DB_PATH: join(tmp, 'db', 'ideogram4.db'),
+      IDEOGRAM4_LOG_DIR: join(tmp, 'logs'),
+      IDEOGRAM4_WEBUI_DIR: dist,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stdout.on('data', (d) => serverLog.push(String(d)));
+  server.stderr.on('data', (d) => serverLog.push(String(d)));
+  try {
+    await waitHealth(base, server);
+    const profile = mkdtempSync(join(tmp, 'chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 800 },
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(15000);
+    const consoleErrors = [];
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    const ctx = {
+      page,
+      base,
+      shared: {},
+      consoleErrors,
+      async api(path, init) {
+        const r = await fetch(base + path, init && init.body !== undefined
+          ? { method: init.method || 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(init.body) }
+          : init);
+        const text = await r.text();
+        let body = null;
+        try {
+          body = text ? JSON.parse(text) : null;
+        } catch {
+          body = text;
+        }
+        return { status: r.status, body };
+      },
+      async screenshot(name) {
+        await page.screenshot({ path: join(results, `${name}.png`) });
+      },
+    };
+    const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
+    for (const t of tests) {
+      if (only && !only.test(t.name)) continue;
+      const t0 = Date.now();
+      let timer;
+      try {
+        await Promise.race([
+          t.fn(ctx),
+          new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`timed out after ${TEST_TIMEOUT_MS} ms`)), TEST_TIMEOUT_MS); }),
+        ]);
+        passed++;
+        log(`ok   ${t.name} (${Date.now() - t0} ms)`);
+      } catch (e) {
+        failed++;
+        log(`FAIL ${t.name} (${Date.now() - t0} ms)\n     ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n     ')}`);
+        try {
+          await ctx.screenshot(`FAIL-${t.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`);
+        } catch {
+          /* ignore */
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (consoleErrors.length) log(`page errors:\n  ${consoleErrors.join('\n  ')}`);
+  } finally {
+    writeFileSync(join(results, 'server.log'), serverLog.join(''));
+    await context?.close().catch(() => {});
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => {
+        const k = setTimeout(() => { server.kill('SIGKILL'); r(); }, 5000);
+        server.once('exit', () => { clearTimeout(k); r(); });
+      });
+    }
+    if (tmp && !process.env.E2E_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const guard = setTimeout(() => {
+  log(`whole run exceeded ${TOTAL_TIMEOUT_MS} ms`);
+  failed++;
+  try { server?.kill('SIGKILL'); } catch { /* ignore */ }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(1);
+}, TOTAL_TIMEOUT_MS);
+
+main()
+  .catch((e) => {
+    log(`setup failed: ${e && e.stack || e}`);
+    failed++;
+  })
+  .finally(() => {
+    clearTimeout(guard);
+    if (passed + failed === 0) failed = 1;
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+  });
