@@ -1,5 +1,6 @@
 // Browser tests, run in order by scripts/e2e.mjs against a fresh `serve --demo`.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,6 +33,23 @@ async function setSize(page, w, h) {
   await page.getByLabel('Height', { exact: true }).press('Enter');
 }
 
+/** The request bodies the fake LLM received, one parsed JSON per line of its log. */
+function llmRequests(llmLog) {
+  if (!existsSync(llmLog)) return [];
+  return readFileSync(llmLog, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+/** Every content part of every message of one chat request ({type, text} / {type, image_url}). */
+function contentParts(req) {
+  return (req.messages ?? []).flatMap((m) => (Array.isArray(m.content) ? m.content : [{ type: 'text', text: String(m.content) }]));
+}
+
+async function openQuickPrompt(page) {
+  await page.getByRole('tab', { name: 'Quick Prompt' }).click();
+  await page.getByTestId('magic-status').filter({ hasText: 'Configured: openai_compatible / fake-model' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Expand to caption' }).isDisabled(), false);
+}
+
 async function rawJson(page) {
   await page.getByRole('tab', { name: /JSON/ }).click();
   const text = await page.getByLabel('Caption JSON').inputValue();
@@ -43,12 +61,12 @@ export const tests = [
     name: 'app loads; model panel shows the idle demo model; Load turns it loaded',
     async fn({ page, base, screenshot }) {
       await page.goto(base + '/');
-      await page.getByTestId('model-state').filter({ hasText: 'Not loaded' }).waitFor();
+      await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
       assert.equal(await page.getByTestId('demo-badge').isVisible(), true);
       assert.match(await page.getByTestId('model-weights').textContent(), /Demo model/);
       assert.equal(await page.getByTestId('generate').isDisabled(), true, 'Generate is disabled until the model is loaded');
       await page.getByRole('button', { name: 'Load', exact: true }).click();
-      await page.getByTestId('model-state').filter({ hasText: 'Loaded' }).waitFor({ timeout: 30000 });
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor({ timeout: 30000 });
       assert.match(await page.getByTestId('model-memory').textContent(), /MB|GB/);
       assert.equal(await page.getByTestId('generate').isDisabled(), false);
     },
@@ -324,20 +342,142 @@ export const tests = [
     },
   },
   {
-    name: 'Quick Prompt says clearly that the LLM is not configured',
-    async fn({ page }) {
-      await page.getByRole('tab', { name: 'Quick Prompt' }).click();
-      const status = page.getByTestId('magic-status');
-      await waitFor(async () => /unreachable|Not configured|Missing/i.test(await status.textContent()), { what: 'magic prompt status' });
-      assert.equal(await page.getByRole('button', { name: 'Expand to caption' }).isDisabled(), true);
+    name: 'Quick Prompt (fake LLM): an idea fills the form and the JSON tab',
+    async fn({ page, base, llmLog, screenshot }) {
+      await page.goto(`${base}/`);
+      await page.getByRole('button', { name: /Create new image/ }).click();
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === '', { what: 'an empty form' });
+      await openQuickPrompt(page);
+      const before = llmRequests(llmLog).length;
+      await page.getByLabel('Describe your image').fill('a lighthouse at dusk, seen from the sea');
+      await page.getByRole('button', { name: 'Expand to caption' }).click();
+      await page.getByTestId('toast').filter({ hasText: 'Expanded with fake-model' }).waitFor();
+      assert.equal(await page.getByTestId('magic-error').count(), 0);
+      await screenshot('quick-prompt');
+      const reqs = llmRequests(llmLog);
+      assert.equal(reqs.length, before + 1, 'one request reached the LLM');
+      const last = reqs[reqs.length - 1];
+      assert.equal(last.model, 'fake-model');
+      assert.ok(contentParts(last).some((p) => p.type === 'text' && p.text.includes('a lighthouse at dusk, seen from the sea')), 'the idea went to the LLM');
+      assert.ok(!contentParts(last).some((p) => p.type === 'image_url'), 'no image part without an attachment');
       await page.getByRole('tab', { name: 'Form' }).click();
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), 'A lighthouse on a cliff at dusk');
+      assert.equal(await page.getByLabel(/^Background/).inputValue(), 'a dark sea under an orange sky');
+      assert.equal(await page.getByLabel('Lighting').inputValue(), 'golden hour');
+      const caption = JSON.parse(await rawJson(page));
+      assert.equal(caption.high_level_description, 'A lighthouse on a cliff at dusk');
+      assert.equal(caption.style_description.aesthetics, 'calm');
+      assert.equal(caption.compositional_deconstruction.elements[0].desc, 'a white lighthouse');
+    },
+  },
+  {
+    name: 'Quick Prompt (fake LLM): an HTTP 500 from the LLM shows the server error and leaves the form as it was',
+    async fn({ page, llmLog }) {
+      const jsonBefore = await rawJson(page);
+      await openQuickPrompt(page);
+      const before = llmRequests(llmLog).length;
+      await page.getByLabel('Describe your image').fill('MODE:http500 a storm over the harbour');
+      await page.getByRole('button', { name: 'Expand to caption' }).click();
+      const err = page.getByTestId('magic-error');
+      await err.waitFor();
+      // The server's {"error": ...} body: "LLM request failed: HTTP 500 ...: {"error":{"message":"model crashed"}}".
+      assert.match(await err.textContent(), /^Failed to expand prompt: LLM request failed: HTTP 500\b.*model crashed/);
+      assert.equal(await err.getAttribute('role'), 'alert');
+      assert.equal(llmRequests(llmLog).length, before + 1, 'the request did reach the LLM');
+      assert.equal(await page.getByLabel('Describe your image').inputValue(), 'MODE:http500 a storm over the harbour', 'the idea is kept for another try');
+      assert.equal(await page.getByRole('button', { name: 'Expand to caption' }).isDisabled(), false);
+      assert.equal(await rawJson(page), jsonBefore, 'the caption is unchanged');
+      await page.getByRole('tab', { name: 'Form' }).click();
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), 'A lighthouse on a cliff at dusk');
+    },
+  },
+  {
+    name: 'Quick Prompt (fake LLM): an attached reference image is sent to the LLM as an image_url part',
+    async fn({ page, llmLog }) {
+      await page.getByLabel(/High-level description/).fill('placeholder to be replaced');
+      // A real PNG: a 24x16 crop of the page itself.
+      const png = await page.screenshot({ clip: { x: 0, y: 0, width: 24, height: 16 } });
+      assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+      const dataUrl = `data:image/png;base64,${png.toString('base64')}`;
+      await openQuickPrompt(page);
+      await page.locator('input[type="file"]').setInputFiles({ name: 'reference.png', mimeType: 'image/png', buffer: png });
+      const attached = page.getByRole('list', { name: 'Attached images' });
+      await attached.getByRole('img', { name: 'reference.png' }).waitFor();
+      assert.equal(await attached.getByRole('img', { name: 'reference.png' }).getAttribute('src'), dataUrl);
+      const before = llmRequests(llmLog).length;
+      await page.getByLabel('Describe your image').fill('the same mood as this picture');
+      await page.getByRole('button', { name: 'Expand to caption' }).click();
+      await waitFor(() => llmRequests(llmLog).length === before + 1, { what: 'the request at the fake LLM' });
+      // On success the attachments are cleared and the form is filled.
+      await waitFor(async () => (await attached.count()) === 0, { what: 'attachments cleared after success' });
+      assert.equal(await page.getByTestId('magic-error').count(), 0);
+      const parts = contentParts(llmRequests(llmLog)[before]);
+      const images = parts.filter((p) => p.type === 'image_url');
+      assert.equal(images.length, 1, `one image_url part (parts: ${parts.map((p) => p.type).join(', ')})`);
+      assert.equal(images[0].image_url.url, dataUrl, 'the attached PNG, byte for byte, as a data URL');
+      assert.ok(parts.some((p) => p.type === 'text' && p.text.includes('the same mood as this picture')), 'with the idea text');
+      await page.getByRole('tab', { name: 'Form' }).click();
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), 'A lighthouse on a cliff at dusk');
+    },
+  },
+  {
+    name: 'LoRA: apply style.safetensors at a chosen strength, generate with it (recorded on the image), remove it',
+    async fn({ page, api, screenshot }) {
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor();
+      const st0 = await api('/api/lora/status');
+      assert.deepEqual(st0.body.available.map((l) => l.name), ['style.safetensors']);
+      assert.equal(st0.body.applied, null);
+      assert.equal(await page.getByTestId('lora-applied').textContent(), 'Applied: none');
+      const box = page.getByRole('checkbox', { name: /^style\b/ });
+      await box.waitFor();
+      assert.match(await page.locator('label[for="lora-style_safetensors"]').textContent(), /style.*peft/);
+      await box.check();
+      const slider = page.getByRole('slider', { name: 'Strength' });
+      assert.equal(await slider.inputValue(), '0.6', 'starts at the default strength');
+      await slider.focus();
+      for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+      assert.equal(await slider.inputValue(), '0.8');
+      assert.equal((await page.locator('output[for="lora-style_safetensors-s"]').textContent()).trim(), '0.80');
+      await page.getByRole('button', { name: 'Apply', exact: true }).click();
+      await page.getByTestId('lora-applied').filter({ hasText: /^Applied: style \(0\.8\)$/ }).waitFor({ timeout: 30000 });
+      const st1 = await api('/api/lora/status');
+      assert.equal(st1.body.applied, 'style.safetensors');
+      assert.ok(Math.abs(st1.body.strength - 0.8) < 1e-6, `strength 0.8 (got ${st1.body.strength})`);
+      await screenshot('lora-applied');
+
+      // Generate under the LoRA (tiny and fast) and check the stored row.
+      await setSize(page, 256, 256);
+      await page.getByLabel('Quality').selectOption('V4_TURBO_12');
+      const before = page.url();
+      await page.getByTestId('generate').click();
+      const id = await waitFor(() => {
+        const m = /\/history\/(\d+)$/.exec(page.url());
+        return m && page.url() !== before ? Number(m[1]) : null;
+      }, { what: 'navigation to the new prompt' });
+      const rows = await waitFor(async () => {
+        const r = await api(`/api/images?prompt_id=${id}`);
+        return r.body.length ? r.body : null;
+      }, { timeout: 45000, interval: 200, what: 'the image row' });
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0].lora_name, 'style.safetensors');
+      assert.ok(Math.abs(rows[0].lora_strength - 0.8) < 1e-6, `lora_strength 0.8 (got ${rows[0].lora_strength})`);
+      assert.equal(rows[0].width, 256);
+      await page.getByTestId('result-image').waitFor();
+      await waitFor(async () => (await page.getByTestId('status-overlay').count()) === 0, { what: 'overlay closed' });
+
+      await page.getByRole('button', { name: 'Remove', exact: true }).click();
+      await page.getByTestId('lora-applied').filter({ hasText: /^Applied: none$/ }).waitFor({ timeout: 30000 });
+      const st2 = await api('/api/lora/status');
+      assert.equal(st2.body.applied, null);
+      assert.deepEqual(st2.body.applied_loras ?? [], []);
+      assert.equal(await page.getByRole('button', { name: 'Remove', exact: true }).isDisabled(), true);
     },
   },
   {
     name: 'keyboard: skip link, tab arrows; dark theme and phone layout screenshots',
     async fn({ page, base, screenshot }) {
       await page.goto(`${base}/`);
-      await page.getByTestId('model-state').filter({ hasText: /Loaded|Not loaded/ }).waitFor();
+      await page.getByTestId('model-state').filter({ hasText: /^(Loaded|Not loaded)$/ }).waitFor();
       await page.evaluate(() => (document.activeElement instanceof HTMLElement ? document.activeElement.blur() : undefined));
       await page.keyboard.press('Tab');
       assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), 'Skip to content');
@@ -367,12 +507,12 @@ export const tests = [
     name: 'unload the model with confirmation; Generate is disabled again',
     async fn({ page, base, api }) {
       await page.goto(`${base}/`);
-      await page.getByTestId('model-state').filter({ hasText: 'Loaded' }).waitFor();
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor();
       await page.getByRole('button', { name: 'Unload', exact: true }).click();
       const dialog = page.getByRole('dialog', { name: 'Unload model?' });
       await dialog.waitFor();
       await dialog.getByRole('button', { name: 'Unload' }).click();
-      await page.getByTestId('model-state').filter({ hasText: 'Not loaded' }).waitFor();
+      await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
       assert.equal((await api('/api/model/status')).body.state, 'idle');
       assert.equal(await page.getByTestId('generate').isDisabled(), true);
     },

@@ -2,7 +2,7 @@
 // fresh temp output folder and DB, drive Debian's Chromium through the UI with
 // playwright-core, stop the server, print "N passed, N failed".
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const results = join(root, 'test-results');
 const bin = resolve(root, process.env.I4_BIN || '../build/ideogram4');
+const repo = join(root, '..');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const TEST_TIMEOUT_MS = Number(process.env.E2E_TEST_TIMEOUT_MS || 60000);
 const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TOTAL_TIMEOUT_MS || 170000);
@@ -30,6 +31,40 @@ function freePort() {
       const { port } = s.address();
       s.close(() => res(port));
     });
+  });
+}
+
+/** Start tests/cli/fake_llm.mjs (an OpenAI-compatible stand-in); resolves with its port once it says "port N". */
+function startFakeLlm(requestLog, ms = 10000) {
+  const proc = spawn(process.execPath, [join(repo, 'tests/cli/fake_llm.mjs'), requestLog], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      rej(new Error(`fake LLM did not print its port within ${ms} ms: ${out}`));
+    }, ms);
+    const onData = (d) => {
+      out += String(d);
+      const m = /^port (\d+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        proc.stdout.off('data', onData);
+        res({ proc, port: Number(m[1]) });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', (d) => { out += String(d); });
+    proc.once('error', (e) => { clearTimeout(timer); rej(e); });
+    proc.once('exit', (code) => { clearTimeout(timer); rej(new Error(`fake LLM exited with code ${code}: ${out}`)); });
+  });
+}
+
+async function stopProcess(proc, ms = 5000) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((r) => {
+    const k = setTimeout(() => { proc.kill('SIGKILL'); r(); }, ms);
+    proc.once('exit', () => { clearTimeout(k); r(); });
   });
 }
 
@@ -51,6 +86,7 @@ async function waitHealth(base, proc, ms = 20000) {
 let passed = 0;
 let failed = 0;
 let server = null;
+let llm = null;
 let context = null;
 let tmp = null;
 
@@ -68,6 +104,15 @@ async function main() {
   tmp = mkdtempSync(join(tmpdir(), 'i4-e2e-'));
   mkdirSync(join(tmp, 'db'), { recursive: true });
   mkdirSync(join(tmp, 'logs'), { recursive: true });
+  // A LoRA folder with one file (the PEFT test vector of the tiny model).
+  const loraDir = join(tmp, 'loras');
+  mkdirSync(loraDir, { recursive: true });
+  copyFileSync(join(repo, 'tests/vectors/lora/peft.safetensors'), join(loraDir, 'style.safetensors'));
+  // The Quick Prompt LLM: the fake OpenAI-compatible server, logging each request body as one JSON line.
+  const llmLog = join(tmp, 'llm-requests.jsonl');
+  const fake = await startFakeLlm(llmLog);
+  llm = fake.proc;
+  log(`fake LLM on port ${fake.port} (requests in ${llmLog})`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   log(`server: ${bin} serve --demo --port ${port} (tmp ${tmp})`);
@@ -79,6 +124,9 @@ async function main() {
       IDEOGRAM4_DB_PATH: join(tmp, 'db', 'ideogram4.db'),
       IDEOGRAM4_LOG_DIR: join(tmp, 'logs'),
       IDEOGRAM4_WEBUI_DIR: dist,
+      IDEOGRAM4_LORA_DIR: loraDir,
+      IDEOGRAM4_MAGIC_PROMPT_BASE_URL: `http://127.0.0.1:${fake.port}/v1`,
+      IDEOGRAM4_MAGIC_PROMPT_MODEL: 'fake-model',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -103,6 +151,7 @@ async function main() {
       base,
       shared: {},
       consoleErrors,
+      llmLog,
       async api(path, init) {
         const r = await fetch(base + path, init && init.body !== undefined
           ? { method: init.method || 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(init.body) }
@@ -148,13 +197,8 @@ async function main() {
   } finally {
     writeFileSync(join(results, 'server.log'), serverLog.join(''));
     await context?.close().catch(() => {});
-    if (server && server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((r) => {
-        const k = setTimeout(() => { server.kill('SIGKILL'); r(); }, 5000);
-        server.once('exit', () => { clearTimeout(k); r(); });
-      });
-    }
+    await stopProcess(server);
+    await stopProcess(llm);
     if (tmp && !process.env.E2E_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -163,6 +207,7 @@ const guard = setTimeout(() => {
   log(`whole run exceeded ${TOTAL_TIMEOUT_MS} ms`);
   failed++;
   try { server?.kill('SIGKILL'); } catch { /* ignore */ }
+  try { llm?.kill('SIGKILL'); } catch { /* ignore */ }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(1);
 }, TOTAL_TIMEOUT_MS);
@@ -174,6 +219,8 @@ main()
   })
   .finally(() => {
     clearTimeout(guard);
+    // Setup may have failed after the fake LLM started (before the try/finally that stops it).
+    if (llm && llm.exitCode === null && llm.signalCode === null) llm.kill('SIGKILL');
     if (passed + failed === 0) failed = 1;
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(failed ? 1 : 0);

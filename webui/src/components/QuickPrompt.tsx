@@ -1,6 +1,6 @@
 // Quick Prompt: natural language (+ reference images) -> structured caption via the LLM (APP.md §7, §9.4.4).
 import { useEffect, useRef, useState, type DragEvent } from 'react';
-import { Api, type MagicStatus } from '../lib/api';
+import { Api, ApiError, type MagicStatus } from '../lib/api';
 import { useApp } from '../state';
 import { IconSpinner, IconX } from './Icons';
 
@@ -86,7 +86,15 @@ export function QuickPrompt() {
       setImages([]);
       toast(`Expanded with ${r.model || 'the LLM'}. Every caption field was filled.`, 'success');
     } catch (e) {
-      setError(`Failed to expand prompt: ${(e as Error).message}`);
+      const msg = (e as Error).message;
+      const kind = e instanceof ApiError && e.body && typeof e.body === 'object' ? (e.body as { kind?: unknown }).kind : undefined;
+      if (kind === 'not_configured') {
+        // The server's settings say no: show why and switch the tab to its "not configured" state.
+        setError(`Quick Prompt is not configured on the server: ${msg}`);
+        setStatus((s) => ({ ...(s ?? {}), configured: false, config_error: msg }));
+      } else {
+        setError(`Failed to expand prompt: ${msg}`);
+      }
     } finally {
       setBusy(false);
     }
@@ -95,6 +103,7 @@ export function QuickPrompt() {
   let banner: { ok: boolean; text: string };
   if (statusError) banner = { ok: false, text: `Quick Prompt status unavailable: ${statusError}` };
   else if (!status) banner = { ok: true, text: 'Checking Quick Prompt settings…' };
+  else if (status.config_error) banner = { ok: false, text: `Not configured: ${status.config_error}` };
   else if (configured) banner = { ok: true, text: `Configured: ${status.provider ?? 'LLM'} / ${status.model ?? 'model'}` };
   else if (status.missing_env?.length) banner = { ok: false, text: `Not configured. Missing environment: ${status.missing_env.join(', ')}` };
   else if (status.llm_error || status.llm_reachable === false) banner = { ok: false, text: `LLM unreachable: ${status.llm_error ?? 'no answer'}` };

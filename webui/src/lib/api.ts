@@ -46,7 +46,8 @@ export async function api<T = unknown>(path: string, init?: { method?: string; b
 }
 
 export interface ModelStatus {
-  state: 'idle' | 'loading' | 'loaded';
+  /** 'error': the last load failed; `msg` holds the reason (Load retries). */
+  state: 'idle' | 'loading' | 'loaded' | 'error';
   msg: string;
   demo?: boolean;
   weights?: string;
@@ -122,6 +123,8 @@ export interface MagicStatus {
   missing_env?: string[];
   llm_reachable?: boolean;
   llm_error?: string | null;
+  /** A malformed magic-prompt setting on the server (the route answers 503 not_configured). */
+  config_error?: string;
 }
 
 export const imageUrl = (img: Pick<ImageInfo, 'id' | 'url'>) => img.url || `/api/images/${img.id}/file`;
