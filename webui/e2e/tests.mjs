@@ -1,6 +1,8 @@
 // Browser tests, run in order by scripts/e2e.mjs against a fresh `serve --demo`.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -515,6 +517,42 @@ export const tests = [
       await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
       assert.equal((await api('/api/model/status')).body.state, 'idle');
       assert.equal(await page.getByTestId('generate').isDisabled(), true);
+    },
+  },
+  {
+    name: 'a failed load (truncated VAE file) shows the error state and its reason; Load retries and succeeds once the file is whole',
+    async fn({ page, tmp, bin, spawnServer, screenshot }) {
+      const model = join(tmp, 'broken-model');
+      const makeModel = () => {
+        const r = spawnSync(bin, ['make-tiny-model', model, '--seed', '1'], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `make-tiny-model failed: ${r.stderr}`);
+      };
+      makeModel();
+      truncateSync(join(model, 'vae', 'diffusion_pytorch_model.safetensors'), 1000);
+      mkdirSync(join(tmp, 'db-broken'), { recursive: true });
+      const broken = await spawnServer(['--model', model, '--output', join(tmp, 'out-broken')], {
+        IDEOGRAM4_DB_PATH: join(tmp, 'db-broken', 'ideogram4.db'),
+      });
+      await page.goto(broken.base + '/');
+      await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
+      await page.getByRole('button', { name: 'Load', exact: true }).click();
+      await page.getByTestId('model-state').filter({ hasText: /^Load failed$/ }).waitFor({ timeout: 30000 });
+      assert.equal(await page.getByTestId('model-dot').getAttribute('data-state'), 'error');
+      const line = page.getByTestId('model-error');
+      assert.match(await line.textContent(), /VAE/);
+      await line.click();
+      const details = page.getByTestId('model-error-details');
+      await details.waitFor();
+      assert.match(await details.textContent(), /truncated file/);
+      await screenshot('model-error');
+      assert.equal(await page.getByTestId('generate').isDisabled(), true, 'no generation without a model');
+      const load = page.getByRole('button', { name: 'Load', exact: true });
+      assert.equal(await load.isDisabled(), false, 'Load stays available to retry');
+      makeModel(); // the file is whole again
+      await load.click();
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor({ timeout: 30000 });
+      assert.equal(await page.getByTestId('model-error').count(), 0, 'the error line is gone after a good load');
+      assert.equal(await page.getByTestId('model-dot').getAttribute('data-state'), 'loaded');
     },
   },
 ];

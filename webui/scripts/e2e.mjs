@@ -83,12 +83,31 @@ async function waitHealth(base, proc, ms = 20000) {
   throw new Error('server did not answer /api/health');
 }
 
+/** Start `ideogram4 serve` with `args` on a free loopback port in `tmp`; resolves with {proc, base, output}. */
+async function spawnServer(args, env = {}) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  log(`server: ${bin} serve ${args.join(' ')} --port ${port} (tmp ${tmp})`);
+  const output = [];
+  const proc = spawn(bin, ['serve', ...args, '--port', String(port)], {
+    cwd: tmp,
+    env: { ...process.env, IDEOGRAM4_LOG_DIR: join(tmp, 'logs'), IDEOGRAM4_WEBUI_DIR: dist, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  servers.push(proc);
+  proc.stdout.on('data', (d) => output.push(String(d)));
+  proc.stderr.on('data', (d) => output.push(String(d)));
+  await waitHealth(base, proc);
+  return { proc, base, output };
+}
+
 let passed = 0;
 let failed = 0;
-let server = null;
 let llm = null;
 let context = null;
 let tmp = null;
+/** Every server started (the primary one and those a test starts), stopped at the end. */
+const servers = [];
 
 async function main() {
   if (!existsSync(join(dist, 'index.html'))) {
@@ -113,27 +132,14 @@ async function main() {
   const fake = await startFakeLlm(llmLog);
   llm = fake.proc;
   log(`fake LLM on port ${fake.port} (requests in ${llmLog})`);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  log(`server: ${bin} serve --demo --port ${port} (tmp ${tmp})`);
-  const serverLog = [];
-  server = spawn(bin, ['serve', '--demo', '--port', String(port), '--output', join(tmp, 'out')], {
-    cwd: tmp,
-    env: {
-      ...process.env,
-      IDEOGRAM4_DB_PATH: join(tmp, 'db', 'ideogram4.db'),
-      IDEOGRAM4_LOG_DIR: join(tmp, 'logs'),
-      IDEOGRAM4_WEBUI_DIR: dist,
-      IDEOGRAM4_LORA_DIR: loraDir,
-      IDEOGRAM4_MAGIC_PROMPT_BASE_URL: `http://127.0.0.1:${fake.port}/v1`,
-      IDEOGRAM4_MAGIC_PROMPT_MODEL: 'fake-model',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const primary = await spawnServer(['--demo', '--output', join(tmp, 'out')], {
+    IDEOGRAM4_DB_PATH: join(tmp, 'db', 'ideogram4.db'),
+    IDEOGRAM4_LORA_DIR: loraDir,
+    IDEOGRAM4_MAGIC_PROMPT_BASE_URL: `http://127.0.0.1:${fake.port}/v1`,
+    IDEOGRAM4_MAGIC_PROMPT_MODEL: 'fake-model',
   });
-  server.stdout.on('data', (d) => serverLog.push(String(d)));
-  server.stderr.on('data', (d) => serverLog.push(String(d)));
+  const { base, output: serverLog } = primary;
   try {
-    await waitHealth(base, server);
     const profile = mkdtempSync(join(tmp, 'chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: chromiumPath,
@@ -150,6 +156,9 @@ async function main() {
       page,
       base,
       shared: {},
+      tmp,
+      bin,
+      spawnServer,
       consoleErrors,
       llmLog,
       async api(path, init) {
@@ -197,7 +206,7 @@ async function main() {
   } finally {
     writeFileSync(join(results, 'server.log'), serverLog.join(''));
     await context?.close().catch(() => {});
-    await stopProcess(server);
+    for (const p of servers) await stopProcess(p);
     await stopProcess(llm);
     if (tmp && !process.env.E2E_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
   }
@@ -206,7 +215,7 @@ async function main() {
 const guard = setTimeout(() => {
   log(`whole run exceeded ${TOTAL_TIMEOUT_MS} ms`);
   failed++;
-  try { server?.kill('SIGKILL'); } catch { /* ignore */ }
+  for (const p of servers) { try { p.kill('SIGKILL'); } catch { /* ignore */ } }
   try { llm?.kill('SIGKILL'); } catch { /* ignore */ }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(1);
@@ -221,6 +230,7 @@ main()
     clearTimeout(guard);
     // Setup may have failed after the fake LLM started (before the try/finally that stops it).
     if (llm && llm.exitCode === null && llm.signalCode === null) llm.kill('SIGKILL');
+    for (const p of servers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     if (passed + failed === 0) failed = 1;
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(failed ? 1 : 0);
