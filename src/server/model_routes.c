@@ -86,7 +86,7 @@ static void start_load_holding_op(i4_server *s) {
     }
     if (pthread_create(&t, NULL, load_worker, s) != 0) {
         pthread_mutex_lock(&s->lock);
-        s->model_state = MODEL_IDLE;
+        s->model_state = MODEL_ERROR; /* a load that could not start is a failed load */
         snprintf(s->model_msg, sizeof s->model_msg, "cannot start the load thread");
         pthread_mutex_unlock(&s->lock);
         srv_op_release(s);

@@ -212,11 +212,15 @@ async function main() {
   }
 }
 
+/** Last-resort cleanup: SIGKILL every child still running (after a timeout, or a setup failure before the try/finally). */
+function killChildren() {
+  for (const p of [...servers, llm]) if (p && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
 const guard = setTimeout(() => {
   log(`whole run exceeded ${TOTAL_TIMEOUT_MS} ms`);
   failed++;
-  for (const p of servers) { try { p.kill('SIGKILL'); } catch { /* ignore */ } }
-  try { llm?.kill('SIGKILL'); } catch { /* ignore */ }
+  killChildren();
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(1);
 }, TOTAL_TIMEOUT_MS);
@@ -228,9 +232,7 @@ main()
   })
   .finally(() => {
     clearTimeout(guard);
-    // Setup may have failed after the fake LLM started (before the try/finally that stops it).
-    if (llm && llm.exitCode === null && llm.signalCode === null) llm.kill('SIGKILL');
-    for (const p of servers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    killChildren();
     if (passed + failed === 0) failed = 1;
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(failed ? 1 : 0);

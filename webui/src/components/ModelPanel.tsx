@@ -19,10 +19,7 @@ export function ModelPanel() {
   const { model, modelError, loadModel, unloadModel } = useApp();
   const [confirm, setConfirm] = useState(false);
   const [details, setDetails] = useState(false);
-  const state = modelError ? 'error' : model?.state ?? 'unknown';
-  // Older servers report a failed load as "idle" with the reason in msg.
-  const failed = !modelError && model?.state === 'idle' && !!model.msg;
-  const shown = failed ? 'error' : state;
+  const shown = modelError ? 'error' : model?.state ?? 'unknown';
   const dot: Record<string, string> = {
     loaded: 'bg-emerald-500',
     loading: 'bg-amber-500 animate-pulse',
