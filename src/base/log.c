@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "model/weights.h"
 
 int i4_logger_open(i4_logger *lg, const char *dir, const char *prefix, int to_stderr) {
@@ -65,10 +66,14 @@ void i4_log(i4_logger *lg, i4_log_level level, const char *component, const char
     int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += snprintf(line + n, sizeof line - (size_t)n, ".%03dZ %s %s ", (int)(tv.tv_usec / 1000), names[level],
                   component);
+    /* Messages carry client text (URLs, names): control characters are
+     * escaped so a request cannot forge or split log lines. */
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    i4_utf8_vformat(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    i4_escape_for_log(line + n, sizeof line - (size_t)n, msg);
     pthread_mutex_lock(&lg->lock);
     if (lg->to_stderr) fprintf(stderr, "%s\n", line);
     if (lg->file) {

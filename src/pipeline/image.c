@@ -13,8 +13,18 @@
 /* jpeglib.h needs stdio.h and stddef.h first */
 #include <jpeglib.h>
 #include <webp/encode.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "base/error.h"
+
+/* The reason a write to f failed, with a full disk said in plain words
+ * (the codecs only say "encoding failed"). */
+static int write_error(FILE *f, int err, const char *codec_msg) {
+    if (err == ENOSPC || err == EDQUOT) return i4_error("disk full (no space left on device)");
+    if (f && ferror(f) && err) return i4_error("write failed: %s", strerror(err));
+    return i4_error("%s", codec_msg);
+}
 
 int i4_image_format_parse(const char *name, i4_image_format *out) {
     if (!strcmp(name, "png")) *out = I4_IMAGE_PNG;
@@ -51,8 +61,9 @@ static int write_png(FILE *f, const uint8_t *rgb, int w, int h) {
     if (!png) return i4_error("libpng: cannot create writer");
     png_infop info = png_create_info_struct(png);
     if (!info || setjmp(png_jmpbuf(png))) {
+        int err = errno;
         png_destroy_write_struct(&png, &info);
-        return i4_error("libpng: encoding failed");
+        return write_error(f, err, "libpng: encoding failed");
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
@@ -74,8 +85,9 @@ static int write_webp(FILE *f, const uint8_t *rgb, int w, int h, int quality) {
         return i4_error("libwebp: encoding failed (%dx%d)", w, h);
     }
     int ok = fwrite(out, 1, n, f) == n;
+    int err = errno;
     WebPFree(out);
-    return ok ? 0 : i4_error("write failed: %s", strerror(errno));
+    return ok ? 0 : write_error(f, err, "write failed");
 }
 
 /* ---- JPEG ---- */
@@ -95,8 +107,9 @@ static int write_jpeg(FILE *f, const uint8_t *rgb, int w, int h, int quality) {
     c.err = jpeg_std_error(&err.base);
     err.base.error_exit = jpeg_fail;
     if (setjmp(err.jump)) {
+        int e = errno;
         jpeg_destroy_compress(&c);
-        return i4_error("libjpeg: encoding failed");
+        return write_error(f, e, "libjpeg: encoding failed");
     }
     jpeg_create_compress(&c);
     jpeg_stdio_dest(&c, f);
@@ -116,18 +129,48 @@ static int write_jpeg(FILE *f, const uint8_t *rgb, int w, int h, int quality) {
     return 0;
 }
 
+int i4_image_write_stream(FILE *f, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height) {
+    if (width <= 0 || height <= 0) return i4_error("invalid image size %dx%d", width, height);
+    if (quality > 100 || quality == 0) return i4_error("quality must be 1..100, got %d", quality);
+    errno = 0;
+    int rc = fmt == I4_IMAGE_PNG    ? write_png(f, rgb, width, height)
+             : fmt == I4_IMAGE_WEBP ? write_webp(f, rgb, width, height, quality)
+                                    : write_jpeg(f, rgb, width, height, quality);
+    /* Buffered bytes fail only when flushed: a full disk shows up here. */
+    if (rc == 0 && (fflush(f) != 0 || ferror(f))) rc = write_error(f, errno, "write failed");
+    return rc;
+}
+
+/* fsync the folder holding path, so a rename into it survives a crash. */
+static int sync_parent_dir(const char *path) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) slash[1] = 0;
+    else *slash = 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height) {
     if (width <= 0 || height <= 0) return i4_error("%s: invalid image size %dx%d", path, width, height);
     if (quality > 100 || quality == 0) return i4_error("quality must be 1..100, got %d", quality);
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return i4_error("path too long: %s", path);
     FILE *f = fopen(tmp, "wb");
-    if (!f) return i4_error("cannot create %s: %s", tmp, strerror(errno));
-    int rc = fmt == I4_IMAGE_PNG    ? write_png(f, rgb, width, height)
-             : fmt == I4_IMAGE_WEBP ? write_webp(f, rgb, width, height, quality)
-                                    : write_jpeg(f, rgb, width, height, quality);
-    if (fclose(f) != 0 && rc == 0) rc = i4_error("cannot write %s: %s", tmp, strerror(errno));
+    if (!f) return errno == ENOSPC ? i4_error("disk full (no space left on device)")
+                                   : i4_error("cannot create %s: %s", tmp, strerror(errno));
+    int rc = i4_image_write_stream(f, fmt, quality, rgb, width, height);
+    /* The bytes reach the disk before the name does: after a crash the
+     * file under its final name is whole, never a prefix. */
+    if (rc == 0 && fsync(fileno(f)) != 0) rc = write_error(f, errno, "fsync failed");
+    if (fclose(f) != 0 && rc == 0) rc = write_error(NULL, errno, "close failed");
     if (rc == 0 && rename(tmp, path) != 0) rc = i4_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc == 0 && sync_parent_dir(path) != 0) rc = i4_error("cannot sync the folder of %s: %s", path, strerror(errno));
     if (rc != 0) {
         remove(tmp);
         return i4_error_prefix("%s", path);

@@ -21,6 +21,11 @@ void i4_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb);
 
 /* quality: 1..100 for lossy webp/jpeg; < 0 = default (webp lossless, jpeg 95).
  * Ignored for png. */
+/* Encode to an open stream and flush it; a full disk is reported as
+ * "disk full (no space left on device)". */
+#include <stdio.h>
+int i4_image_write_stream(FILE *f, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
+/* Write to "<path>.tmp", fsync it, rename to path, fsync the folder. */
 int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
 
 #endif

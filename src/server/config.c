@@ -81,6 +81,15 @@ int i4_server_options_from_env(i4_server_options *o) {
     o->warmup_steps = 2;
     o->query_limit = 50;
     o->log_level = I4_LOG_INFO;
+    o->queue_size = 16;
+    o->allowed_hosts = env("IDEOGRAM4_ALLOWED_HOSTS");
+    o->max_connections = 4000;
+    o->per_ip_connections = 64;
+    o->http_threads = 4;
+    o->header_timeout = 30;
+    o->body_timeout = 120;
+    o->max_inflight_bytes = 64ll << 20;
+    o->magic_concurrency = 2;
 
     long long x;
     if (env_int("IDEOGRAM4_SERVER_PORT", 0, 65535, &o->port)) return -1;
@@ -97,7 +106,14 @@ int i4_server_options_from_env(i4_server_options *o) {
         env_int("IDEOGRAM4_DB_QUERY_LIMIT", 1, 10000, &o->query_limit) ||
         env_int("IDEOGRAM4_QUEUE_SIZE", 0, 1000, &o->queue_size) ||
         env_flag("IDEOGRAM4_CORS_ALLOW_CREDENTIALS", &o->cors_credentials) ||
-        env_flag("IDEOGRAM4_AUTOLOAD", &o->autoload))
+        env_flag("IDEOGRAM4_AUTOLOAD", &o->autoload) ||
+        env_int("IDEOGRAM4_MAX_CONNECTIONS", 16, 1000000, &o->max_connections) ||
+        env_int("IDEOGRAM4_PER_IP_CONNECTIONS", 1, 1000000, &o->per_ip_connections) ||
+        env_int("IDEOGRAM4_HTTP_THREADS", 1, 64, &o->http_threads) ||
+        env_int("IDEOGRAM4_HEADER_TIMEOUT", 1, 3600, &o->header_timeout) ||
+        env_int("IDEOGRAM4_BODY_TIMEOUT", 1, 3600, &o->body_timeout) ||
+        env_int("IDEOGRAM4_MAGIC_PROMPT_CONCURRENCY", 1, 64, &o->magic_concurrency) ||
+        env_long("IDEOGRAM4_MAX_INFLIGHT_BODY_BYTES", 1 << 20, 1ll << 40, &o->max_inflight_bytes))
         return -1;
     if (o->size_multiple % 16) return i4_error("IDEOGRAM4_IMAGE_SIZE_MULTIPLE must be a multiple of 16 (the latent patch)");
     if (o->min_size > o->max_size) return i4_error("IDEOGRAM4_MIN_IMAGE_SIZE is larger than IDEOGRAM4_MAX_IMAGE_SIZE");

@@ -3,10 +3,10 @@
  * POST /api/generate, GET /api/status/{id}, POST /api/tasks/{id}/cancel,
  * GET /api/queue, POST /api/verify.
  *
- * A job is validated in the handler, then put on the FIFO that one worker
- * thread consumes. With queue_size 0 (the reference behaviour) a job is only
- * accepted when nothing is queued or running, else 409; with queue_size N
- * up to N jobs may wait behind the running one (status "queued").
+ * A request is validated here and becomes a generation job on the one job
+ * queue (jobs.c). Up to queue_size generations may wait behind the running
+ * job (status "queued"; 409 when full); with queue_size 0 (the reference
+ * behaviour) a job is only accepted when nothing is queued or running.
  *
  * Durability: the image is written to a temporary name and renamed (image.c)
  * before its row is inserted, so a crash can leave a file without a row
@@ -23,140 +23,159 @@
 
 #include "base/error.h"
 #include "base/io.h"
+#include "base/utf8.h"
 #include "pipeline/schedule.h"
 #include "server/server_internal.h"
 #include "text/caption.h"
 
-static const char *status_name(int st) {
-    static const char *names[] = {"queued", "running", "done", "error", "cancelled"};
-    return names[st];
+/* A generation job's settings and, once done, its timing. */
+typedef struct {
+    char *caption;         /* compact JSON */
+    char *hld;             /* high_level_description, whole (stored with the image) */
+    int width, height;
+    char preset[32];
+    uint64_t seed;
+    i4_image_format format;
+    int64_t prompt_id;     /* <= 0 = null */
+    double generation_seconds;
+} gen_spec;
+
+static void gen_spec_free(void *p) {
+    gen_spec *g = p;
+    if (!g) return;
+    free(g->caption);
+    free(g->hld);
+    free(g);
 }
 
-/* ------------------------------------------------------------ worker */
+/* ------------------------------------------------------------ the job */
+
+typedef struct {
+    i4_server *s;
+    srv_job *job;
+} progress_ctx;
 
 static int on_progress(void *user, i4_phase phase, int step, int steps) {
-    srv_task *t = user;
-    i4_server *s = t->server;
+    progress_ctx *pc = user;
+    i4_server *s = pc->s;
+    srv_job *j = pc->job;
+    gen_spec *g = j->spec;
     pthread_mutex_lock(&s->lock);
     double now = i4_now_seconds();
     if (phase == I4_PHASE_ENCODE) {
-        t->phase = "encoding";
-        snprintf(t->msg, sizeof t->msg, "Encoding prompt...");
+        j->phase = "encoding";
+        snprintf(j->msg, sizeof j->msg, "Encoding prompt...");
     } else if (phase == I4_PHASE_SAMPLE) {
-        if (step == 0) t->sample_started = now;
-        t->phase = "sampling";
-        t->step = step;
-        t->total_steps = steps;
+        if (step == 0) j->sample_started = now;
+        j->phase = "sampling";
+        j->step = step;
+        j->total_steps = steps;
         int pct = steps > 0 ? (int)floor((double)step / steps * 100.0) : 0;
-        t->progress = pct > 99 ? 99 : pct;
-        snprintf(t->msg, sizeof t->msg, "Generating (%dx%d, %d/%d steps)...", t->width, t->height, step, steps);
+        j->progress = pct > 99 ? 99 : pct;
+        snprintf(j->msg, sizeof j->msg, "Generating (%dx%d, %d/%d steps)...", g->width, g->height, step, steps);
     } else if (phase == I4_PHASE_DECODE) {
-        t->phase = "decoding";
-        snprintf(t->msg, sizeof t->msg, "Decoding image...");
+        j->phase = "decoding";
+        snprintf(j->msg, sizeof j->msg, "Decoding image...");
     }
-    t->phase_started = now;
-    int cancel = __atomic_load_n(&t->cancel, __ATOMIC_RELAXED) || s->stopping;
+    j->phase_started = now;
     pthread_mutex_unlock(&s->lock);
-    return cancel;
+    return srv_job_should_stop(s, j);
 }
 
-static void finish(i4_server *s, srv_task *t, int status, const char *msg) {
-    pthread_mutex_lock(&s->lock);
-    snprintf(t->msg, sizeof t->msg, "%s", msg);
-    t->status = status;
-    t->phase = "done";
-    t->done_at = i4_now_seconds();
-    if (status == TASK_DONE) t->progress = 100;
-    pthread_mutex_unlock(&s->lock);
-    i4_log(&s->log, status == TASK_ERROR ? I4_LOG_ERROR : I4_LOG_INFO, "generate", "task %s %s: %s", t->id,
-           status_name(status), msg);
-}
-
-static void run_generation(i4_server *s, srv_task *t) {
-    char msg[1024];
-    pthread_mutex_lock(&s->lock);
-    t->status = TASK_RUNNING;
-    t->started = i4_now_seconds();
-    t->phase = "waiting";
-    snprintf(t->msg, sizeof t->msg, "Generating (%dx%d, %d steps)...", t->width, t->height, t->total_steps);
-    pthread_mutex_unlock(&s->lock);
-    if (srv_op_wait(s, "generating image", t) != 0) {
-        finish(s, t, TASK_CANCELLED, "Cancelled.");
-        return;
-    }
-    pthread_mutex_lock(&s->lock);
-    i4_pipeline *p = s->pipe;
-    char lora_label[512] = "";
-    double lora_strength = 0;
-    size_t n_lora = json_array_size(s->applied_loras);
-    for (size_t i = 0; i < n_lora; i++) {
+/* "name + name" of the applied stack and the single LoRA's strength, as the
+ * history row stores them (NULL when none). */
+static char *lora_label_locked(i4_server *s, double *strength) {
+    size_t n = json_array_size(s->applied_loras);
+    *strength = 0;
+    if (!n) return NULL;
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(json_string_value(json_object_get(json_array_get(s->applied_loras, i), "name"))) + 3;
+    char *label = malloc(len);
+    if (!label) return NULL;
+    label[0] = 0;
+    for (size_t i = 0; i < n; i++) {
         json_t *l = json_array_get(s->applied_loras, i);
-        size_t used = strlen(lora_label);
-        snprintf(lora_label + used, sizeof lora_label - used, "%s%s", i ? " + " : "",
-                 json_string_value(json_object_get(l, "name")));
-        lora_strength = n_lora == 1 ? json_number_value(json_object_get(l, "strength")) : 0.0;
+        if (i) strcat(label, " + ");
+        strcat(label, json_string_value(json_object_get(l, "name")));
+        if (n == 1) *strength = json_number_value(json_object_get(l, "strength"));
     }
-    snprintf(t->msg, sizeof t->msg, "Preparing pipeline (%dx%d, %d steps)...", t->width, t->height, t->total_steps);
+    return label;
+}
+
+static void run_generation(i4_server *s, srv_job *j) {
+    gen_spec *g = j->spec;
+    pthread_mutex_lock(&s->lock);
+    i4_pipeline *p = s->pipe; /* only this worker changes it */
+    double lora_strength;
+    char *lora_label = lora_label_locked(s, &lora_strength);
+    snprintf(j->msg, sizeof j->msg, "Preparing pipeline (%dx%d, %d steps)...", g->width, g->height, j->total_steps);
     pthread_mutex_unlock(&s->lock);
     if (!p) {
-        srv_op_release(s);
-        finish(s, t, TASK_ERROR, "Error: Model not loaded.");
+        free(lora_label);
+        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: Model not loaded.");
         return;
     }
     i4_generate_params gp;
     i4_generate_params_init(&gp);
-    gp.prompt = t->caption;
-    gp.width = t->width;
-    gp.height = t->height;
-    gp.preset = t->preset;
-    gp.seed = t->seed;
+    gp.prompt = g->caption;
+    gp.width = g->width;
+    gp.height = g->height;
+    gp.preset = g->preset;
+    gp.seed = g->seed;
     i4_result res;
     double t0 = i4_now_seconds();
-    int rc = i4_generate(p, &gp, on_progress, t, &res);
-    srv_op_release(s);
+    progress_ctx pc = {s, j};
+    int rc = i4_generate(p, &gp, on_progress, &pc, &res);
     if (rc == I4_ERR_CANCELLED) {
-        finish(s, t, TASK_CANCELLED, "Cancelled.");
+        free(lora_label);
+        srv_job_finish(s, j, JOB_CANCELLED, NULL, "Cancelled.");
         return;
     }
     if (rc != 0) {
-        snprintf(msg, sizeof msg, "Error: %s", i4_last_error());
-        finish(s, t, TASK_ERROR, msg);
+        free(lora_label);
+        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: %s", i4_last_error());
         return;
     }
     double seconds = i4_now_seconds() - t0;
+    char name[48];
     pthread_mutex_lock(&s->lock);
     s->last_decode_seconds = res.seconds_decode;
-    t->phase = "saving";
-    snprintf(t->msg, sizeof t->msg, "Saving image...");
-    char name[48];
+    j->phase = "saving";
+    snprintf(j->msg, sizeof j->msg, "Saving image...");
     srv_random_hex(s, name, 32);
     pthread_mutex_unlock(&s->lock);
-    strcat(name, i4_image_format_ext(t->format));
+    strcat(name, i4_image_format_ext(g->format));
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", s->output_dir, name);
-    int quality = t->format == I4_IMAGE_WEBP ? s->opt.quality_webp
-                  : t->format == I4_IMAGE_JPEG ? s->opt.quality_jpeg
-                                               : -1;
-    int wrc = i4_image_write(path, t->format, quality, res.rgb, res.width, res.height);
+    int quality = g->format == I4_IMAGE_WEBP ? s->opt.quality_webp : g->format == I4_IMAGE_JPEG ? s->opt.quality_jpeg : -1;
+    int wrc = i4_image_write(path, g->format, quality, res.rgb, res.width, res.height);
     i4_result_free(&res);
     if (wrc != 0) {
-        snprintf(msg, sizeof msg, "Error: %s", i4_last_error());
-        finish(s, t, TASK_ERROR, msg);
+        free(lora_label);
+        /* The message names the file's path: say what failed without it. */
+        const char *why = i4_last_error();
+        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: cannot save the image: %s",
+                       strstr(why, "disk full") ? "disk full (no space left on device)" : "write failed");
+        i4_log(&s->log, I4_LOG_ERROR, "generate", "saving %s: %s", path, why);
         return;
     }
-    /* The file exists under its final name: now commit the row. */
+    /* The file exists under its final name, synced: now commit the row.
+     * A prompt deleted meanwhile leaves the image without a prompt (store.c). */
     i4_store_image row = {
-        .file_name = name, .format = i4_image_format_name(t->format), .width = t->width, .height = t->height,
-        .seed = (int64_t)t->seed, .preset = t->preset, .steps = t->total_steps, .generation_seconds = seconds,
-        .lora_name = lora_label[0] ? lora_label : NULL, .lora_strength = lora_strength, .prompt_id = t->prompt_id,
-        .hld = t->hld,
+        .file_name = name, .format = i4_image_format_name(g->format), .width = g->width, .height = g->height,
+        .seed = (int64_t)g->seed, .preset = g->preset, .steps = j->total_steps, .generation_seconds = seconds,
+        .lora_name = lora_label, .lora_strength = lora_strength, .prompt_id = g->prompt_id, .hld = g->hld,
     };
     int64_t image_id = 0;
     json_t *img = NULL;
-    if (i4_store_image_insert(s->store, &row, &image_id) != 0 || i4_store_image_get(s->store, image_id, &img) != 0) {
-        snprintf(msg, sizeof msg, "Error: cannot record the image: %s", i4_last_error());
+    int src = i4_store_image_insert(s->store, &row, &image_id);
+    free(lora_label);
+    if (src != 0 || i4_store_image_get(s->store, image_id, &img) != 0) {
+        char why[600];
+        i4_utf8_copy(why, sizeof why, i4_last_error());
         if (!image_id) unlink(path);
-        finish(s, t, TASK_ERROR, msg);
+        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: cannot record the image: %s", why);
         return;
     }
     char url[64], clock[16];
@@ -168,58 +187,27 @@ static void run_generation(i4_server *s, srv_task *t) {
     json_object_set_new(img, "url", json_string(url));
     json_object_set_new(img, "time", json_string(clock));
     pthread_mutex_lock(&s->lock);
-    t->image = img;
-    t->generation_seconds = seconds;
+    g->generation_seconds = seconds;
+    /* The row tells the prompt the image really belongs to. */
+    json_t *pid = json_object_get(img, "prompt_id");
+    g->prompt_id = json_is_integer(pid) ? json_integer_value(pid) : 0;
     pthread_mutex_unlock(&s->lock);
-    snprintf(msg, sizeof msg, "Done in %.1fs", seconds);
-    finish(s, t, TASK_DONE, msg);
-    i4_log(&s->log, I4_LOG_INFO, "generate", "task %s: image %lld %s (%dx%d, %s, %.1fs) | RSS %.2f GiB", t->id,
-           (long long)image_id, name, t->width, t->height, t->preset, seconds, srv_rss_mb() / 1024.0);
+    i4_log(&s->log, I4_LOG_INFO, "generate", "job %s: image %lld %s (%dx%d, %s, %.1fs) | RSS %.2f GiB", j->id,
+           (long long)image_id, name, g->width, g->height, g->preset, seconds, srv_rss_mb() / 1024.0);
+    srv_job_finish(s, j, JOB_DONE, img, "Done in %.1fs", seconds);
 }
 
-void *srv_generation_worker(void *arg) {
-    i4_server *s = arg;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        while (!s->queue_head && !s->stopping) pthread_cond_wait(&s->queue_cond, &s->lock);
-        if (s->stopping) break;
-        srv_task *t = s->queue_head;
-        s->queue_head = t->queue_next;
-        if (!s->queue_head) s->queue_tail = NULL;
-        t->queue_next = NULL;
-        s->queued--;
-        if (t->status != TASK_QUEUED) continue; /* cancelled while waiting */
-        s->generating = 1;
-        pthread_mutex_unlock(&s->lock);
-        run_generation(s, t);
-        pthread_mutex_lock(&s->lock);
-        s->generating = 0;
-    }
-    for (srv_task *t = s->queue_head; t; t = t->queue_next)
-        if (t->status == TASK_QUEUED) {
-            t->status = TASK_CANCELLED;
-            t->done_at = i4_now_seconds();
-            snprintf(t->msg, sizeof t->msg, "Cancelled.");
-        }
-    s->queue_head = s->queue_tail = NULL;
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
-}
+const srv_job_type srv_generate_job = {"generate", run_generation, gen_spec_free};
 
 /* ------------------------------------------------------------ routes */
 
-static enum MHD_Result generate(srv_req *r) {
-    i4_server *s = r->s;
-    const i4_server_options *o = &s->opt;
-    enum MHD_Result sent;
-    json_t *body = srv_body_object(r, 0, &sent);
-    if (!body) return sent;
-    enum MHD_Result ret;
-    char *text = NULL;
+/* The request's settings as a spec, or NULL with the 422 set. */
+static gen_spec *parse_generate(srv_req *r, json_t *body) {
+    const i4_server_options *o = &r->s->opt;
     json_t *cap = json_object_get(body, "caption");
     if (!json_is_object(cap)) {
-        ret = srv_invalid(r, "caption", "must be a JSON object");
-        goto out;
+        srv_invalid(r, "caption", "must be a JSON object");
+        return NULL;
     }
     int dims[2] = {1024, 1024};
     const char *dim_names[2] = {"width", "height"};
@@ -227,17 +215,17 @@ static enum MHD_Result generate(srv_req *r) {
         json_t *v = json_object_get(body, dim_names[i]);
         if (!v || json_is_null(v)) continue;
         if (!json_is_integer(v)) {
-            ret = srv_invalid(r, dim_names[i], "must be an integer");
-            goto out;
+            srv_invalid(r, dim_names[i], "must be an integer");
+            return NULL;
         }
         json_int_t x = json_integer_value(v);
         if (x < o->min_size || x > o->max_size) {
-            ret = srv_invalid(r, dim_names[i], "must be between %d and %d", o->min_size, o->max_size);
-            goto out;
+            srv_invalid(r, dim_names[i], "must be between %d and %d", o->min_size, o->max_size);
+            return NULL;
         }
         if (x % o->size_multiple) {
-            ret = srv_invalid(r, dim_names[i], "must be a multiple of %d", o->size_multiple);
-            goto out;
+            srv_invalid(r, dim_names[i], "must be a multiple of %d", o->size_multiple);
+            return NULL;
         }
         dims[i] = (int)x;
     }
@@ -245,8 +233,8 @@ static enum MHD_Result generate(srv_req *r) {
     json_t *v = json_object_get(body, "preset");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v) || !i4_preset_find(json_string_value(v))) {
-            ret = srv_invalid(r, "preset", "preset must be one of: V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12");
-            goto out;
+            srv_invalid(r, "preset", "preset must be one of: V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12");
+            return NULL;
         }
         preset = json_string_value(v);
     }
@@ -254,8 +242,8 @@ static enum MHD_Result generate(srv_req *r) {
     v = json_object_get(body, "seed");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            ret = srv_invalid(r, "seed", "must be a non-negative integer");
-            goto out;
+            srv_invalid(r, "seed", "must be a non-negative integer");
+            return NULL;
         }
         seed = (uint64_t)json_integer_value(v);
     }
@@ -269,199 +257,192 @@ static enum MHD_Result generate(srv_req *r) {
         if (n < sizeof low)
             for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)in[i]);
         if (!low[0] || !strcmp(low, "jpg") || i4_image_format_parse(low, &fmt) != 0) {
-            ret = srv_invalid(r, "format", "format must be one of: png, webp, jpeg");
-            goto out;
+            srv_invalid(r, "format", "format must be one of: png, webp, jpeg");
+            return NULL;
         }
     }
     int64_t prompt_id = 0;
     v = json_object_get(body, "prompt_id");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-            ret = srv_invalid(r, "prompt_id", "must be a positive integer or null");
-            goto out;
+            srv_invalid(r, "prompt_id", "must be a positive integer or null");
+            return NULL;
         }
         prompt_id = json_integer_value(v);
     }
-    text = json_dumps(cap, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!text) {
-        ret = srv_error(r, 500, "cannot serialise the caption");
-        goto out;
+    gen_spec *g = calloc(1, sizeof *g);
+    if (!g) {
+        srv_error(r, 500, "out of memory");
+        return NULL;
     }
-    if ((long)strlen(text) > o->max_caption_bytes) {
-        ret = srv_invalid(r, "caption", "caption JSON must be %ld KB or smaller", o->max_caption_bytes / 1024);
-        goto out;
-    }
-    srv_task *t = calloc(1, sizeof *t);
-    if (!t) {
-        ret = srv_error(r, 500, "out of memory");
-        goto out;
-    }
-    t->kind = TASK_GENERATE;
-    t->status = TASK_QUEUED;
-    t->phase = "queued";
-    snprintf(t->msg, sizeof t->msg, "Queued...");
+    g->caption = json_dumps(cap, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_t *hld = json_object_get(cap, "high_level_description");
-    snprintf(t->hld, sizeof t->hld, "%s", json_is_string(hld) ? json_string_value(hld) : "");
-    t->caption = text;
-    text = NULL;
-    t->width = dims[0];
-    t->height = dims[1];
-    snprintf(t->preset, sizeof t->preset, "%s", preset);
-    t->total_steps = i4_preset_find(preset)->steps;
-    t->seed = seed;
-    t->format = fmt;
-    t->prompt_id = prompt_id;
-
-    pthread_mutex_lock(&s->lock);
-    int pending = s->queued + s->generating;
-    const char *busy = NULL;
-    if (s->stopping) busy = "The server is stopping.";
-    else if (o->queue_size == 0 && pending > 0)
-        busy = "A generation is already running. Wait for it to finish before starting another.";
-    else if (o->queue_size > 0 && s->queued >= o->queue_size)
-        busy = "The generation queue is full. Wait for a job to finish before adding another.";
-    if (busy || srv_task_add_locked(s, t) != 0) {
-        pthread_mutex_unlock(&s->lock);
-        srv_task_free(t);
-        ret = srv_error(r, 409, "%s", busy ? busy : "Too many unfinished tasks.");
-        goto out;
+    g->hld = strdup(json_is_string(hld) ? json_string_value(hld) : "");
+    if (!g->caption || !g->hld) {
+        gen_spec_free(g);
+        srv_error(r, 500, "out of memory");
+        return NULL;
     }
-    if (s->queue_tail) s->queue_tail->queue_next = t;
-    else s->queue_head = t;
-    s->queue_tail = t;
-    s->queued++;
-    int position = s->queued + s->generating - 1;
-    json_t *resp = json_pack("{s:s,s:s,s:i}", "task_id", t->id, "status", "queued", "queue_position", position);
-    pthread_cond_signal(&s->queue_cond);
-    pthread_mutex_unlock(&s->lock);
-    i4_log(&s->log, I4_LOG_INFO, "generate", "task %s accepted: %dx%d %s seed %llu %s (queue position %d)", t->id,
-           dims[0], dims[1], preset, (unsigned long long)seed, i4_image_format_name(fmt), position);
-    ret = srv_json(r, 200, resp);
-out:
-    free(text);
-    json_decref(body);
-    return ret;
+    if ((long)strlen(g->caption) > o->max_caption_bytes) {
+        gen_spec_free(g);
+        srv_invalid(r, "caption", "caption JSON must be %ld KB or smaller", o->max_caption_bytes / 1024);
+        return NULL;
+    }
+    g->width = dims[0];
+    g->height = dims[1];
+    snprintf(g->preset, sizeof g->preset, "%s", preset);
+    g->seed = seed;
+    g->format = fmt;
+    g->prompt_id = prompt_id;
+    return g;
 }
 
-static json_t *task_json_locked(i4_server *s, srv_task *t) {
+static void generate(srv_req *r) {
+    i4_server *s = r->s;
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return;
+    gen_spec *g = parse_generate(r, body);
+    json_decref(body);
+    if (!g) return;
+    int steps = i4_preset_find(g->preset)->steps;
+    char log_line[160];
+    snprintf(log_line, sizeof log_line, "%dx%d %s seed %llu %s", g->width, g->height, g->preset,
+             (unsigned long long)g->seed, i4_image_format_name(g->format));
+    srv_job *j = srv_job_new(&srv_generate_job, g);
+    if (!j) {
+        srv_error(r, 500, "out of memory");
+        return;
+    }
+    j->total_steps = steps;
+    char id[33];
+    pthread_mutex_lock(&s->lock);
+    int pending = s->queue_head || s->running;
+    const char *busy = NULL;
+    if (s->opt.queue_size == 0 && pending)
+        busy = "A generation is already running. Wait for it to finish before starting another.";
+    else if (s->opt.queue_size > 0 && s->waiting_generations >= s->opt.queue_size)
+        busy = "The generation queue is full. Wait for a job to finish before adding another.";
+    if (busy || srv_job_submit_locked(s, j, id) != 0) {
+        pthread_mutex_unlock(&s->lock);
+        srv_job_discard(j);
+        srv_error(r, busy ? 409 : 503, "%s", busy ? busy : i4_last_error());
+        return;
+    }
+    int position = srv_job_position_locked(s, j);
+    pthread_mutex_unlock(&s->lock);
+    i4_log(&s->log, I4_LOG_INFO, "generate", "job %s accepted: %s (queue position %d)", id, log_line, position);
+    srv_json(r, 200, json_pack("{s:s,s:s,s:i}", "task_id", id, "status", "queued", "queue_position", position));
+}
+
+static json_t *task_json_locked(i4_server *s, srv_job *j) {
+    gen_spec *g = j->spec;
     double now = i4_now_seconds();
-    int finished = t->status >= TASK_DONE;
+    int finished = j->status >= JOB_DONE;
     json_t *eta = json_null();
-    if (t->status == TASK_RUNNING && !strcmp(t->phase, "sampling") && t->step > 0) {
-        double per_step = (now - t->sample_started) / t->step;
-        eta = json_real(per_step * (t->total_steps - t->step) + s->last_decode_seconds);
-    } else if (t->status == TASK_RUNNING && !strcmp(t->phase, "decoding") && s->last_decode_seconds > 0) {
-        double left = s->last_decode_seconds - (now - t->phase_started);
+    if (j->status == JOB_RUNNING && !strcmp(j->phase, "sampling") && j->step > 0) {
+        double per_step = (now - j->sample_started) / j->step;
+        eta = json_real(per_step * (j->total_steps - j->step) + s->last_decode_seconds);
+    } else if (j->status == JOB_RUNNING && !strcmp(j->phase, "decoding") && s->last_decode_seconds > 0) {
+        double left = s->last_decode_seconds - (now - j->phase_started);
         eta = json_real(left > 0 ? left : 0);
     } else if (finished) {
         eta = json_real(0);
     }
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:s,s:f,s:o}", "state", finished ? "done" : "running",
-                          "status", status_name(t->status), "msg", t->msg, "image",
-                          t->image ? json_deep_copy(t->image) : json_null(),
-                          "progress", t->progress, "percent", t->progress, "step", t->step, "total_steps",
-                          t->total_steps, "phase", t->phase, "elapsed_seconds",
-                          (finished ? t->done_at : now) - t->created, "eta_seconds", eta);
-    json_object_set_new(j, "prompt_id", t->prompt_id > 0 ? json_integer(t->prompt_id) : json_null());
-    json_object_set_new(j, "width", json_integer(t->width));
-    json_object_set_new(j, "height", json_integer(t->height));
-    json_object_set_new(j, "preset", json_string(t->preset));
-    json_object_set_new(j, "seed", json_integer((json_int_t)t->seed));
-    json_object_set_new(j, "generation_seconds", t->status == TASK_DONE ? json_real(t->generation_seconds) : json_null());
-    if (t->status == TASK_QUEUED) {
-        int pos = s->generating;
-        for (srv_task *q = s->queue_head; q && q != t; q = q->queue_next) pos += q->status == TASK_QUEUED;
-        json_object_set_new(j, "queue_position", json_integer(pos));
+    json_t *out = json_pack("{s:s,s:s,s:s,s:o,s:i,s:i,s:i,s:i,s:s,s:f,s:o}", "state", finished ? "done" : "running",
+                            "status", srv_job_status_name(j->status), "msg", j->msg, "image",
+                            j->status == JOB_DONE && j->result ? json_deep_copy(j->result) : json_null(), "progress",
+                            j->progress, "percent", j->progress, "step", j->step, "total_steps", j->total_steps,
+                            "phase", j->phase, "elapsed_seconds", (finished ? j->done_at : now) - j->created,
+                            "eta_seconds", eta);
+    if (!out) return NULL;
+    json_object_set_new(out, "prompt_id", g->prompt_id > 0 ? json_integer(g->prompt_id) : json_null());
+    json_object_set_new(out, "width", json_integer(g->width));
+    json_object_set_new(out, "height", json_integer(g->height));
+    json_object_set_new(out, "preset", json_string(g->preset));
+    json_object_set_new(out, "seed", json_integer((json_int_t)g->seed));
+    json_object_set_new(out, "generation_seconds",
+                        j->status == JOB_DONE ? json_real(g->generation_seconds) : json_null());
+    if (j->status == JOB_QUEUED) json_object_set_new(out, "queue_position", json_integer(srv_job_position_locked(s, j)));
+    if (j->status == JOB_ERROR)
+        json_object_set_new(out, "error", json_string(j->msg + (strncmp(j->msg, "Error: ", 7) ? 0 : 7)));
+    if (j->status == JOB_CANCELLED) json_object_set_new(out, "cancelled", json_true());
+    return out;
+}
+
+static void task_status(srv_req *r, const char *id) {
+    i4_server *s = r->s;
+    pthread_mutex_lock(&s->lock);
+    srv_job *j = srv_job_find_locked(s, id, &srv_generate_job);
+    json_t *out = j ? task_json_locked(s, j)
+                    : json_pack("{s:s,s:s,s:s,s:n,s:i,s:i,s:s}", "state", "done", "status", "error", "msg",
+                                "Task not found.", "image", "progress", 0, "total_steps", 0, "error", "Task not found.");
+    pthread_mutex_unlock(&s->lock);
+    srv_json(r, 200, out);
+}
+
+static void task_cancel(srv_req *r, const char *id) {
+    int rc = srv_job_cancel(r->s, id, &srv_generate_job);
+    if (rc < 0) srv_json(r, 404, json_pack("{s:b,s:s}", "ok", 0, "error", "Task not found."));
+    else if (rc > 0) srv_json(r, 409, json_pack("{s:b,s:s}", "ok", 0, "error", "The task has already finished."));
+    else {
+        i4_log(&r->s->log, I4_LOG_INFO, "generate", "job %s: cancel requested", id);
+        srv_json(r, 200, json_pack("{s:b}", "ok", 1));
     }
-    if (t->status == TASK_ERROR) json_object_set_new(j, "error", json_string(t->msg + (strncmp(t->msg, "Error: ", 7) ? 0 : 7)));
-    if (t->status == TASK_CANCELLED) json_object_set_new(j, "cancelled", json_true());
-    return j;
 }
 
-static enum MHD_Result task_status(srv_req *r, const char *id) {
+static void queue_status(srv_req *r) {
     i4_server *s = r->s;
     pthread_mutex_lock(&s->lock);
-    srv_task_purge_locked(s);
-    srv_task *t = srv_task_find_locked(s, id, TASK_GENERATE);
-    json_t *j = t ? task_json_locked(s, t)
-                  : json_pack("{s:s,s:s,s:s,s:n,s:i,s:i,s:s}", "state", "done", "status", "error", "msg",
-                              "Task not found.", "image", "progress", 0, "total_steps", 0, "error", "Task not found.");
-    pthread_mutex_unlock(&s->lock);
-    return srv_json(r, 200, j);
-}
-
-static enum MHD_Result task_cancel(srv_req *r, const char *id) {
-    i4_server *s = r->s;
-    pthread_mutex_lock(&s->lock);
-    srv_task *t = srv_task_find_locked(s, id, TASK_GENERATE);
-    int finished = t && t->status >= TASK_DONE;
-    if (t && t->status == TASK_QUEUED) {
-        /* Not started: cancel at once; the worker skips it. */
-        t->status = TASK_CANCELLED;
-        t->phase = "done";
-        t->done_at = i4_now_seconds();
-        snprintf(t->msg, sizeof t->msg, "Cancelled.");
-    } else if (t && !finished) {
-        __atomic_store_n(&t->cancel, 1, __ATOMIC_RELAXED);
+    json_t *queued = json_array(), *jobs = json_array();
+    for (srv_job *q = s->queue_head; q; q = q->queue_next) {
+        if (q->type == &srv_generate_job) json_array_append_new(queued, json_string(q->id));
+        json_array_append_new(jobs, json_pack("{s:s,s:s,s:s}", "id", q->id, "kind", q->type->kind, "status", "queued"));
     }
+    srv_job *run = s->running;
+    if (run) json_array_insert_new(jobs, 0, json_pack("{s:s,s:s,s:s}", "id", run->id, "kind", run->type->kind, "status", "running"));
+    json_t *out = json_pack("{s:o,s:o,s:i,s:o}", "running",
+                            run && run->type == &srv_generate_job ? json_string(run->id) : json_null(), "queued", queued,
+                            "queue_size", s->opt.queue_size, "jobs", jobs);
     pthread_mutex_unlock(&s->lock);
-    if (!t) return srv_json(r, 404, json_pack("{s:b,s:s}", "ok", 0, "error", "Task not found."));
-    if (finished) return srv_json(r, 409, json_pack("{s:b,s:s}", "ok", 0, "error", "The task has already finished."));
-    i4_log(&s->log, I4_LOG_INFO, "generate", "task %s: cancel requested", id);
-    return srv_json(r, 200, json_pack("{s:b}", "ok", 1));
+    srv_json(r, 200, out);
 }
 
-static enum MHD_Result queue_status(srv_req *r) {
-    i4_server *s = r->s;
-    pthread_mutex_lock(&s->lock);
-    json_t *queued = json_array();
-    for (srv_task *q = s->queue_head; q; q = q->queue_next)
-        if (q->status == TASK_QUEUED) json_array_append_new(queued, json_string(q->id));
-    json_t *running = json_null();
-    for (int i = 0; i < I4_SERVER_MAX_TASKS; i++)
-        if (s->tasks[i] && s->tasks[i]->kind == TASK_GENERATE && s->tasks[i]->status == TASK_RUNNING)
-            running = json_string(s->tasks[i]->id);
-    json_t *j = json_pack("{s:o,s:o,s:i}", "running", running, "queued", queued, "queue_size", s->opt.queue_size);
-    pthread_mutex_unlock(&s->lock);
-    return srv_json(r, 200, j);
-}
-
-static enum MHD_Result verify(srv_req *r) {
-    enum MHD_Result sent;
-    json_t *body = srv_body_object(r, 0, &sent);
-    if (!body) return sent;
+static void verify(srv_req *r) {
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return;
     json_t *cap = json_object_get(body, "caption");
     if (!json_is_object(cap)) {
         json_decref(body);
-        return srv_invalid(r, "caption", "must be a JSON object");
+        srv_invalid(r, "caption", "must be a JSON object");
+        return;
     }
     i4_caption_issues issues = {0};
     i4_caption_verify_json(cap, &issues);
     json_t *w = json_array();
     for (size_t i = 0; i < issues.count; i++) json_array_append_new(w, json_string(issues.items[i]));
-    json_t *j = json_pack("{s:b,s:o}", "valid", issues.count == 0, "warnings", w);
+    json_t *out = json_pack("{s:b,s:o}", "valid", issues.count == 0, "warnings", w);
     i4_caption_issues_free(&issues);
     json_decref(body);
-    return srv_json(r, 200, j);
+    srv_json(r, 200, out);
 }
 
-enum MHD_Result srv_route_generate(srv_req *r, const char *path) {
+void srv_route_generate(srv_req *r, const char *path) {
     int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
-    if (!strcmp(path, "/generate")) return post ? generate(r) : srv_method_not_allowed(r, "POST");
-    if (!strcmp(path, "/verify")) return post ? verify(r) : srv_method_not_allowed(r, "POST");
-    if (!strcmp(path, "/queue")) return get ? queue_status(r) : srv_method_not_allowed(r, "GET");
-    if (!strncmp(path, "/status/", 8)) {
+    if (!strcmp(path, "/generate")) post ? generate(r) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/verify")) post ? verify(r) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/queue")) get ? queue_status(r) : (void)srv_method_not_allowed(r, "GET");
+    else if (!strncmp(path, "/status/", 8)) {
         const char *id = path + 8;
-        if (!*id || strchr(id, '/')) return srv_error(r, 404, "not found");
-        return get ? task_status(r, id) : srv_method_not_allowed(r, "GET");
-    }
-    if (!strncmp(path, "/tasks/", 7)) {
+        if (!*id || strchr(id, '/') || strlen(id) > 64) srv_error(r, 404, "not found");
+        else get ? task_status(r, id) : (void)srv_method_not_allowed(r, "GET");
+    } else if (!strncmp(path, "/tasks/", 7)) {
         const char *id = path + 7, *slash = strchr(id, '/');
-        if (!slash || strcmp(slash, "/cancel") || slash - id > 64) return srv_error(r, 404, "not found");
-        if (!post) return srv_method_not_allowed(r, "POST");
-        char buf[80];
-        snprintf(buf, sizeof buf, "%.*s", (int)(slash - id), id);
-        return task_cancel(r, buf);
-    }
-    return srv_error(r, 404, "not found");
+        if (!slash || strcmp(slash, "/cancel") || slash - id > 64) srv_error(r, 404, "not found");
+        else if (!post) srv_method_not_allowed(r, "POST");
+        else {
+            char buf[80];
+            snprintf(buf, sizeof buf, "%.*s", (int)(slash - id), id);
+            task_cancel(r, buf);
+        }
+    } else srv_error(r, 404, "not found");
 }

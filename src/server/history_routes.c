@@ -29,34 +29,33 @@ void srv_delete_output_file(i4_server *s, const char *stored) {
 }
 
 /* Optional integer query parameter in [lo, hi]; -1 with the 422 queued. */
-static int query_int(srv_req *r, const char *name, long long lo, long long hi, long long *out, enum MHD_Result *sent) {
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+static int query_int(srv_req *r, const char *name, long long lo, long long hi, long long *out) {
+    const char *v = srv_lookup(r, SRV_QUERY, name);
     if (!v) return 0;
     char *end;
     long long x = strtoll(v, &end, 10);
     if (!*v || *end || x < lo || x > hi) {
         char field[64];
         snprintf(field, sizeof field, "query.%s", name);
-        *sent = srv_invalid(r, field, "must be an integer from %lld to %lld", lo, hi);
+        srv_invalid(r, field, "must be an integer from %lld to %lld", lo, hi);
         return -1;
     }
     *out = x;
     return 0;
 }
 
-static enum MHD_Result store_failure(srv_req *r, int rc) {
+static int store_failure(srv_req *r, int rc) {
     if (rc == I4_STORE_NOT_FOUND) return srv_json(r, 404, json_pack("{s:s,s:b}", "error", "not found", "ok", 0));
     return srv_error(r, 500, "database error: %s", i4_last_error());
 }
 
 /* ------------------------------------------------------------ images */
 
-static enum MHD_Result images_list(srv_req *r) {
+static int images_list(srv_req *r) {
     long long prompt_id = 0, limit = r->s->opt.query_limit, offset = 0;
-    enum MHD_Result sent;
-    if (query_int(r, "prompt_id", 1, INT64_MAX, &prompt_id, &sent) || query_int(r, "limit", 1, 500, &limit, &sent) ||
-        query_int(r, "offset", 0, 1000000000, &offset, &sent))
-        return sent;
+    if (query_int(r, "prompt_id", 1, INT64_MAX, &prompt_id) || query_int(r, "limit", 1, 500, &limit) ||
+        query_int(r, "offset", 0, 1000000000, &offset))
+        return 0;
     json_t *rows = NULL;
     int rc = i4_store_image_list(r->s->store, (int)limit, (int)offset, prompt_id, &rows);
     if (rc) return store_failure(r, rc);
@@ -70,7 +69,7 @@ static enum MHD_Result images_list(srv_req *r) {
     return srv_json(r, 200, rows);
 }
 
-static enum MHD_Result image_get(srv_req *r, int64_t id) {
+static int image_get(srv_req *r, int64_t id) {
     json_t *row = NULL;
     int rc = i4_store_image_get(r->s->store, id, &row);
     if (rc) return store_failure(r, rc);
@@ -80,23 +79,19 @@ static enum MHD_Result image_get(srv_req *r, int64_t id) {
     return srv_json(r, 200, row);
 }
 
-static enum MHD_Result image_file(srv_req *r, int64_t id) {
+static int image_file(srv_req *r, int64_t id) {
     json_t *row = NULL;
     int rc = i4_store_image_get(r->s->store, id, &row);
     if (rc) return store_failure(r, rc);
     const char *name = json_string_value(json_object_get(row, "file_path"));
-    enum MHD_Result ret;
-    if (!name || !*name) ret = srv_error(r, 404, "not found");
-    else {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", r->s->output_dir, name);
-        ret = srv_file(r, path, srv_image_content_type(name), 1);
-    }
+    int ret;
+    if (!name || !*name || !i4_store_is_bare_name(name)) ret = srv_error(r, 404, "not found");
+    else ret = srv_file_in(r, r->s->output_dir, name, srv_image_content_type(name), 1);
     json_decref(row);
     return ret;
 }
 
-static enum MHD_Result image_delete(srv_req *r, int64_t id) {
+static int image_delete(srv_req *r, int64_t id) {
     char *file = NULL;
     int rc = i4_store_image_delete(r->s->store, id, &file);
     if (rc) return store_failure(r, rc);
@@ -115,20 +110,20 @@ static size_t utf8_chars(const char *s) {
 }
 
 /* "form_json" must be a string that parses as JSON, within the size cap. */
-static int check_form_json(srv_req *r, json_t *body, const char **out, enum MHD_Result *sent) {
+static int check_form_json(srv_req *r, json_t *body, const char **out) {
     json_t *v = json_object_get(body, "form_json");
     if (!json_is_string(v)) {
-        *sent = srv_invalid(r, "form_json", "must be a string holding JSON");
+        srv_invalid(r, "form_json", "must be a string holding JSON");
         return -1;
     }
     if ((long)json_string_length(v) > r->s->opt.max_form_bytes) {
-        *sent = srv_invalid(r, "form_json", "must be %ld KB or smaller", r->s->opt.max_form_bytes / 1024);
+        srv_invalid(r, "form_json", "must be %ld KB or smaller", r->s->opt.max_form_bytes / 1024);
         return -1;
     }
     json_error_t e;
     json_t *parsed = json_loadb(json_string_value(v), json_string_length(v), JSON_DECODE_ANY, &e);
     if (!parsed) {
-        *sent = srv_invalid(r, "form_json", "is not valid JSON (line %d column %d: %s)", e.line, e.column, e.text);
+        srv_invalid(r, "form_json", "is not valid JSON (line %d column %d: %s)", e.line, e.column, e.text);
         return -1;
     }
     json_decref(parsed);
@@ -136,10 +131,9 @@ static int check_form_json(srv_req *r, json_t *body, const char **out, enum MHD_
     return 0;
 }
 
-static enum MHD_Result prompt_create(srv_req *r) {
-    enum MHD_Result sent;
-    json_t *body = srv_body_object(r, 0, &sent);
-    if (!body) return sent;
+static int prompt_create(srv_req *r) {
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return 0;
     const char *form = NULL, *hld = "";
     json_t *h = json_object_get(body, "hld");
     if (h && !json_is_null(h)) {
@@ -153,9 +147,9 @@ static enum MHD_Result prompt_create(srv_req *r) {
             return srv_invalid(r, "hld", "must be 12000 characters or fewer");
         }
     }
-    if (check_form_json(r, body, &form, &sent)) {
+    if (check_form_json(r, body, &form)) {
         json_decref(body);
-        return sent;
+        return 0;
     }
     int64_t id = 0;
     int rc = i4_store_prompt_insert(r->s->store, form, hld, &id);
@@ -164,12 +158,11 @@ static enum MHD_Result prompt_create(srv_req *r) {
     return srv_json(r, 200, json_pack("{s:I}", "id", (json_int_t)id));
 }
 
-static enum MHD_Result prompts_list(srv_req *r) {
+static int prompts_list(srv_req *r) {
     long long limit = r->s->opt.query_limit, offset = 0;
-    enum MHD_Result sent;
-    if (query_int(r, "limit", 1, 500, &limit, &sent) || query_int(r, "offset", 0, 1000000000, &offset, &sent))
-        return sent;
-    const char *search = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "search");
+    if (query_int(r, "limit", 1, 500, &limit) || query_int(r, "offset", 0, 1000000000, &offset))
+        return 0;
+    const char *search = srv_lookup(r, SRV_QUERY, "search");
     if (search && strlen(search) > 1000) return srv_invalid(r, "query.search", "must be 1000 characters or fewer");
     json_t *rows = NULL;
     int rc = i4_store_prompt_list(r->s->store, (int)limit, (int)offset, search, 1, &rows);
@@ -189,13 +182,13 @@ static enum MHD_Result prompts_list(srv_req *r) {
     return srv_json(r, 200, rows);
 }
 
-static enum MHD_Result prompt_get(srv_req *r, int64_t id) {
+static int prompt_get(srv_req *r, int64_t id) {
     json_t *row = NULL;
     int rc = i4_store_prompt_get(r->s->store, id, &row);
     return rc ? store_failure(r, rc) : srv_json(r, 200, row);
 }
 
-static enum MHD_Result prompt_delete(srv_req *r, int64_t id) {
+static int prompt_delete(srv_req *r, int64_t id) {
     json_t *files = NULL;
     int rc = i4_store_prompt_delete(r->s->store, id, &files);
     if (rc) return store_failure(r, rc);
@@ -209,7 +202,7 @@ static enum MHD_Result prompt_delete(srv_req *r, int64_t id) {
     return srv_json(r, 200, resp);
 }
 
-static enum MHD_Result form_get(srv_req *r) {
+static int form_get(srv_req *r) {
     char *form = NULL;
     if (i4_store_form_load(r->s->store, &form) != 0) return store_failure(r, -1);
     json_t *j = json_pack("{s:o}", "form_json", form ? json_string(form) : json_null());
@@ -217,14 +210,13 @@ static enum MHD_Result form_get(srv_req *r) {
     return srv_json(r, 200, j);
 }
 
-static enum MHD_Result form_save(srv_req *r) {
-    enum MHD_Result sent;
-    json_t *body = srv_body_object(r, 0, &sent);
-    if (!body) return sent;
+static int form_save(srv_req *r) {
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return 0;
     const char *form;
-    if (check_form_json(r, body, &form, &sent)) {
+    if (check_form_json(r, body, &form)) {
         json_decref(body);
-        return sent;
+        return 0;
     }
     int rc = i4_store_form_save(r->s->store, form);
     json_decref(body);
@@ -233,7 +225,13 @@ static enum MHD_Result form_save(srv_req *r) {
 
 /* ------------------------------------------------------------ dispatch */
 
-enum MHD_Result srv_route_history(srv_req *r, const char *path) {
+static int route(srv_req *r, const char *path);
+
+void srv_route_history(srv_req *r, const char *path) {
+    route(r, path);
+}
+
+static int route(srv_req *r, const char *path) {
     int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST"), del = !strcmp(r->method, "DELETE");
     if (!strcmp(path, "/form")) return get ? form_get(r) : post ? form_save(r) : srv_method_not_allowed(r, "GET, POST");
     if (!strcmp(path, "/images")) return get ? images_list(r) : srv_method_not_allowed(r, "GET");

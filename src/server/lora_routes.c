@@ -4,9 +4,11 @@
  *
  * Files are discovered in IDEOGRAM4_LORA_DIR (non-recursive, *.safetensors,
  * sorted); a request names files by bare name and each name must be one of
- * that listing, so no client string is ever joined into a path unchecked.
- * Apply and remove run as tasks on their own thread (one at a time, 409
- * otherwise), wait for the model operation lock, and report phases
+ * that listing, so no client string is ever joined into a path unchecked;
+ * a file whose real path leaves the folder (a symlink out) is refused, and
+ * error texts name files by bare name and never quote their bytes.
+ * Apply and remove are jobs on the one queue (one pending at a time, 409
+ * otherwise) and report phases
  * validate → restore → merge → warmup → done. Applying always replaces the
  * previous stack. The engine keeps the checkpoint's weights mmap'd and merges
  * into copies of the affected layers, so "restore" is dropping the copies
@@ -22,243 +24,312 @@
 
 #include "base/error.h"
 #include "base/io.h"
+#include "base/utf8.h"
 #include "model/lora.h"
 #include "server/server_internal.h"
 
 #define MAX_STACK 8
 
+/* A LoRA job: the stack to apply, or NULL to remove the applied one. */
+typedef struct {
+    json_t *stack; /* [{"name", "strength"}] */
+} lora_spec;
+
+static void lora_spec_free(void *p) {
+    lora_spec *l = p;
+    if (!l) return;
+    json_decref(l->stack);
+    free(l);
+}
+
+/* A parser's error about a file of the LoRA folder, fit for a client: the
+ * folder's path becomes the bare name and quoted file content (jansson's
+ * "near '...'") is dropped. */
+static void client_file_error(const char *msg, const char *path, const char *name, char *out, size_t size) {
+    char buf[1024];
+    size_t o = 0, plen = strlen(path);
+    for (const char *p = msg; *p && o + 1 < sizeof buf;) {
+        if (plen && !strncmp(p, path, plen)) {
+            size_t n = strlen(name);
+            if (o + n >= sizeof buf) break;
+            memcpy(buf + o, name, n);
+            o += n;
+            p += plen;
+        } else if (!strncmp(p, " near '", 7)) {
+            const char *end = strchr(p + 7, '\'');
+            p = end ? end + 1 : p + strlen(p);
+        } else if (*p == '/') { /* any other absolute path: keep its last part */
+            const char *q = p;
+            while (*q && *q != ' ' && *q != ':' && *q != ',' && *q != ')') q++;
+            const char *last = p;
+            for (const char *t = p; t < q; t++)
+                if (*t == '/') last = t + 1;
+            while (last < q && o + 1 < sizeof buf) buf[o++] = *last++;
+            p = q;
+        } else {
+            buf[o++] = *p++;
+        }
+    }
+    buf[o] = 0;
+    i4_utf8_copy(out, size, buf);
+}
+
+/* 0 when dir/name is a regular file whose real path is inside the folder
+ * (a symlink within the folder is fine, one that leads out is not); else -1
+ * with the reason for the client. */
+static int lora_file_ok(i4_server *s, const char *name, char *path, size_t path_size, char *why, size_t why_size) {
+    char real_dir[PATH_MAX], real[PATH_MAX];
+    snprintf(path, path_size, "%s/%s", s->opt.lora_dir, name);
+    if (!realpath(s->opt.lora_dir, real_dir) || !realpath(path, real)) {
+        snprintf(why, why_size, "cannot be opened");
+        return -1;
+    }
+    size_t n = strlen(real_dir);
+    if (strncmp(real, real_dir, n) != 0 || real[n] != '/' || strchr(real + n + 1, '/')) {
+        snprintf(why, why_size, "is a link that leads out of the LoRA folder");
+        return -1;
+    }
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, why_size, "is not a regular file");
+        return -1;
+    }
+    return 0;
+}
+
 static int cmp_name(const void *a, const void *b) {
-    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
-                  json_string_value(json_object_get(*(json_t *const *)b, "name")));
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
+    return strcmp(x ? x : "", y ? y : "");
 }
 
 /* The folder's LoRA files: [{"name","format","size_mb","modules"}], and the
- * files that could not be parsed in *invalid ([{"name","error"}]). */
+ * files that cannot be used in *invalid ([{"name","error"}]). A file name
+ * that is not UTF-8 cannot be named in JSON: it is listed as invalid with
+ * its bytes escaped, and logged. */
 static json_t *list_loras(i4_server *s, json_t **invalid) {
     json_t *out = json_array();
     if (invalid) *invalid = json_array();
     DIR *d = opendir(s->opt.lora_dir);
     if (!d) return out;
     struct dirent *e;
-    json_t *items[1024];
-    size_t n = 0;
-    while ((e = readdir(d)) && n < 1024) {
+    json_t **items = NULL;
+    size_t n = 0, cap = 0;
+    while ((e = readdir(d))) {
         const char *nm = e->d_name;
         size_t len = strlen(nm);
         if (nm[0] == '.' || len <= 12 || strcmp(nm + len - 12, ".safetensors")) continue;
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", s->opt.lora_dir, nm);
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        i4_lora *l = NULL;
-        if (i4_lora_open(&l, path) != 0) {
-            if (invalid) json_array_append_new(*invalid, json_pack("{s:s,s:s}", "name", nm, "error", i4_last_error()));
+        if (!i4_utf8_valid(nm, len)) {
+            char shown[600];
+            i4_escape_for_log(shown, sizeof shown, nm);
+            i4_log(&s->log, I4_LOG_WARN, "lora", "skipping a file whose name is not UTF-8: %s", shown);
+            if (invalid)
+                json_array_append_new(*invalid, json_pack("{s:s,s:s}", "name", shown, "error",
+                                                          "the file name is not valid UTF-8; rename the file"));
             continue;
         }
-        items[n++] = json_pack("{s:s,s:s,s:f,s:I}", "name", nm, "format", i4_lora_format(l), "size_mb",
-                               round((double)st.st_size / (1024.0 * 1024.0) * 10) / 10, "modules",
-                               (json_int_t)i4_lora_module_count(l));
+        char path[PATH_MAX], why[256];
+        if (lora_file_ok(s, nm, path, sizeof path, why, sizeof why) != 0) {
+            char msg[400];
+            i4_utf8_format(msg, sizeof msg, "%s", why);
+            if (invalid) json_array_append_new(*invalid, json_pack("{s:s,s:s}", "name", nm, "error", msg));
+            continue;
+        }
+        struct stat st;
+        i4_lora *l = NULL;
+        if (stat(path, &st) != 0 || i4_lora_open(&l, path) != 0) {
+            char msg[600];
+            client_file_error(i4_last_error(), path, nm, msg, sizeof msg);
+            if (invalid) json_array_append_new(*invalid, json_pack("{s:s,s:s}", "name", nm, "error", msg));
+            continue;
+        }
+        json_t *item = json_pack("{s:s,s:s,s:f,s:I}", "name", nm, "format", i4_lora_format(l), "size_mb",
+                                 round((double)st.st_size / (1024.0 * 1024.0) * 10) / 10, "modules",
+                                 (json_int_t)i4_lora_module_count(l));
         i4_lora_close(l);
+        if (!item) continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            json_t **grown = realloc(items, ncap * sizeof *grown);
+            if (!grown) {
+                json_decref(item);
+                break;
+            }
+            items = grown;
+            cap = ncap;
+        }
+        items[n++] = item;
     }
     closedir(d);
-    qsort(items, n, sizeof *items, cmp_name);
+    if (n) qsort(items, n, sizeof *items, cmp_name);
     for (size_t i = 0; i < n; i++) json_array_append_new(out, items[i]);
+    free(items);
     return out;
 }
 
 static json_t *find_listed(json_t *list, const char *name) {
     size_t i;
     json_t *it;
-    json_array_foreach(list, i, it) if (!strcmp(json_string_value(json_object_get(it, "name")), name)) return it;
+    json_array_foreach(list, i, it) {
+        const char *n = json_string_value(json_object_get(it, "name"));
+        if (n && !strcmp(n, name)) return it;
+    }
     return NULL;
 }
 
-/* ------------------------------------------------------------ worker */
-
-static void set_op(srv_task *t, const char *phase, int progress, const char *fmt, const char *arg) {
-    i4_server *s = t->server;
-    pthread_mutex_lock(&s->lock);
-    t->phase = phase;
-    t->progress = progress;
-    snprintf(t->msg, sizeof t->msg, fmt, arg ? arg : "");
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void finish_op(srv_task *t, int ok, const char *msg, json_t *applied) {
-    i4_server *s = t->server;
-    pthread_mutex_lock(&s->lock);
-    t->status = ok ? TASK_DONE : TASK_ERROR;
-    t->phase = ok ? "done" : "error";
-    t->progress = ok ? 100 : 0;
-    t->done_at = i4_now_seconds();
-    snprintf(t->msg, sizeof t->msg, "%s", msg);
-    t->result = json_pack("{s:b,s:s}", "ok", ok, "msg", msg);
-    if (applied) json_object_set_new(t->result, "applied_loras", json_deep_copy(applied));
-    s->lora_busy = 0;
-    pthread_mutex_unlock(&s->lock);
-    i4_log(&s->log, ok ? I4_LOG_INFO : I4_LOG_ERROR, "lora", "operation %s: %s", t->id, msg);
-}
-
-static void *lora_worker(void *arg) {
-    srv_task *t = arg;
-    i4_server *s = t->server;
-    char msg[1200];
-    int applying = t->loras != NULL;
-    pthread_mutex_lock(&s->lock);
-    t->status = TASK_RUNNING;
-    t->started = i4_now_seconds();
-    pthread_mutex_unlock(&s->lock);
-    if (srv_op_wait(s, applying ? "applying LoRA and warming up" : "removing LoRA and warming up", t) != 0) {
-        finish_op(t, 0, "Cancelled: the server is stopping.", NULL);
-        goto out;
+/* "a + b" of a stack's names (malloc'd). */
+static char *stack_label(json_t *stack) {
+    size_t n = json_array_size(stack), len = 1;
+    for (size_t i = 0; i < n; i++) len += strlen(json_string_value(json_object_get(json_array_get(stack, i), "name"))) + 3;
+    char *label = malloc(len);
+    if (!label) return NULL;
+    label[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(label, " + ");
+        strcat(label, json_string_value(json_object_get(json_array_get(stack, i), "name")));
     }
-    set_op(t, "validate", 5, applying ? "Checking LoRA files..." : "Checking applied LoRA...", NULL);
+    return label;
+}
+
+/* ------------------------------------------------------------ the job */
+
+static void lora_finish(i4_server *s, srv_job *j, int ok, const char *msg, json_t *applied) {
+    json_t *result = json_pack("{s:b,s:s}", "ok", ok, "msg", msg);
+    if (result && applied) json_object_set_new(result, "applied_loras", json_deep_copy(applied));
+    srv_job_finish(s, j, ok ? JOB_DONE : JOB_ERROR, result, "%s", msg);
+}
+
+static void run_lora(i4_server *s, srv_job *j) {
+    lora_spec *spec = j->spec;
+    int applying = spec->stack != NULL;
+    srv_job_update(s, j, "validate", 5, "%s", applying ? "Checking LoRA files..." : "Checking applied LoRA...");
     pthread_mutex_lock(&s->lock);
     i4_pipeline *p = s->pipe;
     size_t n_applied = json_array_size(s->applied_loras);
     pthread_mutex_unlock(&s->lock);
     if (!p) {
-        srv_op_release(s);
-        finish_op(t, 0, "Model not loaded.", NULL);
-        goto out;
+        lora_finish(s, j, 0, "Model not loaded.", NULL);
+        return;
     }
     if (!applying && n_applied == 0) {
-        srv_op_release(s);
-        finish_op(t, 0, "No LoRA applied.", NULL);
-        goto out;
+        lora_finish(s, j, 0, "No LoRA applied.", NULL);
+        return;
     }
     if (n_applied) {
-        set_op(t, "restore", applying ? 15 : 25,
-               applying ? "Restoring base weights before applying new LoRA..." : "Restoring original weights...", NULL);
+        srv_job_update(s, j, "restore", applying ? 15 : 25, "%s",
+                       applying ? "Restoring base weights before applying new LoRA..." : "Restoring original weights...");
         i4_pipeline_remove_loras(p);
         pthread_mutex_lock(&s->lock);
         json_array_clear(s->applied_loras);
         pthread_mutex_unlock(&s->lock);
-        set_op(t, "restore", applying ? 30 : 65, applying ? "Base weights restored." : "Original weights restored.",
-               NULL);
+        srv_job_update(s, j, "restore", applying ? 30 : 65, "%s",
+                       applying ? "Base weights restored." : "Original weights restored.");
     }
     json_t *applied = json_array();
-    int failed = 0;
-    size_t n = json_array_size(t->loras);
-    for (size_t i = 0; i < n && !failed; i++) {
-        json_t *it = json_array_get(t->loras, i);
+    size_t n = json_array_size(spec->stack);
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(spec->stack, i);
         const char *name = json_string_value(json_object_get(it, "name"));
         double strength = json_number_value(json_object_get(it, "strength"));
-        set_op(t, "merge", 35 + (int)(35.0 * (double)i / (double)n), "Merging %s into conditional transformer...", name);
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", s->opt.lora_dir, name);
+        srv_job_update(s, j, "merge", 35 + (int)(35.0 * (double)i / (double)n),
+                       "Merging %s into conditional transformer...", name);
+        char path[PATH_MAX], why[256], msg[700];
+        /* Checked again here: the folder may have changed since the request. */
+        int bad = lora_file_ok(s, name, path, sizeof path, why, sizeof why) != 0;
         double t0 = i4_now_seconds();
-        if (i4_pipeline_apply_lora(p, path, (float)strength) != 0) {
-            snprintf(msg, sizeof msg, "%s", i4_last_error());
-            failed = 1;
-            break;
+        if (bad || i4_pipeline_apply_lora(p, path, (float)strength) != 0) {
+            if (bad) i4_utf8_format(msg, sizeof msg, "LoRA %s %s", name, why);
+            else client_file_error(i4_last_error(), path, name, msg, sizeof msg);
+            i4_pipeline_remove_loras(p); /* leave a consistent state: nothing applied */
+            json_decref(applied);
+            lora_finish(s, j, 0, msg, NULL);
+            return;
         }
         i4_lora *l = NULL;
         const char *format = "unknown";
         if (i4_lora_open(&l, path) == 0) format = i4_lora_format(l);
         json_array_append_new(applied, json_pack("{s:s,s:f,s:s}", "name", name, "strength", strength, "format", format));
         i4_lora_close(l);
-        i4_log(&s->log, I4_LOG_INFO, "lora", "merged %s (strength %.3g) in %.2fs", name, strength,
-               i4_now_seconds() - t0);
-        set_op(t, "merge", 35 + (int)(35.0 * (double)(i + 1) / (double)n), "Merged %s.", name);
+        i4_log(&s->log, I4_LOG_INFO, "lora", "merged %s (strength %.3g) in %.2fs", name, strength, i4_now_seconds() - t0);
+        srv_job_update(s, j, "merge", 35 + (int)(35.0 * (double)(i + 1) / (double)n), "Merged %s.", name);
     }
-    if (failed) {
-        /* Leave a consistent state: nothing applied. */
-        i4_pipeline_remove_loras(p);
-        json_decref(applied);
-        srv_op_release(s);
-        finish_op(t, 0, msg, NULL);
-        goto out;
-    }
-    set_op(t, "warmup", 75, applying ? "LoRA weights merged. Preparing warmup..." : "Preparing warmup...", NULL);
-    set_op(t, "warmup", 80, "Warming up...", NULL);
+    srv_job_update(s, j, "warmup", 80, "%s", applying ? "LoRA weights merged. Warming up..." : "Warming up...");
     srv_warmup(s, p);
-    set_op(t, "warmup", 95, "Warmup complete.", NULL);
+    srv_job_update(s, j, "warmup", 95, "Warmup complete.");
     pthread_mutex_lock(&s->lock);
     json_decref(s->applied_loras);
     s->applied_loras = json_deep_copy(applied);
     pthread_mutex_unlock(&s->lock);
-    srv_op_release(s);
     if (applying) {
-        char label[900] = "";
-        for (size_t i = 0; i < n; i++) {
-            size_t used = strlen(label);
-            snprintf(label + used, sizeof label - used, "%s%s", i ? " + " : "",
-                     json_string_value(json_object_get(json_array_get(applied, i), "name")));
-        }
-        snprintf(msg, sizeof msg, "LoRA stack applied: %s", label);
-        finish_op(t, 1, msg, applied);
+        char *label = stack_label(applied);
+        char msg[1200];
+        i4_utf8_format(msg, sizeof msg, "LoRA stack applied: %s", label ? label : "");
+        free(label);
+        lora_finish(s, j, 1, msg, applied);
     } else {
-        finish_op(t, 1, "LoRA removed, original weights restored.", applied);
+        lora_finish(s, j, 1, "LoRA removed, original weights restored.", applied);
     }
     json_decref(applied);
-out:
-    pthread_mutex_lock(&s->lock);
-    s->lora_threads--;
-    pthread_cond_broadcast(&s->lora_cond);
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
 }
+
+const srv_job_type srv_lora_job = {"lora", run_lora, lora_spec_free};
 
 /* ------------------------------------------------------------ routes */
 
-static enum MHD_Result start_op(srv_req *r, json_t *stack) {
-    i4_server *s = r->s;
-    srv_task *t = calloc(1, sizeof *t);
-    if (!t) {
-        json_decref(stack);
-        return srv_error(r, 500, "out of memory");
-    }
-    t->kind = TASK_LORA;
-    t->status = TASK_QUEUED;
-    t->phase = "queued";
-    t->loras = stack;
-    snprintf(t->msg, sizeof t->msg, "Queued...");
-    pthread_mutex_lock(&s->lock);
-    if (s->lora_busy || s->stopping || srv_task_add_locked(s, t) != 0) {
-        pthread_mutex_unlock(&s->lock);
-        srv_task_free(t);
-        return srv_error(r, 409, "A LoRA operation is already running.");
-    }
-    s->lora_busy = 1;
-    s->lora_threads++;
-    pthread_t th;
-    if (pthread_create(&th, NULL, lora_worker, t) != 0) {
-        s->lora_busy = 0;
-        s->lora_threads--;
-        t->status = TASK_ERROR;
-        t->done_at = i4_now_seconds();
-        pthread_mutex_unlock(&s->lock);
-        return srv_error(r, 500, "cannot start the LoRA worker");
-    }
-    pthread_detach(th);
-    json_t *resp = json_pack("{s:b,s:s,s:s}", "ok", 1, "task_id", t->id, "msg",
-                             stack ? "LoRA apply started." : "LoRA remove started.");
-    pthread_mutex_unlock(&s->lock);
-    return srv_json(r, 200, resp);
+static int lora_pending_locked(i4_server *s) {
+    for (srv_job *j = s->jobs; j; j = j->table_next)
+        if (j->type == &srv_lora_job && j->status <= JOB_RUNNING) return 1;
+    return 0;
 }
 
-static enum MHD_Result lora_apply(srv_req *r) {
-    enum MHD_Result sent;
-    json_t *body = srv_body_object(r, 0, &sent);
-    if (!body) return sent;
+static void start_op(srv_req *r, json_t *stack) {
+    i4_server *s = r->s;
+    lora_spec *spec = calloc(1, sizeof *spec);
+    if (!spec) {
+        json_decref(stack);
+        srv_error(r, 500, "out of memory");
+        return;
+    }
+    spec->stack = stack;
+    srv_job *j = srv_job_new(&srv_lora_job, spec);
+    if (!j) {
+        srv_error(r, 500, "out of memory");
+        return;
+    }
+    char id[33];
+    pthread_mutex_lock(&s->lock);
+    int busy = lora_pending_locked(s);
+    int rc = busy ? -1 : srv_job_submit_locked(s, j, id);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != 0) {
+        srv_job_discard(j);
+        if (busy) srv_error(r, 409, "A LoRA operation is already running.");
+        else srv_error(r, 503, "%s", i4_last_error());
+        return;
+    }
+    srv_json(r, 200, json_pack("{s:b,s:s,s:s}", "ok", 1, "task_id", id, "msg",
+                               stack ? "LoRA apply started." : "LoRA remove started."));
+}
+
+static void lora_apply(srv_req *r) {
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return;
     json_t *requested = json_array();
     json_t *name = json_object_get(body, "name"), *loras = json_object_get(body, "loras");
-    enum MHD_Result ret = MHD_NO;
     int bad = 0;
     if (loras && !json_is_null(loras)) {
         if (!json_is_array(loras)) {
-            ret = srv_invalid(r, "loras", "must be a list of {\"name\", \"strength\"}");
+            srv_invalid(r, "loras", "must be a list of {\"name\", \"strength\"}");
             bad = 1;
         } else if (json_array_size(loras) > MAX_STACK) {
-            ret = srv_invalid(r, "loras", "at most %d LoRAs can be stacked", MAX_STACK);
+            srv_invalid(r, "loras", "at most %d LoRAs can be stacked", MAX_STACK);
             bad = 1;
         } else {
             size_t i;
             json_t *it;
             json_array_foreach(loras, i, it) {
                 if (!json_is_object(it)) {
-                    ret = srv_invalid(r, "loras", "each entry must be an object with \"name\" and \"strength\"");
+                    srv_invalid(r, "loras", "each entry must be an object with \"name\" and \"strength\"");
                     bad = 1;
                     break;
                 }
@@ -272,7 +343,7 @@ static enum MHD_Result lora_apply(srv_req *r) {
         json_array_append_new(requested, one);
     }
     if (!bad && json_array_size(requested) == 0) {
-        ret = srv_json(r, 200, json_pack("{s:b,s:s}", "ok", 0, "msg", "Missing LoRA name."));
+        srv_json(r, 200, json_pack("{s:b,s:s}", "ok", 0, "msg", "Missing LoRA name."));
         bad = 1;
     }
     json_t *listing = bad ? NULL : list_loras(r->s, NULL);
@@ -282,20 +353,20 @@ static enum MHD_Result lora_apply(srv_req *r) {
     if (!bad) json_array_foreach(requested, i, it) {
         json_t *nm = json_object_get(it, "name"), *st = json_object_get(it, "strength");
         if (!json_is_string(nm) || !json_string_length(nm)) {
-            ret = srv_invalid(r, "name", "must be a non-empty string");
+            srv_invalid(r, "name", "must be a non-empty string");
             bad = 1;
             break;
         }
         const char *n = json_string_value(nm);
         if (!i4_store_is_bare_name(n)) {
-            ret = srv_invalid(r, "name", "must be a file name in the LoRA folder, without a path");
+            srv_invalid(r, "name", "must be a file name in the LoRA folder, without a path");
             bad = 1;
             break;
         }
         double strength = r->s->opt.lora_strength;
         if (st && !json_is_null(st)) {
             if (!json_is_number(st) || !(json_number_value(st) >= -4.0 && json_number_value(st) <= 4.0)) {
-                ret = srv_invalid(r, "strength", "must be a number from -4 to 4");
+                srv_invalid(r, "strength", "must be a number from -4 to 4");
                 bad = 1;
                 break;
             }
@@ -303,8 +374,8 @@ static enum MHD_Result lora_apply(srv_req *r) {
         }
         if (!find_listed(listing, n)) {
             char m[700];
-            snprintf(m, sizeof m, "LoRA not found: %s (not a readable LoRA file in %s)", n, r->s->opt.lora_dir);
-            ret = srv_json(r, 404, json_pack("{s:b,s:s,s:s}", "ok", 0, "msg", m, "error", m));
+            i4_utf8_format(m, sizeof m, "LoRA not found: %s (not a usable LoRA file of the LoRA folder)", n);
+            srv_json(r, 404, json_pack("{s:b,s:s,s:s}", "ok", 0, "msg", m, "error", m));
             bad = 1;
             break;
         }
@@ -315,66 +386,58 @@ static enum MHD_Result lora_apply(srv_req *r) {
     json_decref(body);
     if (bad) {
         json_decref(stack);
-        return ret;
+        return;
     }
-    return start_op(r, stack);
+    start_op(r, stack);
 }
 
-static enum MHD_Result lora_status(srv_req *r) {
+static void lora_status(srv_req *r) {
     i4_server *s = r->s;
     json_t *invalid = NULL;
     json_t *available = list_loras(s, &invalid);
     pthread_mutex_lock(&s->lock);
     json_t *applied = json_deep_copy(s->applied_loras);
+    int busy = lora_pending_locked(s);
     pthread_mutex_unlock(&s->lock);
     size_t n = json_array_size(applied);
-    char label[900] = "";
-    for (size_t i = 0; i < n; i++) {
-        size_t used = strlen(label);
-        snprintf(label + used, sizeof label - used, "%s%s", i ? " + " : "",
-                 json_string_value(json_object_get(json_array_get(applied, i), "name")));
-    }
+    char *label = n ? stack_label(applied) : NULL;
     double strength = n == 1 ? json_number_value(json_object_get(json_array_get(applied, 0), "strength"))
                       : n    ? 0.0
                              : s->opt.lora_strength;
-    json_t *j = json_pack("{s:o,s:f,s:o,s:o,s:o,s:f}", "applied", n ? json_string(label) : json_null(), "strength",
-                          strength, "applied_loras", applied, "available", available, "invalid", invalid,
-                          "default_strength", s->opt.lora_strength);
-    pthread_mutex_lock(&s->lock);
-    json_object_set_new(j, "busy", json_boolean(s->lora_busy));
-    pthread_mutex_unlock(&s->lock);
-    return srv_json(r, 200, j);
+    json_t *out = json_pack("{s:o,s:f,s:o,s:o,s:o,s:f,s:b}", "applied", label ? json_string(label) : json_null(),
+                            "strength", strength, "applied_loras", applied, "available", available, "invalid", invalid,
+                            "default_strength", s->opt.lora_strength, "busy", busy);
+    free(label);
+    srv_json(r, 200, out);
 }
 
-static enum MHD_Result lora_operation(srv_req *r, const char *id) {
+static void lora_operation(srv_req *r, const char *id) {
     i4_server *s = r->s;
     pthread_mutex_lock(&s->lock);
-    srv_task_purge_locked(s);
-    srv_task *t = srv_task_find_locked(s, id, TASK_LORA);
-    json_t *j;
-    if (!t) {
-        j = json_pack("{s:s,s:s,s:s,s:i,s:s,s:n}", "state", "done", "msg", "Task not found.", "phase", "done",
-                      "progress", 0, "error", "Task not found.", "result");
+    srv_job *j = srv_job_find_locked(s, id, &srv_lora_job);
+    json_t *out;
+    if (!j) {
+        out = json_pack("{s:s,s:s,s:s,s:i,s:s,s:n}", "state", "done", "msg", "Task not found.", "phase", "done",
+                        "progress", 0, "error", "Task not found.", "result");
     } else {
-        int finished = t->status >= TASK_DONE;
-        j = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "state", finished ? "done" : "running", "msg", t->msg, "phase",
-                      t->phase, "progress", t->progress, "error",
-                      t->status == TASK_ERROR ? json_string(t->msg) : json_null(), "result",
-                      t->result ? json_deep_copy(t->result) : json_null());
+        int finished = j->status >= JOB_DONE;
+        out = json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "state", finished ? "done" : "running", "msg", j->msg, "phase",
+                        j->status == JOB_ERROR ? "error" : j->phase, "progress", j->status == JOB_ERROR ? 0 : j->progress,
+                        "error", j->status == JOB_ERROR ? json_string(j->msg) : json_null(), "result",
+                        j->result ? json_deep_copy(j->result) : json_null());
     }
     pthread_mutex_unlock(&s->lock);
-    return srv_json(r, 200, j);
+    srv_json(r, 200, out);
 }
 
-enum MHD_Result srv_route_lora(srv_req *r, const char *path) {
+void srv_route_lora(srv_req *r, const char *path) {
     int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
-    if (!strcmp(path, "/lora/status")) return get ? lora_status(r) : srv_method_not_allowed(r, "GET");
-    if (!strcmp(path, "/lora/apply")) return post ? lora_apply(r) : srv_method_not_allowed(r, "POST");
-    if (!strcmp(path, "/lora/remove")) return post ? start_op(r, NULL) : srv_method_not_allowed(r, "POST");
-    if (!strncmp(path, "/lora/operation/", 16)) {
+    if (!strcmp(path, "/lora/status")) get ? lora_status(r) : (void)srv_method_not_allowed(r, "GET");
+    else if (!strcmp(path, "/lora/apply")) post ? lora_apply(r) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/lora/remove")) post ? start_op(r, NULL) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strncmp(path, "/lora/operation/", 16)) {
         const char *id = path + 16;
-        if (!*id || strchr(id, '/') || strlen(id) > 64) return srv_error(r, 404, "not found");
-        return get ? lora_operation(r, id) : srv_method_not_allowed(r, "GET");
-    }
-    return srv_error(r, 404, "not found");
+        if (!*id || strchr(id, '/') || strlen(id) > 64) srv_error(r, 404, "not found");
+        else get ? lora_operation(r, id) : (void)srv_method_not_allowed(r, "GET");
+    } else srv_error(r, 404, "not found");
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 
 #define I4_MP_ENV "IDEOGRAM4_MAGIC_PROMPT_"
 #define I4_MP_REPLY_CAP (32u << 20) /* refuse LLM replies above 32 MiB */
@@ -205,12 +206,7 @@ int i4_mp_aspect_ratio(int width, int height, char *buf, size_t size) {
 /* First n bytes of s as a printable excerpt (newlines kept; cut on a UTF-8
  * boundary). */
 static void excerpt(char *dst, size_t size, const char *s, size_t n) {
-    size_t len = strlen(s);
-    if (len > n) {
-        len = n;
-        while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80) len--;
-    }
-    if (len >= size) len = size - 1;
+    size_t len = i4_utf8_prefix(s, strlen(s), n < size - 1 ? n : size - 1);
     memcpy(dst, s, len);
     dst[len] = '\0';
 }
@@ -220,7 +216,7 @@ static void set_result(i4_magic_prompt_result *r, i4_mp_error kind, const char *
     r->kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    i4_utf8_vformat(r->message, sizeof r->message, fmt, ap);
     va_end(ap);
 }
 
@@ -259,7 +255,8 @@ char *i4_mp_normalize_image(const char *image, size_t max_bytes, char *err, size
         for (size_t i = 0; !good && i < sizeof ok / sizeof ok[0]; i++)
             good = strlen(ok[i]) == mlen && !strncasecmp(mime, ok[i], mlen);
         if (!good) {
-            snprintf(err, err_size, "unsupported image type: %.*s", (int)(mlen > 64 ? 64 : mlen), mime);
+            /* The MIME is client text: cut at a character boundary. */
+            i4_utf8_format(err, err_size, "unsupported image type: %.*s", (int)i4_utf8_prefix(mime, mlen, 64), mime);
             return NULL;
         }
         payload = comma + 1;
@@ -742,6 +739,12 @@ static char *reply_content(const char *body, i4_magic_prompt_result *out) {
 
 static int is_http_url(const char *u) { return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8); }
 
+static int on_transfer_progress(void *cancel, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                                curl_off_t ulnow) {
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return __atomic_load_n((const int *)cancel, __ATOMIC_RELAXED) != 0;
+}
+
 int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text,
                         const char *const *images, size_t n_images, int width, int height,
                         i4_magic_prompt_result *out) {
@@ -830,6 +833,11 @@ int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* thread-safe timeouts */
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (cfg->cancel) { /* the server stops: abort instead of waiting out the timeout */
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_transfer_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cfg->cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out->http_status);
     if (rc == CURLE_OPERATION_TIMEDOUT) {

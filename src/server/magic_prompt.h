@@ -60,6 +60,7 @@ typedef struct {
     size_t max_chars;           /* idea length cap, in Unicode code points */
     size_t max_images;
     size_t max_image_bytes;     /* decoded size cap per image */
+    const int *cancel;          /* when set and non-zero, a call in flight ends (as a timeout) */
 } i4_magic_prompt_config;
 
 /* The APP.md §7.3 / §10.1 defaults: base http://127.0.0.1:18082/v1, model

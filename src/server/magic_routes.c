@@ -16,6 +16,7 @@
 
 #include "base/error.h"
 #include "base/io.h"
+#include "base/utf8.h"
 #include "server/server_internal.h"
 
 static unsigned status_for(i4_mp_error kind) {
@@ -31,83 +32,112 @@ static unsigned status_for(i4_mp_error kind) {
     }
 }
 
-static enum MHD_Result magic_prompt(srv_req *r) {
-    i4_server *s = r->s;
-    enum MHD_Result sent;
-    if (!s->mp_config_ok)
-        return srv_json(r, 503, json_pack("{s:s,s:s}", "error", s->mp_config_error, "kind", "not_configured"));
-    json_t *body = srv_body_object(r, 0, &sent);
-    if (!body) return sent;
-    enum MHD_Result ret;
-    const char **images = NULL;
-    json_t *prompt = json_object_get(body, "prompt");
-    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
-        ret = srv_invalid(r, "prompt", "must be a string");
-        goto out;
-    }
-    int dims[2] = {1024, 1024};
-    const char *names[2] = {"width", "height"};
-    for (int i = 0; i < 2; i++) {
-        json_t *v = json_object_get(body, names[i]);
-        if (!v || json_is_null(v)) continue;
-        if (!json_is_integer(v) || json_integer_value(v) < s->opt.min_size || json_integer_value(v) > s->opt.max_size) {
-            ret = srv_invalid(r, names[i], "must be an integer between %d and %d", s->opt.min_size, s->opt.max_size);
-            goto out;
-        }
-        dims[i] = (int)json_integer_value(v);
-    }
-    json_t *imgs = json_object_get(body, "images_b64");
-    size_t n_images = 0;
-    if (imgs && !json_is_null(imgs)) {
-        if (!json_is_array(imgs)) {
-            ret = srv_invalid(r, "images_b64", "must be a list of data URLs or base64 strings");
-            goto out;
-        }
-        n_images = json_array_size(imgs);
-        images = calloc(n_images ? n_images : 1, sizeof *images);
-        if (!images) {
-            ret = srv_error(r, 500, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < n_images; i++) {
-            json_t *it = json_array_get(imgs, i);
-            if (!json_is_string(it)) {
-                ret = srv_invalid(r, "images_b64", "item %zu must be a string", i);
-                goto out;
-            }
-            images[i] = json_string_value(it);
-        }
-    }
+/* A validated magic-prompt request, run off the event loop. */
+typedef struct {
+    json_t *body;          /* owns the strings below */
+    const char *prompt;
+    const char **images;
+    size_t n_images;
+    int width, height;
+} magic_call;
+
+static void magic_call_free(void *p) {
+    magic_call *c = p;
+    if (!c) return;
+    json_decref(c->body);
+    free(c->images);
+    free(c);
+}
+
+static void magic_reply(i4_server *s, void *arg, srv_req *r) {
+    magic_call *c = arg;
     i4_magic_prompt_result res;
     double t0 = i4_now_seconds();
-    i4_magic_prompt_run(&s->mp, json_is_string(prompt) ? json_string_value(prompt) : NULL, images, n_images, dims[0],
-                        dims[1], &res);
+    i4_magic_prompt_run(&s->mp, c->prompt, c->images, c->n_images, c->width, c->height, &res);
     i4_log(&s->log, res.kind == I4_MP_OK ? I4_LOG_INFO : I4_LOG_WARN, "magic", "%s model %s, %zu image(s): %s (%.1fs)",
-           s->mp.base_url, s->mp.model, n_images, res.kind == I4_MP_OK ? "ok" : res.message, i4_now_seconds() - t0);
+           s->mp.base_url, s->mp.model, c->n_images, res.kind == I4_MP_OK ? "ok" : res.message, i4_now_seconds() - t0);
     if (res.kind == I4_MP_OK) {
         json_t *cap = json_loads(res.caption_json, 0, NULL);
-        ret = cap ? srv_json(r, 200, json_pack("{s:o,s:s}", "caption", cap, "model", s->mp.model))
-                  : srv_error(r, 500, "internal error: the caption does not parse");
+        if (cap) srv_json(r, 200, json_pack("{s:o,s:s}", "caption", cap, "model", s->mp.model));
+        else srv_error(r, 500, "internal error: the caption does not parse");
     } else if (res.kind == I4_MP_INVALID_INPUT) {
-        ret = srv_invalid(r, n_images && strstr(res.message, "image") ? "images_b64" : "prompt", "%s", res.message);
+        srv_invalid(r, c->n_images && strstr(res.message, "image") ? "images_b64" : "prompt", "%s", res.message);
     } else {
-        json_t *j = json_pack("{s:s,s:s}", "error", res.message[0] ? res.message : i4_mp_error_name(res.kind), "kind",
+        char *msg = i4_utf8_sanitized(res.message, strlen(res.message));
+        json_t *j = json_pack("{s:s,s:s}", "error", msg && *msg ? msg : i4_mp_error_name(res.kind), "kind",
                               i4_mp_error_name(res.kind));
-        if (res.kind == I4_MP_INVALID_CAPTION) {
+        free(msg);
+        if (j && res.kind == I4_MP_INVALID_CAPTION) {
             json_t *w = json_array();
             for (size_t i = 0; i < res.issues.count; i++) json_array_append_new(w, json_string(res.issues.items[i]));
             json_object_set_new(j, "warnings", w);
             json_t *cap = res.caption_json ? json_loads(res.caption_json, 0, NULL) : NULL;
             json_object_set_new(j, "caption", cap ? cap : json_null());
         }
-        if (res.http_status) json_object_set_new(j, "llm_status", json_integer(res.http_status));
-        ret = srv_json(r, status_for(res.kind), j);
+        if (j && res.http_status) json_object_set_new(j, "llm_status", json_integer(res.http_status));
+        srv_json(r, status_for(res.kind), j);
     }
     i4_magic_prompt_result_free(&res);
-out:
-    free(images);
-    json_decref(body);
-    return ret;
+}
+
+static void magic_prompt(srv_req *r) {
+    i4_server *s = r->s;
+    if (!s->mp_config_ok) {
+        srv_json(r, 503, json_pack("{s:s,s:s}", "error", s->mp_config_error, "kind", "not_configured"));
+        return;
+    }
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return;
+    magic_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        json_decref(body);
+        srv_error(r, 500, "out of memory");
+        return;
+    }
+    c->body = body;
+    c->width = c->height = 1024;
+    json_t *prompt = json_object_get(body, "prompt");
+    if (prompt && !json_is_null(prompt) && !json_is_string(prompt)) {
+        srv_invalid(r, "prompt", "must be a string");
+        goto bad;
+    }
+    c->prompt = json_is_string(prompt) ? json_string_value(prompt) : NULL;
+    int *dims[2] = {&c->width, &c->height};
+    const char *names[2] = {"width", "height"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(body, names[i]);
+        if (!v || json_is_null(v)) continue;
+        if (!json_is_integer(v) || json_integer_value(v) < s->opt.min_size || json_integer_value(v) > s->opt.max_size) {
+            srv_invalid(r, names[i], "must be an integer between %d and %d", s->opt.min_size, s->opt.max_size);
+            goto bad;
+        }
+        *dims[i] = (int)json_integer_value(v);
+    }
+    json_t *imgs = json_object_get(body, "images_b64");
+    if (imgs && !json_is_null(imgs)) {
+        if (!json_is_array(imgs)) {
+            srv_invalid(r, "images_b64", "must be a list of data URLs or base64 strings");
+            goto bad;
+        }
+        c->n_images = json_array_size(imgs);
+        c->images = calloc(c->n_images ? c->n_images : 1, sizeof *c->images);
+        if (!c->images) {
+            srv_error(r, 500, "out of memory");
+            goto bad;
+        }
+        for (size_t i = 0; i < c->n_images; i++) {
+            json_t *it = json_array_get(imgs, i);
+            if (!json_is_string(it)) {
+                srv_invalid(r, "images_b64", "item %zu must be a string", i);
+                goto bad;
+            }
+            c->images[i] = json_string_value(it);
+        }
+    }
+    srv_defer(r, magic_reply, c, magic_call_free);
+    return;
+bad:
+    magic_call_free(c);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *u) {
@@ -143,12 +173,15 @@ static int probe(const char *url, const char *key, long timeout_s, long *status,
     return rc == CURLE_OK ? 0 : -1;
 }
 
-static enum MHD_Result magic_status(srv_req *r) {
-    i4_server *s = r->s;
+static void magic_status_reply(i4_server *s, void *arg, srv_req *r) {
+    (void)arg;
     const i4_magic_prompt_config *c = &s->mp;
     if (!s->mp_config_ok)
-        return srv_json(r, 200, json_pack("{s:b,s:s,s:[],s:b,s:s}", "configured", 0, "config_error", s->mp_config_error,
-                                           "missing_env", "llm_reachable", 0, "llm_error", s->mp_config_error));
+    {
+        srv_json(r, 200, json_pack("{s:b,s:s,s:[],s:b,s:s}", "configured", 0, "config_error", s->mp_config_error,
+                                   "missing_env", "llm_reachable", 0, "llm_error", s->mp_config_error));
+        return;
+    }
     i4_magic_prompt_global_init();
     char url[1200], err[600] = "";
     long status = 0;
@@ -170,13 +203,13 @@ static enum MHD_Result magic_status(srv_req *r) {
                           c->provider == I4_MP_PROVIDER_LLAMA_CPP ? "llama_cpp" : "openai_compatible", "model", c->model,
                           "base_url", c->base_url, "auth_configured", c->api_key[0] != 0, "missing_env",
                           "llm_reachable", reachable, "llm_error", reachable ? json_null() : json_string(err));
-    return srv_json(r, 200, j);
+    srv_json(r, 200, j);
 }
 
-enum MHD_Result srv_route_magic(srv_req *r, const char *path) {
-    if (!strcmp(path, "/magic-prompt"))
-        return !strcmp(r->method, "POST") ? magic_prompt(r) : srv_method_not_allowed(r, "POST");
-    if (!strcmp(path, "/magic-prompt/status"))
-        return !strcmp(r->method, "GET") ? magic_status(r) : srv_method_not_allowed(r, "GET");
-    return srv_error(r, 404, "not found");
+void srv_route_magic(srv_req *r, const char *path) {
+    if (!strcmp(path, "/magic-prompt")) !strcmp(r->method, "POST") ? magic_prompt(r) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/magic-prompt/status")) {
+        if (strcmp(r->method, "GET")) srv_method_not_allowed(r, "GET");
+        else srv_defer(r, magic_status_reply, NULL, NULL); /* the probe may take seconds */
+    } else srv_error(r, 404, "not found");
 }

@@ -35,8 +35,18 @@ typedef struct {
     double lora_strength;      /* IDEOGRAM4_LORA_STRENGTH: default strength */
     int warmup_size, warmup_steps; /* IDEOGRAM4_WARMUP_*; steps 0 = no warm-up */
     int query_limit;           /* IDEOGRAM4_DB_QUERY_LIMIT */
-    int queue_size;            /* IDEOGRAM4_QUEUE_SIZE: 0 = one slot (409 when busy), N = FIFO of N waiting jobs */
+    int queue_size;            /* IDEOGRAM4_QUEUE_SIZE (default 16): generations that may wait behind the
+                                  running job; 409 when full. 0 = one slot (409 whenever a job is pending) */
     int autoload;              /* IDEOGRAM4_AUTOLOAD: start loading the model at start */
+    /* Request and connection limits (see README "Security"). */
+    const char *allowed_hosts; /* IDEOGRAM4_ALLOWED_HOSTS: extra Host names accepted on a loopback bind */
+    int max_connections;       /* IDEOGRAM4_MAX_CONNECTIONS (default 4000; capped by the fd limit) */
+    int per_ip_connections;    /* IDEOGRAM4_PER_IP_CONNECTIONS (default 64; loopback peers exempt) */
+    int http_threads;          /* IDEOGRAM4_HTTP_THREADS (default 4): event-loop threads */
+    int header_timeout;        /* IDEOGRAM4_HEADER_TIMEOUT seconds (default 30): request line + headers */
+    int body_timeout;          /* IDEOGRAM4_BODY_TIMEOUT seconds (default 120): the whole body */
+    long long max_inflight_bytes; /* IDEOGRAM4_MAX_INFLIGHT_BODY_BYTES (default 64 MiB): bodies buffered at once */
+    int magic_concurrency;     /* IDEOGRAM4_MAGIC_PROMPT_CONCURRENCY (default 2): magic prompts at once */
 } i4_server_options;
 
 /* Defaults of APP.md §10.1, then every IDEOGRAM4_* variable that is set.

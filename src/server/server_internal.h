@@ -1,22 +1,25 @@
 /*
- * server_internal.h — state shared by the server's route files.
+ * server_internal.h — state shared by the server's files.
  *
- * Locks (APP.md §3.2):
- *   - `op` serialises everything that touches the model (load, unload, LoRA
- *     apply/remove, generation). It carries a label and start time for the
- *     busy messages. Workers wait for it; HTTP handlers only try it.
- *   - `lock` guards the task table, the generation queue and the model
- *     state fields (state, message, LoRA stack). Never held while waiting for
- *     `op` or while running model work.
- * Generation tasks go through a FIFO consumed by one worker thread; with
- * queue_size 0 the FIFO never holds more than the running job (409 when
- * busy). LoRA operations run on their own short-lived thread, one at a time.
+ * Layers, outside in:
+ *   mhd.c       libmicrohttpd glue: connections (limits, per-IP counts,
+ *               header/body deadlines), body buffering, deferred replies.
+ *   dispatch.c  the request policy (URL, Host, token, Origin, Content-Type,
+ *               body limits) and the route table. No libmicrohttpd here, so a
+ *               request can be handed to it without a socket (fuzzing).
+ *   *_routes.c  JSON in, job specs or store calls, JSON out.
+ *   jobs.c      the job queue and the one worker thread that owns the
+ *               pipeline: load, unload, LoRA apply/remove (each ending with
+ *               the warm-up) and generation are jobs run in FIFO order.
+ *
+ * Locking: `lock` guards the job table and queue, the model state fields and
+ * the applied LoRA list. Only the worker touches `pipe` (and frees it, after
+ * clearing the pointer under `lock`). No lock is held while model work runs.
  */
 #ifndef I4_SERVER_INTERNAL_H
 #define I4_SERVER_INTERNAL_H
 
 #include <jansson.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -27,134 +30,189 @@
 #include "server/server.h"
 #include "server/store.h"
 
-#define I4_SERVER_MAX_TASKS 256
-#define I4_SERVER_TASK_KEEP_SECONDS 3600.0
+#define I4_SERVER_JOB_KEEP_SECONDS 3600.0       /* finished jobs stay visible this long */
+#define I4_SERVER_JOB_KEEP_COUNT 256            /* ... and at most this many of them */
 #define I4_SERVER_BODY_LIMIT (1u << 20)          /* 1 MB */
 #define I4_SERVER_BODY_LIMIT_IMAGES (16u << 20)  /* 16 MB: magic prompt with images */
 
 enum { MODEL_IDLE, MODEL_LOADING, MODEL_LOADED, MODEL_ERROR };
-enum { TASK_QUEUED, TASK_RUNNING, TASK_DONE, TASK_ERROR, TASK_CANCELLED };
-enum { TASK_GENERATE, TASK_LORA };
+enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ERROR, JOB_CANCELLED };
 
-typedef struct srv_task {
-    struct i4_server *server;
-    int kind;
+typedef struct srv_job srv_job;
+
+/* What a kind of job does; the spec it carries is its own struct. */
+typedef struct {
+    const char *kind;                        /* "generate", "lora", "load", "unload" */
+    void (*run)(i4_server *s, srv_job *j);   /* on the worker; must end with srv_job_finish */
+    void (*free_spec)(void *spec);
+} srv_job_type;
+
+struct srv_job {
+    const srv_job_type *type;
+    void *spec;            /* owned, type-specific (generation settings, LoRA stack) */
+    json_t *result;        /* set by the job when it finishes (image row, LoRA result) */
     char id[33];
-    int status;            /* TASK_* */
-    int cancel;            /* set by the cancel route (atomic) */
+    int status;            /* JOB_*, under lock */
+    int cancel;            /* atomic: set by cancel and at stop */
+    int refs;              /* table + queue + worker; freed at 0 */
     char msg[512];
     const char *phase;     /* static string */
     int step, total_steps, progress;
     double created, started, sample_started, phase_started, done_at; /* i4_now_seconds() */
-    /* generation */
-    char *caption;
-    char hld[512];
-    int width, height;
-    char preset[32];
-    uint64_t seed;
-    i4_image_format format;
-    int64_t prompt_id;     /* <= 0 = null */
-    json_t *image;         /* result object once done */
-    double generation_seconds;
-    /* LoRA: [{"name", "strength"}] to apply, or NULL to remove */
-    json_t *loras;
-    json_t *result;        /* {"ok", "msg", "applied_loras"?} */
-    struct srv_task *queue_next;
-} srv_task;
+    srv_job *queue_next;
+    srv_job *table_next;
+};
+
+/* One HTTP reply as the routes build it; mhd.c turns it into a response and
+ * adds the CORS and nosniff headers. */
+#define SRV_MAX_HEADERS 6
+typedef struct {
+    unsigned status;       /* 0 = nothing queued yet */
+    char *body;            /* malloc'd */
+    size_t len;
+    int fd;                /* file body when >= 0 (then body is NULL) */
+    uint64_t fd_size;
+    const char *content_type;
+    const char *header_names[SRV_MAX_HEADERS];
+    char *header_values[SRV_MAX_HEADERS]; /* malloc'd */
+    int n_headers;
+} srv_resp;
+
+enum { SRV_HEADER, SRV_QUERY, SRV_COOKIE };
+typedef const char *(*srv_lookup_fn)(void *src, int kind, const char *key);
+
+typedef struct srv_req srv_req;
+/* A reply computed off the event loop (an LLM call, a wait for a job): runs
+ * on its own thread and fills out->resp. */
+typedef void (*srv_deferred_fn)(i4_server *s, void *arg, srv_req *out);
+
+struct srv_req {
+    i4_server *s;
+    const char *method, *url;
+    const char *body;
+    size_t body_len;
+    srv_lookup_fn lookup;  /* headers, query arguments, cookies; NULL in deferred replies */
+    void *lookup_src;
+    srv_resp resp;
+    srv_deferred_fn deferred;
+    void *deferred_arg;
+    void (*deferred_free)(void *arg);
+    int holds_magic_slot;  /* this request counts against magic_concurrency */
+};
 
 struct i4_server {
     i4_server_options opt;
     char output_dir[4096];
     char webui_dir[4096];  /* "" when no built UI was found */
+    char lora_dir[4096];   /* realpath of the LoRA folder, "" when missing */
     i4_logger log;
     i4_store *store;
     i4_magic_prompt_config mp;
     int mp_config_ok;
     char mp_config_error[512];
-    struct MHD_Daemon *daemon;
+    void *http;            /* mhd.c state */
     int port;
 
     pthread_mutex_t lock;
-    pthread_mutex_t op;
-    char op_label[64];     /* under lock; "" when op is free */
-    double op_since;
-
-    /* model (under lock) */
+    /* model (under lock; pipe written by the worker only) */
     i4_pipeline *pipe;
     int model_state;
     char model_msg[600];
+    char model_weights[4096];
     int load_progress;
     double rss_before_unload_mb, rss_after_unload_mb; /* < 0 until an unload */
     json_t *applied_loras; /* [{"name","strength","format"}] */
     double last_decode_seconds;
 
-    /* tasks (under lock) */
-    srv_task *tasks[I4_SERVER_MAX_TASKS];
-    srv_task *queue_head, *queue_tail;
-    int queued, generating, lora_busy;
-    pthread_cond_t queue_cond;
-    pthread_t gen_thread;
+    /* jobs (under lock) */
+    srv_job *jobs;         /* table, newest first */
+    srv_job *queue_head, *queue_tail;
+    srv_job *running;
+    int waiting_generations;
+    pthread_cond_t queue_cond, job_done_cond;
+    pthread_t worker;
+    int worker_started;
     int stopping;
-    int lora_threads;      /* running LoRA threads, joined at stop */
-    pthread_cond_t lora_cond;
+    int magic_running;     /* requests holding a magic-prompt slot */
     i4_rng rng;
 };
 
-/* One HTTP request as the route functions see it. */
-typedef struct {
-    i4_server *s;
-    struct MHD_Connection *conn;
-    const char *method, *url;
-    const char *body;
-    size_t body_len;
-    unsigned status;       /* set when a response is queued (for the log) */
-} srv_req;
+/* ---- dispatch.c: the request layer */
+/* Checks made once the headers are in, before any body byte is buffered:
+ * 0 = go on (*limit = the route's body limit, *magic = counts against the
+ * magic-prompt cap), else r->resp holds the rejection. content_length < 0
+ * when unknown (chunked). */
+int srv_precheck(srv_req *r, long long content_length, int expect_continue, size_t *limit, int *magic);
+/* Route a request whose body is complete; fills r->resp or r->deferred. */
+void srv_dispatch(srv_req *r);
+/* Release what a request's reply holds. */
+void srv_resp_clear(srv_resp *resp);
 
-/* ---- http.c: responses and request helpers */
-enum MHD_Result srv_send(srv_req *r, unsigned status, struct MHD_Response *resp);
-enum MHD_Result srv_json(srv_req *r, unsigned status, json_t *body); /* steals body */
-enum MHD_Result srv_error(srv_req *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* ---- http.c: replies and request helpers */
+int srv_json(srv_req *r, unsigned status, json_t *body); /* steals body */
+int srv_error(srv_req *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* FastAPI-style 422 with an "error" string too. */
-enum MHD_Result srv_invalid(srv_req *r, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-enum MHD_Result srv_method_not_allowed(srv_req *r, const char *allowed);
-/* Parse the body as a JSON object; on failure queues the 422 and returns NULL
- * with *sent set. An empty body counts as {} when empty_ok. */
-json_t *srv_body_object(srv_req *r, int empty_ok, enum MHD_Result *sent);
+int srv_invalid(srv_req *r, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int srv_method_not_allowed(srv_req *r, const char *allowed);
+int srv_add_header(srv_req *r, const char *name, const char *value);
+/* Parse the body as a JSON object; on failure sets the 422 and returns NULL. */
+json_t *srv_body_object(srv_req *r, int empty_ok);
+const char *srv_lookup(srv_req *r, int kind, const char *key);
 /* A path segment as a positive id; 0 when not one. */
 int64_t srv_parse_id(const char *text);
-enum MHD_Result srv_file(srv_req *r, const char *path, const char *content_type, int immutable);
-enum MHD_Result srv_static(srv_req *r);
-int srv_cors_preflight(srv_req *r, enum MHD_Result *sent);
+/* A file of dir by bare name, opened without following a symlink. */
+int srv_file_in(srv_req *r, const char *dir, const char *name, const char *content_type, int immutable);
+int srv_static(srv_req *r);
+int srv_cors_preflight(srv_req *r);
+const char *srv_allowed_origin(i4_server *s, const char *origin);
 int srv_authorized(srv_req *r);
+int srv_secret_equal(const char *a, const char *b);
 const char *srv_image_content_type(const char *name);
+/* Run fn on its own thread and reply with what it writes (mhd.c). */
+void srv_defer(srv_req *r, srv_deferred_fn fn, void *arg, void (*free_arg)(void *));
 
-/* ---- server.c: shared helpers */
+/* ---- jobs.c */
+srv_job *srv_job_new(const srv_job_type *type, void *spec);
+void srv_job_discard(srv_job *j); /* a job that was never submitted */
+/* Queue a job (under lock). -1 with why set when the server stops. The job's
+ * id is written into id_out (33 bytes). */
+int srv_job_submit_locked(i4_server *s, srv_job *j, char *id_out);
+srv_job *srv_job_find_locked(i4_server *s, const char *id, const srv_job_type *type);
+/* Cancel: 0 done (queued: removed at once; running: asked to stop),
+ * 1 already finished, -1 not found. */
+int srv_job_cancel(i4_server *s, const char *id, const srv_job_type *type);
+/* Jobs ahead of j (the running one included); j must be queued. */
+int srv_job_position_locked(i4_server *s, const srv_job *j);
+/* Progress from the worker: phase, progress percent and a message. */
+void srv_job_update(i4_server *s, srv_job *j, const char *phase, int progress, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void srv_job_finish(i4_server *s, srv_job *j, int status, json_t *result, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+int srv_job_should_stop(i4_server *s, srv_job *j);
+/* Wait until the job finishes or timeout seconds pass: 1 finished, 0 not. */
+int srv_job_wait(i4_server *s, const char *id, double timeout);
+int srv_jobs_start(i4_server *s);
+void srv_jobs_stop(i4_server *s);
+const char *srv_job_status_name(int status);
 void srv_random_hex(i4_server *s, char *out, int n); /* under lock */
 double srv_rss_mb(void);
-/* Take `op` without waiting (0) or fail (-1) with the busy message in msg. */
-int srv_op_try(i4_server *s, const char *label, char *msg, size_t size);
-/* Wait for `op`, updating t->msg to "Waiting for <label> (Ns)... (Ws)";
- * returns -1 when the task was cancelled or the server stops while waiting. */
-int srv_op_wait(i4_server *s, const char *label, srv_task *t);
-void srv_op_release(i4_server *s);
-/* Register a task in the table (under lock); evicts the oldest finished task
- * when full. -1 when every slot holds an unfinished task. */
-int srv_task_add_locked(i4_server *s, srv_task *t);
-srv_task *srv_task_find_locked(i4_server *s, const char *id, int kind);
-void srv_task_purge_locked(i4_server *s);
-void srv_task_free(srv_task *t);
 /* A throw-away generation after load and LoRA changes (APP.md §5.3). */
 int srv_warmup(i4_server *s, i4_pipeline *p);
 
 /* ---- route files */
-enum MHD_Result srv_route_model(srv_req *r, const char *path);
-enum MHD_Result srv_route_generate(srv_req *r, const char *path);
-enum MHD_Result srv_route_history(srv_req *r, const char *path);
-enum MHD_Result srv_route_lora(srv_req *r, const char *path);
-enum MHD_Result srv_route_magic(srv_req *r, const char *path);
-void srv_model_start_load(i4_server *s);
-void *srv_generation_worker(void *arg);
+void srv_route_model(srv_req *r, const char *path);
+void srv_route_generate(srv_req *r, const char *path);
+void srv_route_history(srv_req *r, const char *path);
+void srv_route_lora(srv_req *r, const char *path);
+void srv_route_magic(srv_req *r, const char *path);
+/* Queue a model load (autoload at start and POST /api/model/load). */
+int srv_model_submit_load(i4_server *s, char *id_out);
+extern const srv_job_type srv_generate_job, srv_lora_job, srv_load_job, srv_unload_job;
 /* Delete a file of the output folder by its stored name, confined to it. */
 void srv_delete_output_file(i4_server *s, const char *stored_name);
+
+/* ---- mhd.c */
+int srv_http_start(i4_server *s, const char *host);
+void srv_http_stop(i4_server *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 
 struct i4_store {
     sqlite3 *db;
@@ -105,8 +106,17 @@ int i4_store_is_generated_name(const char *name) {
 /* Column → JSON, keeping SQL NULL as JSON null. */
 static json_t *col_text(sqlite3_stmt *st, int c) {
     if (sqlite3_column_type(st, c) == SQLITE_NULL) return json_null();
-    const unsigned char *t = sqlite3_column_text(st, c);
-    return json_string(t ? (const char *)t : "");
+    const char *t = (const char *)sqlite3_column_text(st, c);
+    int n = sqlite3_column_bytes(st, c);
+    if (!t) return json_string("");
+    if (i4_utf8_valid(t, (size_t)n) && !memchr(t, 0, (size_t)n)) return json_stringn(t, (size_t)n);
+    /* A row written before text was cut at character boundaries (or by
+     * another program) may hold invalid UTF-8: show it repaired rather
+     * than failing every listing that includes the row. */
+    char *fixed = i4_utf8_sanitized(t, (size_t)n);
+    json_t *j = fixed ? json_string(fixed) : NULL;
+    free(fixed);
+    return j;
 }
 static json_t *col_int(sqlite3_stmt *st, int c) {
     if (sqlite3_column_type(st, c) == SQLITE_NULL) return json_null();
@@ -519,7 +529,7 @@ int i4_store_image_insert(i4_store *s, const i4_store_image *img, int64_t *id) {
     LOCK(s);
     if (prep(s, "INSERT INTO images (created_at, hld, width, height, preset, seed, file_path, "
                 "prompt_id, lora_name, lora_strength, generation_seconds, format, steps) VALUES "
-                "(" ISO_NOW ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "(" ISO_NOW ", ?1, ?2, ?3, ?4, ?5, ?6, (SELECT id FROM prompts WHERE id = ?7), ?8, ?9, ?10, ?11, ?12)",
              &st)) {
         UNLOCK(s);
         return -1;

@@ -12,15 +12,8 @@
  * exactly this pattern). */
 extern const char i4_qwen2_split_regex[];
 
-/* Replace every maximal invalid subpart of s (Unicode §3.9, "U+FFFD
- * substitution of maximal subparts", as Python's errors="replace") by U+FFFD
- * (EF BF BD). Returns 0 with *out = NULL when s is already valid UTF-8 (no
- * copy), 0 with a malloc'd repaired copy in *out / *out_len otherwise, -1 on
- * allocation failure. */
-int i4_utf8_repair(const char *s, size_t n, char **out, size_t *out_len);
-
-/* 1 when s[0..n) is valid UTF-8. */
-int i4_utf8_valid(const char *s, size_t n);
+/* i4_utf8_valid and i4_utf8_repair live in base/utf8.h. */
+#include "base/utf8.h"
 
 /* A piece of the input: bytes [start, end). */
 typedef struct {

@@ -31,7 +31,8 @@ check "image file exists in the output folder" bash -c "ls '$tmp/s/out'/*.png >/
 # A long generation to test 409 and cancel.
 expect "long generate starts" POST /api/generate "{\"caption\":$CAP,\"width\":512,\"height\":512,\"preset\":\"V4_QUALITY_48\"}" 200 task_id
 t2=$(task_id)
-expect "second concurrent generate is 409" POST /api/generate "{\"caption\":$CAP}" 409 'already running'
+expect "second concurrent generate waits in the queue (on by default)" POST /api/generate "{\"caption\":$CAP}" 200 '"queue_position":1'
+expect "... and can be cancelled while queued" POST "/api/tasks/$(task_id)/cancel" "" 200 '"ok":true'
 for _ in $(seq 1 100); do curl -s "$B/api/status/$t2" | grep -q '"progress":[1-9]' && break; sleep 0.1; done
 check "progress is reported while running" bash -c "curl -s '$B/api/status/$t2' | grep -q '\"state\":\"running\"'"
 expect "cancel" POST "/api/tasks/$t2/cancel" "" 200 '"ok":true'
@@ -67,7 +68,8 @@ expect "bad: verify without caption" POST /api/verify '{}' 422 'caption'
 expect "bad: verify caption a list" POST /api/verify '{"caption":[1]}' 422 'caption'
 expect "bad: verify malformed" POST /api/verify '{{{' 422 '"error"'
 head -c 1100000 /dev/zero | tr '\0' 'a' > "$tmp/big.txt"
-expect "bad: oversized body is 413" POST /api/verify "@$tmp/big.txt" 413 'too large'
+expect "bad: oversized body with Expect: 100-continue is 417 (curl asks for big bodies)" POST /api/verify "@$tmp/big.txt" 417 'too large'
+check "bad: oversized body without Expect is 413 before it is read" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -H 'Content-Type: application/json' --data-binary @$tmp/big.txt $B/api/verify)\" = 413 ]"
 expect "bad: GET on a POST route" GET /api/generate "" 405 '"error"'
 expect "bad: POST on a GET route" POST /api/health "" 405 '"error"'
 expect "bad: DELETE health" DELETE /api/health "" 405 '"error"'
@@ -118,7 +120,7 @@ expect "bad: PUT on LoRA apply" PUT /api/lora/apply '{}' 405 '"error"'
 expect "bad: PUT on images" PUT /api/images "" 405 '"error"'
 expect "bad: PATCH a prompt" PATCH /api/prompts/1 "" 405 '"error"'
 expect "bad: unknown task action" POST /api/tasks/abc/delete "" 404 'not found'
-expect "bad: form with a 1.1 MB body" POST /api/form "@$tmp/big.txt" 413 'too large'
+expect "bad: form with a 1.1 MB body" POST /api/form "@$tmp/big.txt" 417 'too large'
 expect "health after bad inputs" GET /api/health "" 200 '"ok":true'
 expect "unload" POST /api/model/unload "" 200 '"ok":true'
 expect "idle after unload" GET /api/model/status "" 200 '"state":"idle"'

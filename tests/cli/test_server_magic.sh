@@ -42,7 +42,7 @@ expect "bad: too many images" POST /api/magic-prompt "{\"prompt\":\"x\",\"images
 expect "bad: width out of range" POST /api/magic-prompt '{"prompt":"x","width":5}' 422 'width'
 expect "bad: GET on magic prompt" GET /api/magic-prompt "" 405 '"error"'
 { printf '{"prompt":"x","images_b64":["'; head -c 17000000 /dev/zero | tr '\0' 'A'; printf '"]}'; } > "$tmp/huge.json"
-expect "bad: body over 16 MB is 413" POST /api/magic-prompt "@$tmp/huge.json" 413 'too large'
+expect "bad: body over 16 MB is 417 (curl sends Expect: 100-continue)" POST /api/magic-prompt "@$tmp/huge.json" 417 'too large'
 expect "health afterwards" GET /api/health "" 200 '"ok":true'
 stop_server
 
