@@ -3,7 +3,8 @@
 # over all of them:
 #   1. C unit + golden-vector tests (optimised build)
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary
+#   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary,
+#      then the server suites against the ASan/UBSan binary
 #   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,13 @@ suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/test_runner
 for t in tests/cli/test_*.sh; do
   suite "cli-$(basename "$t" .sh)" env I4_BIN="$PWD/build/ideogram4" bash "$t"
+done
+
+# The server suites again against the ASan/UBSan build: a memory error kills
+# the server and fails the checks that follow.
+for t in test_server test_server_history test_server_magic test_server_durability; do
+  suite "asan-$t" env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash "tests/cli/$t.sh"
 done
 
 suite webui-unit npm --prefix webui test --silent

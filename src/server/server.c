@@ -83,7 +83,7 @@ static void free_server(i4_server *s) {
     free(s);
 }
 
-int i4_server_start(i4_server **out, const i4_server_options *opt) {
+int srv_open(i4_server **out, const i4_server_options *opt) {
     *out = NULL;
     if (!i4_host_is_loopback(opt->host) && !(opt->api_token && *opt->api_token))
         return i4_error("binding %s (not a loopback address) needs an API token: set IDEOGRAM4_API_TOKEN "
@@ -137,16 +137,22 @@ int i4_server_start(i4_server **out, const i4_server_options *opt) {
     find_webui(s);
     i4_log(&s->log, I4_LOG_INFO, "server", "web UI: %s", s->webui_dir[0] ? s->webui_dir : "not built");
 
-    const char *host = strcmp(opt->host, "localhost") ? opt->host : "127.0.0.1";
     if (srv_jobs_start(s) != 0) {
         free_server(s);
         return -1;
     }
+    *out = s;
+    return 0;
+}
+
+int i4_server_start(i4_server **out, const i4_server_options *opt) {
+    i4_server *s;
+    if (srv_open(&s, opt) != 0) return -1;
+    const char *host = strcmp(opt->host, "localhost") ? opt->host : "127.0.0.1";
     if (srv_http_start(s, host) != 0) {
         char why[600];
         snprintf(why, sizeof why, "%s", i4_last_error());
-        srv_jobs_stop(s);
-        free_server(s);
+        i4_server_stop(s);
         return i4_error("%s", why);
     }
     i4_log(&s->log, I4_LOG_INFO, "server", "listening on http://%s:%d/ (%s, queue %d)", opt->host, s->port,

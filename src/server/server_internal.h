@@ -211,6 +211,10 @@ extern const srv_job_type srv_generate_job, srv_lora_job, srv_load_job, srv_unlo
 /* Delete a file of the output folder by its stored name, confined to it. */
 void srv_delete_output_file(i4_server *s, const char *stored_name);
 
+/* ---- server.c: everything of i4_server_start but the HTTP listener (the
+ * route fuzzer drives a server made this way); i4_server_stop ends both. */
+int srv_open(i4_server **out, const i4_server_options *opt);
+
 /* ---- mhd.c */
 int srv_http_start(i4_server *s, const char *host);
 void srv_http_stop(i4_server *s);

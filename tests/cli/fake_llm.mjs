@@ -2,6 +2,7 @@
 // server, for the magic-prompt tests. Prints "port N" once listening.
 // The reply depends on a marker in the user's text:
 //   MODE:slow     answers after 4 s (timeout tests)
+//   MODE:hang     never answers (load tests; the connection stays open)
 //   MODE:http500  answers HTTP 500
 //   MODE:garbage  answers a message without any JSON object
 //   MODE:invalid  answers a caption the verifier rejects
@@ -34,6 +35,7 @@ const server = http.createServer((req, res) => {
     if (logFile) fs.appendFileSync(logFile, data.replace(/\n/g, ' ') + '\n');
     const text = JSON.stringify(JSON.parse(data).messages);
     const content = (c) => reply(res, 200, { choices: [{ message: { role: 'assistant', content: c } }] });
+    if (text.includes('MODE:hang')) return;
     if (text.includes('MODE:slow')) return setTimeout(() => content(JSON.stringify(caption)), 4000);
     if (text.includes('MODE:http500')) return reply(res, 500, { error: { message: 'model crashed' } });
     if (text.includes('MODE:garbage')) return content('I cannot help with that.');

@@ -10,6 +10,7 @@
 #include <webp/decode.h>
 
 #include "ideogram4.h"
+#include "base/error.h"
 #include "pipeline/image.h"
 #include "test.h"
 
@@ -149,4 +150,18 @@ I4_TEST(image_write_errors_leave_nothing) {
     i4_image_format f;
     CHECK(i4_image_format_parse("jpg", &f) == 0 && f == I4_IMAGE_JPEG);
     CHECK(i4_image_format_parse("gif", &f) != 0);
+}
+
+/* A full disk is reported as such (the codecs only say "encoding failed"). */
+I4_TEST(image_write_disk_full_is_reported) {
+    uint8_t rgb[16 * 16 * 3];
+    memset(rgb, 100, sizeof rgb);
+    for (int fmt = 0; fmt < 3; fmt++) {
+        FILE *f = fopen("/dev/full", "wb");
+        REQUIRE(f);
+        int rc = i4_image_write_stream(f, (i4_image_format)fmt, -1, rgb, 16, 16);
+        fclose(f);
+        CHECK(rc != 0);
+        CHECK(strstr(i4_last_error(), "disk full") != NULL);
+    }
 }

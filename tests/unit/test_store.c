@@ -522,3 +522,45 @@ I4_TEST(store_threads_share_one_store) {
     json_decref(o);
     i4_store_close(s);
 }
+
+/* D2: a row holding invalid UTF-8 (written by an older version, which cut
+ * text inside a character) must not break reading the history. */
+I4_TEST(store_invalid_utf8_row_is_repaired_D2) {
+    char dir[400], path[512];
+    fresh_dir(dir, sizeof dir, "badutf8");
+    snprintf(path, sizeof path, "%s/app.db", dir);
+    i4_store *s = NULL;
+    REQUIRE(i4_store_open(path, &s) == 0);
+    i4_store_image im = make_image("0123456789abcdef0123456789abcdef.png", 0);
+    im.hld = "aaa\xc3"; /* "é" cut after its first byte */
+    int64_t id = 0;
+    REQUIRE(i4_store_image_insert(s, &im, &id) == 0);
+    json_t *row = NULL, *rows = NULL;
+    CHECK(i4_store_image_get(s, id, &row) == 0 && row);
+    CHECK(row && !strcmp(json_string_value(json_object_get(row, "hld")), "aaa\xef\xbf\xbd"));
+    CHECK(i4_store_image_list(s, 10, 0, 0, &rows) == 0 && json_array_size(rows) == 1);
+    json_decref(row);
+    json_decref(rows);
+    i4_store_close(s);
+}
+
+/* D10: an image whose prompt was deleted while it was generating is kept,
+ * without a prompt, instead of pointing at a row that no longer exists. */
+I4_TEST(store_image_of_deleted_prompt_has_no_prompt_D10) {
+    char dir[400], path[512];
+    fresh_dir(dir, sizeof dir, "deletedprompt");
+    snprintf(path, sizeof path, "%s/app.db", dir);
+    i4_store *s = NULL;
+    REQUIRE(i4_store_open(path, &s) == 0);
+    int64_t pid = 0, id = 0;
+    REQUIRE(i4_store_prompt_insert(s, "{}", "p", &pid) == 0);
+    json_t *files = NULL;
+    REQUIRE(i4_store_prompt_delete(s, pid, &files) == 0);
+    json_decref(files);
+    i4_store_image im = make_image("00000000000000000000000000000001.png", pid);
+    REQUIRE(i4_store_image_insert(s, &im, &id) == 0);
+    json_t *row = NULL;
+    CHECK(i4_store_image_get(s, id, &row) == 0 && row && json_is_null(json_object_get(row, "prompt_id")));
+    json_decref(row);
+    i4_store_close(s);
+}

@@ -132,7 +132,8 @@ async function main() {
   const fake = await startFakeLlm(llmLog);
   llm = fake.proc;
   log(`fake LLM on port ${fake.port} (requests in ${llmLog})`);
-  const primary = await spawnServer(['--demo', '--output', join(tmp, 'out')], {
+  // --queue 0: the reference's single generation slot, so the UI's 409 path is exercised (the queue is on by default).
+  const primary = await spawnServer(['--demo', '--queue', '0', '--output', join(tmp, 'out')], {
     IDEOGRAM4_DB_PATH: join(tmp, 'db', 'ideogram4.db'),
     IDEOGRAM4_LORA_DIR: loraDir,
     IDEOGRAM4_MAGIC_PROMPT_BASE_URL: `http://127.0.0.1:${fake.port}/v1`,
