@@ -800,6 +800,12 @@ int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text
     }
     body = i4_mp_build_request(cfg, idea, aspect, (const char *const *)urls, n_images);
     if (!body) goto oom;
+    /* The request body holds the images now: drop the normalised copies
+     * before the (possibly long) wait for the LLM. */
+    for (size_t i = 0; urls && i < n_images; i++) {
+        free(urls[i]);
+        urls[i] = NULL;
+    }
 
     /* the call (§7.6) */
     if (i4_magic_prompt_global_init()) {

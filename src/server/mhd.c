@@ -449,7 +449,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     ctx->req.body = ctx->body ? ctx->body : "";
     ctx->req.body_len = ctx->len;
     srv_dispatch(&ctx->req);
-    if (ctx->req.deferred && start_deferred(s, ctx) == 0) return MHD_YES;
+    if (ctx->req.deferred) {
+        /* A deferred reply works on what the route parsed: the raw body
+         * (up to 16 MB) is not kept while it waits. */
+        free(ctx->body);
+        ctx->body = NULL;
+        ctx->req.body = "";
+        ctx->req.body_len = 0;
+        srv_http *h = http_of(s);
+        pthread_mutex_lock(&h->lock);
+        h->inflight -= ctx->reserved;
+        ctx->reserved = 0;
+        pthread_mutex_unlock(&h->lock);
+        if (start_deferred(s, ctx) == 0) return MHD_YES;
+    }
     return send_reply(s, ctx);
 }
 

@@ -169,7 +169,7 @@ peak=$(rss_kb)
 wait "$clients"
 check "D4 12 parallel 13 MB magic prompts: at most 2 admitted, the rest 429" bash -c "[ \$(grep -c '^429$' '$tmp/d4codes') -ge 10 ]"
 # Each admitted call holds its body and the copies made to validate and send
-# the images (about 90 MB for 13 MB); before the cap 12 such calls held 1 GB.
+# the images (about 65 MB for 13 MB of JSON); before the cap 12 such calls held 1 GB.
 check "D4 ... RSS stayed bounded while they hung ($base -> $peak kB, < 256 MB)" test $((peak - base)) -lt 262144
 check "D4 server alive" alive
 stop_server
