@@ -5,6 +5,7 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary
 #   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
+#   5. libFuzzer harnesses (tests/fuzz/run.sh), FUZZ_SECONDS each (default 30)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
@@ -51,6 +52,7 @@ done
 
 suite webui-unit npm --prefix webui test --silent
 suite webui-e2e env I4_BIN="$PWD/build/ideogram4" npm --prefix webui run e2e --silent
+suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash tests/fuzz/run.sh
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
