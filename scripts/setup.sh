@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-pkgs="build-essential pkg-config libjansson-dev libutf8proc-dev libpng-dev libwebp-dev libjpeg62-turbo-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev nodejs npm jq wrk chromium"
+# clang-14 + libclang-rt-14-dev (libFuzzer, sanitizer runtimes) + libomp-14-dev
+# (clang's OpenMP) build the fuzz harnesses (make fuzz).
+pkgs="build-essential pkg-config libjansson-dev libutf8proc-dev libpng-dev libwebp-dev libjpeg62-turbo-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev nodejs npm jq wrk chromium clang-14 libclang-rt-14-dev libomp-14-dev"
 missing=
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # node/npm may come from outside apt (e.g. a preinstalled Node.js); accept those.

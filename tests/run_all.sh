@@ -6,6 +6,7 @@
 #   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary,
 #      then the server suites against the ASan/UBSan binary
 #   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
+#   5. libFuzzer harnesses (tests/fuzz/run.sh), FUZZ_SECONDS each (default 30)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
@@ -59,6 +60,7 @@ done
 
 suite webui-unit npm --prefix webui test --silent
 suite webui-e2e env I4_BIN="$PWD/build/ideogram4" npm --prefix webui run e2e --silent
+suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" bash tests/fuzz/run.sh
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -737,6 +737,41 @@ static char *reply_content(const char *body, i4_magic_prompt_result *out) {
     return text;
 }
 
+int i4_mp_parse_reply(const char *body, i4_magic_prompt_result *out) {
+    char err[1024] = "";
+    char *reply = reply_content(body, out);
+    if (!reply) return -1;
+    char *obj = i4_mp_extract_json_object(reply, err, sizeof err);
+    free(reply);
+    if (!obj) {
+        set_result(out, I4_MP_BAD_REPLY, "%s", err);
+        return -1;
+    }
+    out->caption_json = i4_mp_normalize_caption(obj, err, sizeof err);
+    free(obj);
+    if (!out->caption_json) {
+        set_result(out, I4_MP_BAD_REPLY, "%s", err);
+        return -1;
+    }
+    json_t *cap = json_loads(out->caption_json, 0, NULL);
+    if (!cap || i4_caption_verify_json(cap, &out->issues)) {
+        json_decref(cap);
+        set_result(out, I4_MP_INTERNAL, "caption verification failed: %s", i4_last_error());
+        return -1;
+    }
+    json_decref(cap);
+    if (out->issues.count) {
+        size_t used = (size_t)snprintf(out->message, sizeof out->message, "Magic prompt produced an invalid caption: ");
+        for (size_t i = 0; i < out->issues.count && used < sizeof out->message; i++)
+            used += (size_t)snprintf(out->message + used, sizeof out->message - used, "%s%s", i ? "; " : "",
+                                     out->issues.items[i]);
+        out->kind = I4_MP_INVALID_CAPTION;
+        return -1;
+    }
+    out->kind = I4_MP_OK;
+    return 0;
+}
+
 static int is_http_url(const char *u) { return !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8); }
 
 static int on_transfer_progress(void *cancel, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -752,7 +787,7 @@ int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text
     char err[1024] = "";
     char aspect[64];
     char **urls = NULL;
-    char *body = NULL, *reply = NULL, *obj = NULL;
+    char *body = NULL;
     buf_t resp = {0};
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
@@ -867,34 +902,7 @@ int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text
         goto done;
     }
     /* reply → caption (§7.7) */
-    reply = reply_content(rbody, out);
-    if (!reply) goto done;
-    obj = i4_mp_extract_json_object(reply, err, sizeof err);
-    if (!obj) {
-        set_result(out, I4_MP_BAD_REPLY, "%s", err);
-        goto done;
-    }
-    out->caption_json = i4_mp_normalize_caption(obj, err, sizeof err);
-    if (!out->caption_json) {
-        set_result(out, I4_MP_BAD_REPLY, "%s", err);
-        goto done;
-    }
-    json_t *cap = json_loads(out->caption_json, 0, NULL);
-    if (!cap || i4_caption_verify_json(cap, &out->issues)) {
-        json_decref(cap);
-        set_result(out, I4_MP_INTERNAL, "caption verification failed: %s", i4_last_error());
-        goto done;
-    }
-    json_decref(cap);
-    if (out->issues.count) {
-        size_t used = (size_t)snprintf(out->message, sizeof out->message, "Magic prompt produced an invalid caption: ");
-        for (size_t i = 0; i < out->issues.count && used < sizeof out->message; i++)
-            used += (size_t)snprintf(out->message + used, sizeof out->message - used, "%s%s", i ? "; " : "",
-                                     out->issues.items[i]);
-        out->kind = I4_MP_INVALID_CAPTION;
-        goto done;
-    }
-    out->kind = I4_MP_OK;
+    i4_mp_parse_reply(rbody, out);
     goto done;
 oom:
     set_result(out, I4_MP_INTERNAL, "out of memory");
@@ -905,8 +913,6 @@ done:
         for (size_t i = 0; i < n_images; i++) free(urls[i]);
     free(urls);
     free(body);
-    free(reply);
-    free(obj);
     free(resp.data);
     return out->kind == I4_MP_OK ? 0 : -1;
 }

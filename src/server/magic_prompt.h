@@ -123,6 +123,14 @@ char *i4_mp_extract_json_object(const char *reply, char *err, size_t err_size);
  * the minified caption (malloc'd) or NULL with err set to the parser message. */
 char *i4_mp_normalize_caption(const char *json_text, char *err, size_t err_size);
 
+/* §7.7 on the body of a 2xx chat-completions reply: take
+ * choices[0].message.content (fallback reasoning_content; content parts are
+ * concatenated), extract, normalise and verify the caption. Sets out->kind
+ * (OK, BAD_REPLY, INVALID_CAPTION or INTERNAL), message, caption_json and
+ * issues; other fields are left as they are (start from a zeroed result).
+ * Returns 0 for I4_MP_OK, else -1. Free with i4_magic_prompt_result_free. */
+int i4_mp_parse_reply(const char *body, i4_magic_prompt_result *out);
+
 /* Build the chat-completions request body (JSON text, malloc'd) for already
  * validated inputs: image_urls are the final data URLs. NULL on failure. */
 char *i4_mp_build_request(const i4_magic_prompt_config *cfg, const char *idea, const char *aspect,

@@ -212,11 +212,16 @@ static int load_file(const char *path, mapped_file *mf, i4_tensor **tensors, siz
             sp[i].name = t->name;
         }
         qsort(sp, cnt, sizeof *sp, cmp_span);
+        /* Sorted by begin, a span overlaps an earlier one iff it starts before
+         * the furthest end so far (not just the previous span's end: an empty
+         * tensor may sit in between). Empty spans overlap nothing. */
+        const span *furthest = &sp[0];
         for (size_t i = 1; i < cnt; i++) {
-            if (sp[i].begin < sp[i - 1].end && sp[i].end > sp[i].begin) {
-                rc = i4_error("%s: tensors '%s' and '%s' overlap in the data area", path, sp[i - 1].name, sp[i].name);
+            if (sp[i].begin < furthest->end && sp[i].end > sp[i].begin) {
+                rc = i4_error("%s: tensors '%s' and '%s' overlap in the data area", path, furthest->name, sp[i].name);
                 break;
             }
+            if (sp[i].end > furthest->end) furthest = &sp[i];
         }
         free(sp);
     }
@@ -224,7 +229,8 @@ static int load_file(const char *path, mapped_file *mf, i4_tensor **tensors, siz
 }
 
 static int finish_set(i4_tensor_set *set) {
-    qsort(set->tensors, set->n_tensors, sizeof *set->tensors, cmp_tensor_name);
+    /* A header with no tensors leaves tensors NULL, which qsort must not get. */
+    if (set->n_tensors > 1) qsort(set->tensors, set->n_tensors, sizeof *set->tensors, cmp_tensor_name);
     for (size_t i = 1; i < set->n_tensors; i++)
         if (strcmp(set->tensors[i].name, set->tensors[i - 1].name) == 0)
             return i4_error("%s: tensor '%s' appears twice (in %s and %s)", set->origin, set->tensors[i].name,
@@ -373,6 +379,7 @@ const i4_tensor *i4_tensor_set_at(const i4_tensor_set *set, size_t i) {
 }
 
 const i4_tensor *i4_tensor_set_find(const i4_tensor_set *set, const char *name) {
+    if (set->n_tensors == 0) return NULL; /* tensors may be NULL: not for bsearch */
     i4_tensor key = {.name = name};
     return bsearch(&key, set->tensors, set->n_tensors, sizeof key, cmp_tensor_name);
 }

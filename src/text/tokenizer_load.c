@@ -18,8 +18,10 @@
  *   false)]; model BPE without dropout, subword prefix/suffix or
  *   ignore_merges; added tokens with single_word/lstrip/rstrip/normalized
  *   all false.
- * Merges may be "a b" strings or ["a", "b"] arrays. As in tokenizers (a
- * HashMap collected in file order), a pair listed twice keeps its later rank.
+ * Merges may be "a b" strings or ["a", "b"] arrays (of two non-empty
+ * tokens). As in tokenizers (a HashMap collected in file order), a pair
+ * listed twice keeps its later rank. Token ids must be numbered densely
+ * (below twice the number of tokens, plus 1024): the id table is indexed by id.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -324,7 +326,7 @@ static int merge_parts(jscan *j, char **buf, size_t *cap, const char **a, size_t
     if (j->p < j->end && *j->p == '"') {
         if (jstr(j, &s, &n, &esc) != 0 || jdecode(s, n, esc, &d, &dn, &hold[0]) != 0) return -1;
         const char *sp = memchr(d, ' ', dn);
-        if (!sp || memchr(sp + 1, ' ', dn - (size_t)(sp + 1 - d))) {
+        if (!sp || sp == d || sp + 1 == d + dn || memchr(sp + 1, ' ', dn - (size_t)(sp + 1 - d))) {
             json_decref(hold[0]);
             return i4_error("merge \"%.*s\" is not two tokens separated by one space", (int)dn, d);
         }
@@ -339,6 +341,11 @@ static int merge_parts(jscan *j, char **buf, size_t *cap, const char **a, size_t
             if (jstr(j, &s, &n, &esc) != 0 || jdecode(s, n, esc, &part[k], &partn[k], &hold[k]) != 0) {
                 json_decref(hold[0]);
                 return i4_error_prefix("merge entry");
+            }
+            if (partn[k] == 0) { /* no token is empty */
+                json_decref(hold[0]);
+                json_decref(hold[1]);
+                return i4_error("merge entry has an empty token");
             }
             jws(j);
             if (j->p >= j->end || *j->p != (k == 0 ? ',' : ']')) {
@@ -651,6 +658,14 @@ static int load(i4_tokenizer *t, const char *dir, const char *path) {
     for (size_t i = 0; i < nv; i++)
         if (ve[i].id > max_id) max_id = ve[i].id;
     if (load_added(t, top[0], &max_id) != 0) goto out;
+    /* The id -> string table has max_id + 1 entries: an id far beyond the
+     * number of tokens would make a small file allocate gigabytes. Real
+     * tokenizers number their tokens densely (Qwen3: 0..151668, no gaps). */
+    if (max_id >= 2 * (int64_t)(nv + t->n_added) + 1024) {
+        i4_error("token id %lld is far beyond the %zu tokens of the file (ids must be numbered densely)",
+                 (long long)max_id, nv + t->n_added);
+        goto out;
+    }
 
     /* id -> string table (added tokens override a vocabulary entry) */
     t->n_ids = max_id + 1;

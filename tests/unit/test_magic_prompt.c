@@ -4,7 +4,8 @@
  * prose (request body, headers and the resulting caption checked exactly),
  * unparsable JSON, no JSON object, HTTP 500 and 401, a slow reply past a 1 s
  * timeout, a reply without choices, a caption the verifier rejects, input
- * validation, the env config loader and the JSON extraction on tricky text. */
+ * validation, the env config loader, the JSON extraction on tricky text and
+ * i4_mp_parse_reply on reply bodies without HTTP. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -334,6 +335,36 @@ I4_TEST(magic_invalid_caption) {
                    "Magic prompt produced an invalid caption: style_description: contains both 'photo' and "
                    "'art_style'; expected exactly one",
                    0);
+}
+
+/* i4_mp_parse_reply without HTTP: content parts, the reasoning_content
+ * fallback and the error kinds (tests/fuzz/fuzz_magic_prompt feeds it too). */
+static int parse_reply_is(const char *body, i4_mp_error kind, const char *want) {
+    i4_magic_prompt_result r;
+    memset(&r, 0, sizeof r);
+    int rc = i4_mp_parse_reply(body, &r);
+    const char *got = kind == I4_MP_OK ? r.caption_json : r.message;
+    int ok = (rc == 0) == (kind == I4_MP_OK) && r.kind == kind && got && strstr(got, want);
+    if (!ok) fprintf(stderr, "  parse_reply(%s) -> kind %d, %s\n", body, (int)r.kind, got ? got : "NULL");
+    i4_magic_prompt_result_free(&r);
+    return ok;
+}
+
+I4_TEST(magic_parse_reply) {
+    CHECK(parse_reply_is("{\"choices\":[{\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"compositional_"
+                         "deconstruction\\\":\"},{\"type\":\"image\"},{\"text\":\"{\\\"elements\\\":[],\\\"background\\\":"
+                         "\\\"b\\\"}}\"}]}}]}",
+                         I4_MP_OK, "{\"compositional_deconstruction\":{\"background\":\"b\",\"elements\":[]}}"));
+    CHECK(parse_reply_is("{\"choices\":[{\"message\":{\"content\":\"\",\"reasoning_content\":\"```\\n{\\\"compositional_"
+                         "deconstruction\\\":{\\\"background\\\":\\\"b\\\",\\\"elements\\\":[]}}\\n```\"}}]}",
+                         I4_MP_OK, "{\"compositional_deconstruction\":"));
+    CHECK(parse_reply_is("{\"choices\":[{\"message\":{\"content\":\"{\\\"a\\\":1}\"}}]}", I4_MP_INVALID_CAPTION,
+                         "root: 'compositional_deconstruction' must exist"));
+    CHECK(parse_reply_is("{\"choices\":[]}", I4_MP_BAD_REPLY, "No choices in response"));
+    CHECK(parse_reply_is("{\"choices\":[{\"message\":{}}]}", I4_MP_BAD_REPLY, "Empty message in response"));
+    CHECK(parse_reply_is("[1]", I4_MP_BAD_REPLY, "LLM reply is not a JSON object"));
+    CHECK(parse_reply_is("{\"choices\":[{\"message\":{\"content\":\"no json\"}}]}", I4_MP_BAD_REPLY,
+                         "No JSON object found in response: no json"));
 }
 
 I4_TEST(magic_unreachable_and_not_configured) {

@@ -265,6 +265,49 @@ I4_TEST(safetensors_malformed_files) {
     CHECK(expect_error(p, "cannot open", NULL));
 }
 
+/* Found by tests/fuzz/fuzz_safetensors (corpus file overlap_across_empty):
+ * the overlap check compared each tensor with the previous one only, so an
+ * empty tensor sorted in between hid an overlap with an earlier, longer one. */
+I4_TEST(safetensors_overlap_across_empty_tensor) {
+    char p[512];
+    uint8_t data[8] = {0};
+    tmp_path("overlap-empty.safetensors", p, sizeof p);
+    write_raw(p,
+              "{\"a\": {\"dtype\": \"U8\", \"shape\": [8], \"data_offsets\": [0, 8]},"
+              " \"b\": {\"dtype\": \"U8\", \"shape\": [0], \"data_offsets\": [2, 2]},"
+              " \"c\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [4, 6]}}",
+              data, 8, -1);
+    CHECK(expect_error(p, "overlap", "'a' and 'c'"));
+    /* Empty tensors themselves overlap nothing, wherever they are. */
+    write_raw(p,
+              "{\"a\": {\"dtype\": \"U8\", \"shape\": [8], \"data_offsets\": [0, 8]},"
+              " \"b\": {\"dtype\": \"U8\", \"shape\": [0], \"data_offsets\": [2, 2]},"
+              " \"c\": {\"dtype\": \"U8\", \"shape\": [0], \"data_offsets\": [8, 8]}}",
+              data, 8, -1);
+    i4_tensor_set *set = NULL;
+    CHECK(i4_tensor_set_open(&set, p) == 0);
+    i4_tensor_set_close(set);
+}
+
+/* Found by tests/fuzz/fuzz_lora (corpus file lora/empty): a header without
+ * tensors left the tensor array NULL and passed it to qsort and bsearch
+ * (UBSan: null pointer passed as argument declared never null). */
+I4_TEST(safetensors_no_tensors) {
+    char p[512];
+    tmp_path("empty.safetensors", p, sizeof p);
+    const char *headers[] = {"{}", "{\"__metadata__\": {\"format\": \"pt\"}}"};
+    for (size_t i = 0; i < 2; i++) {
+        write_raw(p, headers[i], NULL, 0, -1);
+        i4_tensor_set *set = NULL;
+        REQUIRE(i4_tensor_set_open(&set, p) == 0);
+        CHECK(i4_tensor_set_count(set) == 0);
+        CHECK(i4_tensor_set_at(set, 0) == NULL);
+        CHECK(i4_tensor_set_find(set, "w") == NULL);
+        CHECK(i4_tensor_set_get(set, "w") == NULL);
+        i4_tensor_set_close(set);
+    }
+}
+
 I4_TEST(safetensors_truncated_copies_never_crash) {
     /* Every prefix of a valid file must open cleanly or fail cleanly. */
     i4_st_writer *w = i4_st_writer_new();

@@ -297,6 +297,51 @@ I4_TEST(tokenizer_load_errors) {
     }
 }
 
+/* Writes tests/vectors/tokenizer_mini/tokenizer.json, changed by edit(root),
+ * into dir and returns the result of loading it (freed). */
+static int load_edited(const char *dir, void (*edit)(json_t *root)) {
+    char src[512], path[700];
+    json_t *root = json_load_file(i4_test_vector_path("tokenizer_mini/tokenizer.json", src, sizeof src), 0, NULL);
+    if (!root) return -2;
+    edit(root);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    int rc = json_dump_file(root, path, 0);
+    json_decref(root);
+    if (rc != 0) return -2;
+    i4_tokenizer *tok = NULL;
+    rc = i4_tokenizer_load(&tok, dir);
+    i4_tokenizer_free(tok);
+    return rc;
+}
+
+static json_t *merges_of(json_t *root) { return json_object_get(json_object_get(root, "model"), "merges"); }
+static void first_merge_space(json_t *root) { json_array_insert_new(merges_of(root), 0, json_string(" ")); }
+static void first_merge_empty_pair(json_t *root) {
+    json_array_insert_new(merges_of(root), 0, json_pack("[s, s]", "", "a"));
+}
+static void huge_added_id(json_t *root) {
+    json_array_append_new(json_object_get(root, "added_tokens"),
+                          json_pack("{s:I, s:s}", "id", (json_int_t)2147483647, "content", "<big>"));
+}
+static void unchanged(json_t *root) { (void)root; }
+
+/* Found by tests/fuzz/fuzz_tokenizer_load (corpus files empty_merge and
+ * huge_id): a first merge with an empty token ("a b" split into "" and "")
+ * passed a NULL buffer to memcpy (UBSan), and one added token with id
+ * 2^31 - 1 made a 4 KB file allocate and fill a 16 GB id table. */
+I4_TEST(tokenizer_load_rejects_empty_merges_and_sparse_ids) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/tok-edited", i4_test_tmpdir());
+    mkdir(dir, 0755);
+    REQUIRE(load_edited(dir, unchanged) == 0);
+    CHECK(load_edited(dir, first_merge_space) == -1);
+    CHECK(strstr(i4_last_error(), "not two tokens") != NULL);
+    CHECK(load_edited(dir, first_merge_empty_pair) == -1);
+    CHECK(strstr(i4_last_error(), "empty token") != NULL);
+    CHECK(load_edited(dir, huge_added_id) == -1);
+    CHECK(strstr(i4_last_error(), "2147483647") != NULL);
+}
+
 /* Run a shell command, return its stdout (first 64 KB). */
 static char *run(const char *cmd) {
     FILE *p = popen(cmd, "r");
