@@ -56,7 +56,9 @@ for name in "${names[@]}"; do
   seeds=tests/fuzz/corpus/$name
   out=$work/$name
   log=$scratch/$name.log
-  mkdir -p "$out/corpus" "$seeds" "$scratch/$name-tmp"
+  mkdir -p "$out/corpus" "$scratch/$name-tmp"
+  dirs=("$out/corpus") # the first folder is where libFuzzer writes new inputs
+  [ -d "$seeds" ] && dirs+=("$seeds")
   if [ ! -x "$bin" ]; then
     echo "FAIL fuzz_$name: $bin not built"
     fail=$((fail + 1))
@@ -69,7 +71,7 @@ for name in "${names[@]}"; do
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin" "${limit[@]}" -print_final_stats=1 -timeout="${FUZZ_TIMEOUT:-25}" \
     -rss_limit_mb="${FUZZ_RSS_MB:-2048}" -artifact_prefix="$out/" "${dict[@]}" \
-    "$out/corpus" "$seeds" >"$log" 2>&1
+    "${dirs[@]}" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
