@@ -5,7 +5,7 @@
 # when it exists (build-asan/ideogram4, made by `make asan`), so a
 # use-after-free kills the server and the checks see it; the memory-growth
 # ones (D4) against the optimised build, whose RSS means something.
-# D3 (slow connections) has its own suite: test_server_slowloris.sh.
+# D3: deadlines here; 1,100 slow connections in test_server_slowloris.sh.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/cli/lib.sh
@@ -133,6 +133,32 @@ check "server alive after D2-D12 (ASan)" alive
 stop_server
 
 echo "(D2-D12 done after ${SECONDS}s)"
+# ------------------------------------------------------------------ D3 deadlines
+# (1,100 slow connections: test_server_slowloris.sh.) A byte every 0.3 s no
+# longer keeps a connection: headers and body each have a deadline.
+BIN=$OPT_BIN
+IDEOGRAM4_HEADER_TIMEOUT=2 IDEOGRAM4_BODY_TIMEOUT=3 must_start "D3 server with 2 s header / 3 s body deadlines" "$tmp/d3" --demo
+trickle() { # MODE -> seconds until the server closed the connection (or "open")
+  node -e '
+    const net = require("net");
+    const [port, mode] = process.argv.slice(1);
+    const t0 = Date.now();
+    const c = net.connect(+port, "127.0.0.1", () => {
+      c.write(mode === "body" ? "POST /api/verify HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{" : "GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+      const iv = setInterval(() => c.write("a"), 300);
+      const done = (what) => { clearInterval(iv); console.log(what); process.exit(0); };
+      c.on("close", () => done(((Date.now() - t0) / 1000).toFixed(1)));
+      c.on("error", () => {});
+      setTimeout(() => done("open"), 10000);
+    });' "$port" "$1"
+}
+h=$(trickle headers)
+check "D3 trickled headers are cut at the header deadline (closed after ${h}s)" bash -c "[ '$h' != open ] && awk 'BEGIN{exit !($h >= 1.5 && $h < 5)}'"
+b=$(trickle body)
+check "D3 a trickled body is cut at the body deadline (closed after ${b}s)" bash -c "[ '$b' != open ] && awk 'BEGIN{exit !($b >= 2.5 && $b < 6)}'"
+check "D3 server alive" alive
+stop_server
+
 # ------------------------------------------------------------------ D4 (optimised build: RSS)
 BIN=$OPT_BIN
 node tests/cli/fake_llm.mjs >"$tmp/llm.out" 2>&1 &
