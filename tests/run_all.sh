@@ -2,7 +2,8 @@
 # Runs every test suite and ends with one line "N passed, N failed" summed
 # over all of them:
 #   1. C unit + golden-vector tests (optimised build)
-#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   2. the same with the scalar kernel table, and under AddressSanitizer +
+#      UndefinedBehaviorSanitizer
 #   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary,
 #      then the server suites against the ASan/UBSan binary
 #   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
@@ -45,6 +46,9 @@ if ! make -j"$(nproc)" all >"$log/build.txt" 2>&1 || ! make -j"$(nproc)" asan >>
 fi
 
 suite c-unit env I4_BIN="$PWD/build/ideogram4" build/test_runner
+# The scalar reference kernels (IDEOGRAM4_CPU_ISA=scalar) must pass every
+# golden test too.
+suite c-unit-scalar env I4_BIN="$PWD/build/ideogram4" IDEOGRAM4_CPU_ISA=scalar build/test_runner
 suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/test_runner
 for t in tests/cli/test_*.sh; do

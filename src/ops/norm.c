@@ -14,38 +14,11 @@
  *              gamma/beta and y rounded to bf16 in bf16 mode.
  * All allow y == x.
  */
-#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 
+#include "ops/cpu_isa.h"
 #include "ops/ops.h"
-
-/* sum (x[i] - m)^p over n elements in double (p = 1 or 2), AVX2 lanes. */
-static double dsum(const float *x, int64_t n, double m, int sq) {
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-    const __m256d mv = _mm256_set1_pd(m);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256d lo = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), mv);
-        __m256d hi = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), mv);
-        if (sq) {
-            a0 = _mm256_fmadd_pd(lo, lo, a0);
-            a1 = _mm256_fmadd_pd(hi, hi, a1);
-        } else {
-            a0 = _mm256_add_pd(a0, lo);
-            a1 = _mm256_add_pd(a1, hi);
-        }
-    }
-    double t[4];
-    _mm256_storeu_pd(t, _mm256_add_pd(a0, a1));
-    double s = (t[0] + t[1]) + (t[2] + t[3]);
-    for (; i < n; i++) {
-        double d = (double)x[i] - m;
-        s += sq ? d * d : d;
-    }
-    return s;
-}
 
 static float load_param(i4_dtype t, const void *w, int64_t i, int bf) {
     float v;
@@ -66,7 +39,7 @@ void i4_rmsnorm(float *y, const float *x, int64_t rows, int64_t dim, int64_t str
     for (int64_t row = 0; row < rows; row++) {
         const float *xr = x + row * stride;
         float *yr = y + row * stride;
-        float ms = (float)(dsum(xr, dim, 0.0, 1) / (double)dim);
+        float ms = (float)(i4_cpu_kernels_default()->dsum(xr, dim, 0.0, 1) / (double)dim);
         float rs = 1.0f / sqrtf(ms + eps);
         for (int64_t i = 0; i < dim; i++) {
             float n = xr[i] * rs;
@@ -85,8 +58,8 @@ void i4_layernorm_noaffine(float *y, const float *x, int64_t rows, int64_t dim, 
     for (int64_t row = 0; row < rows; row++) {
         const float *xr = x + row * dim;
         float *yr = y + row * dim;
-        float mu = (float)(dsum(xr, dim, 0.0, 0) / (double)dim);
-        float rs = 1.0f / sqrtf((float)(dsum(xr, dim, (double)mu, 1) / (double)dim) + eps);
+        float mu = (float)(i4_cpu_kernels_default()->dsum(xr, dim, 0.0, 0) / (double)dim);
+        float rs = 1.0f / sqrtf((float)(i4_cpu_kernels_default()->dsum(xr, dim, (double)mu, 1) / (double)dim) + eps);
         for (int64_t i = 0; i < dim; i++) {
             float o = (xr[i] - mu) * rs;
             yr[i] = bf ? i4_round_bf16(o) : o;
@@ -106,9 +79,9 @@ void i4_groupnorm(float *y, const float *x, int64_t C, int64_t HW, int64_t group
 #pragma omp parallel for schedule(dynamic, 1) if (C * HW > 16384)
     for (int64_t g = 0; g < groups; g++) {
         const float *xg = x + g * gsize;
-        float m = (float)(dsum(xg, gsize, 0.0, 0) / (double)gsize);
+        float m = (float)(i4_cpu_kernels_default()->dsum(xg, gsize, 0.0, 0) / (double)gsize);
         mu[g] = m;
-        rs[g] = 1.0f / sqrtf((float)(dsum(xg, gsize, (double)m, 1) / (double)gsize) + eps);
+        rs[g] = 1.0f / sqrtf((float)(i4_cpu_kernels_default()->dsum(xg, gsize, (double)m, 1) / (double)gsize) + eps);
     }
     /* Normalise: one channel per iteration. */
 #pragma omp parallel for schedule(static) if (C * HW > 16384)

@@ -1,5 +1,5 @@
 /*
- * linear.c — y[n, o] = sum_i x[n, i] * W[o, i] (+ b[o]), f32 accumulation.
+ * linear_avx2.c — y[n, o] = sum_i x[n, i] * W[o, i] (+ b[o]), f32 accumulation.
  *
  * Effective weights (MODEL.md §2.3), decoded tile by tile, never the whole matrix:
  *   F8 f32 mode : e4m3(code) * scale[o]                 (the exact f32 product)
@@ -23,7 +23,8 @@
 
 #include <omp.h>
 
-#include "ops/kernel.h"
+#include "ops/avx2/kernel.h"
+#include "ops/cpu_isa.h"
 #include "ops/ops.h"
 
 #define OB 64   /* output rows per task (4 panels of 16) */
@@ -271,7 +272,7 @@ static void rowdot_rows(const lin_ctx *c, const float *x, int64_t xs, int64_t n,
     }
 }
 
-void i4_linear(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
+void i4_linear_avx2(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
                int64_t y_stride, i4_precision p) {
     const int64_t in = W->in, out = W->out;
     if (n <= 0 || out <= 0) return;

@@ -1,6 +1,5 @@
 /*
- * conv.c — 2-D convolution (NCHW, batch 1, stride 1, zero padding) and
- * nearest-neighbour 2x upsampling.
+ * conv_avx2.c — 2-D convolution (NCHW, batch 1, stride 1, zero padding), AVX2 + FMA.
  *   y[co, oy, ox] = b[co] + sum_{ci,ky,kx} w[co,ci,ky,kx] * x[ci, oy+ky-pad, ox+kx-pad]
  * Output size (H + 2 pad - k + 1) x (W + 2 pad - k + 1). Weights BF16/F16/F32
  * widened to f32 (rounded to bf16 in bf16 mode), f32 accumulation, the bias
@@ -12,12 +11,12 @@
  * k input rows it needs into a zero-padded band [ci][ky][64+16]; the 6x16
  * micro-kernel (kernel.h) then accumulates, for each (ky, kx), the sum over
  * input channels of weight x shifted band row into a 6 channel x 16 pixel tile.
- *   upsample: y[c, y, x] = x[c, y/2, x/2].
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/kernel.h"
+#include "ops/avx2/kernel.h"
+#include "ops/cpu_isa.h"
 #include "ops/ops.h"
 
 /* Weight element i (row-major [c_out, c_in, k, k]) widened to f32. */
@@ -29,7 +28,7 @@ static inline float load_w(i4_dtype t, const void *w, int64_t i) {
     }
 }
 
-void i4_conv2d(const i4_conv_w *W, const float *x, int64_t H, int64_t Wd, int pad, float *y,
+void i4_conv2d_avx2(const i4_conv_w *W, const float *x, int64_t H, int64_t Wd, int pad, float *y,
                i4_precision p) {
     const int bf = p == I4_PRECISION_BF16;
     const int k = W->k;
@@ -124,16 +123,4 @@ void i4_conv2d(const i4_conv_w *W, const float *x, int64_t H, int64_t Wd, int pa
     }
     free(wp);
     free(bias);
-}
-
-void i4_upsample_nearest2x(float *y, const float *x, int64_t C, int64_t H, int64_t W) {
-#pragma omp parallel for collapse(2) schedule(static) if (C * H * W > 16384)
-    for (int64_t c = 0; c < C; c++) {
-        for (int64_t iy = 0; iy < H; iy++) {
-            const float *xr = x + (c * H + iy) * W;
-            float *y0 = y + (c * 2 * H + 2 * iy) * 2 * W;
-            for (int64_t ix = 0; ix < W; ix++) y0[2 * ix] = y0[2 * ix + 1] = xr[ix];
-            memcpy(y0 + 2 * W, y0, (size_t)(2 * W) * sizeof *y0);
-        }
-    }
 }

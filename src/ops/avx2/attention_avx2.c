@@ -1,5 +1,5 @@
 /*
- * attention.c — scaled dot-product attention with grouped-query heads.
+ * attention_avx2.c — scaled dot-product attention with grouped-query heads, AVX2 + FMA.
  *   s[i, j] = (q[i,h,:] . k[j,hk,:]) * scale   for allowed keys, hk = h / (H / Hkv)
  *   p[i, j] = e / sum_j e,  e = exp(s - max_j s)        (f32; masked keys: p = 0)
  *   out[i, h, :] = sum_j p[i, j] v[j, hk, :]            (f32 accumulation)
@@ -25,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/kernel.h"
+#include "ops/avx2/kernel.h"
+#include "ops/cpu_isa.h"
 #include "ops/ops.h"
 
 #ifndef QB
@@ -124,7 +125,7 @@ static int seg_cmp(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-void i4_attention(float *out, int64_t out_stride, const float *q, int64_t q_stride,
+void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q_stride,
                   const float *k, int64_t k_stride, const float *v, int64_t v_stride,
                   int64_t nq, int64_t nk, int n_heads, int n_kv_heads, int head_dim, float scale,
                   i4_mask_kind mask, const int64_t *seg, i4_precision p) {
