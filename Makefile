@@ -15,6 +15,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 # and chosen at run time from cpuid (src/ops/cpu_isa.c; IDEOGRAM4_CPU_ISA).
 ARCH      ?= -march=x86-64
 ARCH_AVX2 ?= -march=x86-64-v3
+ARCH_AVX512 ?= -march=x86-64-v3 -mavx512f -mavx512bw -mavx512vl -mavx512bf16
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror -Wno-unknown-pragmas -Wno-format-truncation
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iinclude -Isrc -Itests/unit $(PKG_CFLAGS) \
                -DI4_DATA_DIR='"$(abspath node_modules)"'
@@ -37,6 +38,7 @@ DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 all: $(BUILD)/ideogram4 $(BUILD)/libideogram4.a $(BUILD)/test_runner
 
 $(BUILD)/obj/src/ops/avx2/%.o: ARCH = $(ARCH_AVX2)
+$(BUILD)/obj/src/ops/avx512/%.o: ARCH = $(ARCH_AVX512)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -104,6 +106,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 DEPS         += $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:%=%.d)
 
 $(FUZZ_BUILD)/obj/src/ops/avx2/%.o: ARCH = $(ARCH_AVX2)
+$(FUZZ_BUILD)/obj/src/ops/avx512/%.o: ARCH = $(ARCH_AVX512)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

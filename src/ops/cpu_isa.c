@@ -11,6 +11,8 @@ static const i4_cpu_kernels k_scalar = {I4_ISA_SCALAR, "scalar", i4_linear_scala
 #if defined(__x86_64__)
 static const i4_cpu_kernels k_avx2 = {I4_ISA_AVX2, "avx2", i4_linear_avx2, i4_attention_avx2, i4_conv2d_avx2,
                                       i4_dsum_avx2};
+static const i4_cpu_kernels k_avx512 = {I4_ISA_AVX512, "avx512", i4_linear_avx512, i4_attention_avx2,
+                                        i4_conv2d_avx2, i4_dsum_avx2};
 #endif
 
 static int cpu_runs(i4_cpu_isa isa) {
@@ -22,6 +24,9 @@ static int cpu_runs(i4_cpu_isa isa) {
         /* x86-64-v3: the AVX2 files are compiled for it (F16C for f16 decode). */
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
                __builtin_cpu_supports("bmi2");
+    case I4_ISA_AVX512:
+        return cpu_runs(I4_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
 #endif
     default: return 0;
     }
@@ -33,6 +38,7 @@ const i4_cpu_kernels *i4_cpu_kernels_for(i4_cpu_isa isa) {
     case I4_ISA_SCALAR: return &k_scalar;
 #if defined(__x86_64__)
     case I4_ISA_AVX2: return &k_avx2;
+    case I4_ISA_AVX512: return &k_avx512;
 #endif
     default: return NULL;
     }
@@ -41,6 +47,7 @@ const i4_cpu_kernels *i4_cpu_kernels_for(i4_cpu_isa isa) {
 int i4_cpu_isa_parse(const char *name) {
     if (!strcmp(name, "scalar")) return I4_ISA_SCALAR;
     if (!strcmp(name, "avx2")) return I4_ISA_AVX2;
+    if (!strcmp(name, "avx512")) return I4_ISA_AVX512;
     return -1;
 }
 
@@ -48,8 +55,12 @@ int i4_cpu_isa_parse(const char *name) {
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static const i4_cpu_kernels *g_default;
 
+/* The best table by default — except avx512, opt-in until it measures
+ * faster than avx2 (SPEED.md): its bf16 linear ties the AVX2 one so far. */
+#define I4_ISA_DEFAULT_MAX I4_ISA_AVX2
+
 static void choose(void) {
-    for (int isa = I4_ISA_COUNT - 1; isa >= 0 && !g_default; isa--) g_default = i4_cpu_kernels_for((i4_cpu_isa)isa);
+    for (int isa = I4_ISA_DEFAULT_MAX; isa >= 0 && !g_default; isa--) g_default = i4_cpu_kernels_for((i4_cpu_isa)isa);
     const char *want = getenv("IDEOGRAM4_CPU_ISA");
     if (!want || !*want) return;
     int isa = i4_cpu_isa_parse(want);
@@ -57,7 +68,7 @@ static void choose(void) {
     if (k) g_default = k;
     else
         fprintf(stderr, "warning: IDEOGRAM4_CPU_ISA=%s: %s; using %s\n", want,
-                isa < 0 ? "unknown (scalar or avx2)" : "this CPU cannot run it", g_default->name);
+                isa < 0 ? "unknown (scalar, avx2 or avx512)" : "this CPU cannot run it", g_default->name);
 }
 
 const i4_cpu_kernels *i4_cpu_kernels_default(void) {

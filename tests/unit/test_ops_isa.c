@@ -45,15 +45,16 @@ I4_TEST(ops_isa_linear_matches_scalar) {
         const i4_cpu_kernels *k = i4_cpu_kernels_for((i4_cpu_isa)isa);
         if (!k) continue;
         for (size_t di = 0; di < 4; di++)
-            for (size_t ni = 0; ni < 4; ni++)
+            for (size_t ni = 0; ni < 5; ni++)
                 for (int prec = 0; prec < 2; prec++) {
-                    const int64_t in = 300, out = 70, n = ns[ni];
+                    /* the last shape: odd K over several K chunks */
+                    const int64_t in = ni < 4 ? 300 : 1031, out = ni < 4 ? 70 : 50, n = ni < 4 ? ns[ni] : 20;
                     float *wf = malloc(sizeof(float) * in * out), *x = malloc(sizeof(float) * in * n);
                     float scale[70], bias[70];
                     trng_fill(&r, wf, (size_t)(in * out), -1, 1);
                     trng_fill(&r, x, (size_t)(in * n), -1, 1);
-                    trng_fill(&r, scale, 70, 0.01f, 0.1f);
-                    trng_fill(&r, bias, 70, -1, 1);
+                    trng_fill(&r, scale, (size_t)out, 0.01f, 0.1f);
+                    trng_fill(&r, bias, (size_t)out, -1, 1);
                     if (prec) tround_bf16(x, (size_t)(in * n));
                     void *w = tencode(dts[di], wf, (size_t)(in * out));
                     i4_linear_w W = {.dtype = dts[di], .w = w, .scale = scale, .bias_dtype = I4_DT_F32,
