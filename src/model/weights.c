@@ -3,7 +3,6 @@
 #include "model/weights.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -120,25 +119,6 @@ int i4_bind_conv(const i4_tensor_set *set, const char *prefix, int64_t expect_ou
     out->bias = b.data;
     out->bias_dtype = b.dtype;
     return 0;
-}
-
-double i4_config_number(const char *json_file, const char *key_path, double fallback) {
-    json_t *root = json_load_file(json_file, 0, NULL);
-    if (!root) return fallback;
-    json_t *cur = root;
-    char key[256];
-    const char *p = key_path;
-    while (cur && *p) {
-        size_t n = strcspn(p, ".");
-        if (n >= sizeof key) { cur = NULL; break; }
-        memcpy(key, p, n);
-        key[n] = 0;
-        cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
-        p += n + (p[n] == '.');
-    }
-    double v = (cur && json_is_number(cur)) ? json_number_value(cur) : fallback;
-    json_decref(root);
-    return v;
 }
 
 /* ---------------------------------------------------------------- writing */

@@ -40,10 +40,6 @@ void i4_param_read(const i4_param *p, int64_t first, int64_t count, float *dst, 
 int i4_bind_conv(const i4_tensor_set *set, const char *prefix, int64_t expect_out, int64_t expect_in, int k,
                  i4_conv_w *out);
 
-/* Read an integer / number from a JSON config file; returns fallback when the
- * file or key is absent. `path` is a dotted key path ("text_config.rms_norm_eps"). */
-double i4_config_number(const char *json_file, const char *key_path, double fallback);
-
 /* ---- Writing (tiny model) ---- */
 
 /* Add P.weight as FP8 e4m3 with per-row P.weight_scale (scale = max|row|/448,
