@@ -365,10 +365,8 @@ int i4_cmd_generate(int argc, char **argv) {
     free(cmd);
     char sidecar[PATH_MAX + 8];
     snprintf(sidecar, sizeof sidecar, "%s.json", stem);
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", sidecar);
-    if (json_dump_file(meta, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0 || rename(tmp, sidecar) != 0)
-        fprintf(stderr, "warning: cannot write %s\n", sidecar);
+    if (i4_write_json_file(sidecar, meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0)
+        fprintf(stderr, "warning: cannot write the sidecar: %s\n", i4_last_error());
     json_decref(meta);
     printf("%s\n", out_path);
     fprintf(stderr, "done: %.1f s -> %s\n", res.seconds_sample + res.seconds_decode, out_path);

@@ -25,7 +25,7 @@ void i4_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb);
  * "disk full (no space left on device)". */
 #include <stdio.h>
 int i4_image_write_stream(FILE *f, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
-/* Write to "<path>.tmp", fsync it, rename to path, fsync the folder. */
+/* Write the file with i4_write_file_atomic (base/io.h): whole or not at all. */
 int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
 
 #endif

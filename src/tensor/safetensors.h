@@ -78,8 +78,8 @@ int i4_st_writer_add_f32(i4_st_writer *w, const char *name, int ndim, const int6
 int i4_st_writer_set_metadata(i4_st_writer *w, const char *key, const char *value);
 /* Total data bytes so far (to decide sharding). */
 size_t i4_st_writer_data_bytes(const i4_st_writer *w);
-/* Writes tensors sorted by name (deterministic bytes), to path.tmp then
- * renames to path. */
+/* Writes tensors sorted by name (deterministic bytes), whole or not at all
+ * (i4_write_file_atomic). */
 int i4_st_writer_save(const i4_st_writer *w, const char *path);
 void i4_st_writer_free(i4_st_writer *w);
 
