@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,6 +97,31 @@ static int dump_json(FILE *f, void *ctx) {
 int i4_write_json_file(const char *path, const json_t *root, size_t flags) {
     json_job j = {root, flags};
     return i4_write_file_atomic(path, dump_json, &j);
+}
+
+int i4_mkdirs(const char *path) {
+    char buf[PATH_MAX];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) return i4_error("path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return i4_error("cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return i4_error("cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+int i4_write_text_file(const char *dir, const char *name, const char *text) {
+    char path[PATH_MAX];
+    if (i4_mkdirs(dir) != 0) return -1;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return i4_error("cannot create %s: %s", path, strerror(errno));
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    if (fclose(f) != 0) ok = 0;
+    return ok ? 0 : i4_error("cannot write %s", path);
 }
 
 double i4_now_seconds(void) {

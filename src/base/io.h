@@ -35,6 +35,13 @@ int i4_write_json_file(const char *path, const struct json_t *root, size_t flags
  * "<what>" when err is 0. Returns -1. */
 int i4_write_failed(int err, const char *what);
 
+/* mkdir -p: every missing folder of path (mode 0755). */
+int i4_mkdirs(const char *path);
+
+/* Write text to dir/name, creating dir first (small files the tiny model and
+ * the tests write; not atomic). */
+int i4_write_text_file(const char *dir, const char *name, const char *text);
+
 /* Monotonic clock in seconds (for durations). */
 double i4_now_seconds(void);
 

@@ -22,7 +22,6 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
-#include "model/weights.h"
 #include "pipeline/image.h"
 #include "pipeline/schedule.h"
 #include "text/caption.h"

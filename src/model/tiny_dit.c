@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/rng.h"
 #include "model/tiny.h"
 #include "model/weights.h"

@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/rng.h"
 #include "model/tiny.h"
 #include "model/vae.h"

@@ -2,12 +2,9 @@
  * tiny-model writing helpers (see weights.h). */
 #include "model/weights.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/error.h"
 
@@ -171,29 +168,4 @@ int i4_tiny_bf16(i4_st_writer *w, i4_rng *r, const char *name, int ndim, const i
 
 int i4_tiny_f32_values(i4_st_writer *w, const char *name, int ndim, const int64_t *shape, const float *values) {
     return i4_st_writer_add(w, name, I4_DT_F32, ndim, shape, values);
-}
-
-int i4_mkdirs(const char *path) {
-    char buf[PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) return i4_error("path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return i4_error("cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return i4_error("cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
-
-int i4_write_text_file(const char *dir, const char *name, const char *text) {
-    char path[PATH_MAX];
-    if (i4_mkdirs(dir) != 0) return -1;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) return i4_error("cannot create %s: %s", path, strerror(errno));
-    size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n;
-    if (fclose(f) != 0) ok = 0;
-    return ok ? 0 : i4_error("cannot write %s", path);
 }

@@ -1,7 +1,7 @@
 /*
  * weights.h — binding checkpoint tensors to kernel weight views, with the
  * checks every network needs (dtype, shape, FP8 scale presence), and the
- * writing side used by the tiny-model generator.
+ * tensor-writing side used by the tiny-model generator.
  *
  * A Linear "P" is stored as P.weight [out, in] (F8_E4M3 with P.weight_scale
  * F32 [out] or 0-d, or BF16/F16/F32) and optional P.bias [out]. A layer is
@@ -52,9 +52,5 @@ int i4_tiny_bf16(i4_st_writer *w, i4_rng *r, const char *name, int ndim, const i
                  double std);
 /* Add an F32 tensor with given values. */
 int i4_tiny_f32_values(i4_st_writer *w, const char *name, int ndim, const int64_t *shape, const float *values);
-/* Write text to dir/name (creating dir). */
-int i4_write_text_file(const char *dir, const char *name, const char *text);
-/* mkdir -p */
-int i4_mkdirs(const char *path);
 
 #endif

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/config.h"
-#include "model/weights.h"
 #include "test.h"
 
 static const char *write_config(const char *name, const char *text) {

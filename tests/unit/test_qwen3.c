@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/qwen3.h"
 #include "model/tiny.h"
-#include "model/weights.h"
 #include "tensor/safetensors.h"
 #include "test.h"
 

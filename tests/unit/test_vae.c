@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/tiny.h"
 #include "model/vae.h"
-#include "model/weights.h"
 #include "tensor/safetensors.h"
 #include "test.h"
 
