@@ -80,12 +80,6 @@ int i4_bind_param(const i4_tensor_set *set, const char *name, int64_t expect_num
     return 0;
 }
 
-float i4_param_at(const i4_param *p, int64_t i) {
-    float v;
-    i4_convert_to_f32(p->dtype, (const uint8_t *)p->data + (size_t)i * i4_dtype_size(p->dtype), &v, 1);
-    return v;
-}
-
 void i4_param_read(const i4_param *p, int64_t first, int64_t count, float *dst, i4_precision prec) {
     i4_convert_to_f32(p->dtype, (const uint8_t *)p->data + (size_t)first * i4_dtype_size(p->dtype), dst, (size_t)count);
     if (prec == I4_PRECISION_BF16) i4_round_bf16_inplace(dst, (size_t)count);

@@ -30,8 +30,6 @@ typedef struct {
     const i4_tensor *t;
 } i4_param;
 int i4_bind_param(const i4_tensor_set *set, const char *name, int64_t expect_numel, i4_param *out);
-/* Float value i of a param (decoded from its stored dtype). */
-float i4_param_at(const i4_param *p, int64_t i);
 /* Decode `count` values starting at element `first` into dst (f32; in bf16
  * precision rounded to bf16). */
 void i4_param_read(const i4_param *p, int64_t first, int64_t count, float *dst, i4_precision prec);

@@ -51,8 +51,6 @@ const i4_tensor *i4_tensor_set_get(const i4_tensor_set *set, const char *name);
 const char *i4_tensor_set_metadata(const i4_tensor_set *set, const char *key);
 /* Human-readable description of where the set came from (file or index path). */
 const char *i4_tensor_set_origin(const i4_tensor_set *set);
-/* Give the mapped pages back to the OS (madvise DONTNEED); data stays valid. */
-void i4_tensor_set_release_pages(i4_tensor_set *set);
 
 /* Check a tensor's dtype and shape; ndim < 0 skips the shape check. On
  * mismatch records "FILE: tensor NAME has dtype/shape X, expected Y". */
