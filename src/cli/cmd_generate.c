@@ -22,9 +22,6 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
-#include "pipeline/image.h"
-#include "pipeline/schedule.h"
-#include "text/caption.h"
 
 static volatile sig_atomic_t interrupted; /* set by SIGINT; the CLI's only global */
 
@@ -180,7 +177,7 @@ int i4_cmd_generate(int argc, char **argv) {
     }
     gp.width = (int)width;
     gp.height = (int)height;
-    if (!i4_preset_find(gp.preset)) {
+    if (!i4_preset_steps(gp.preset)) {
         fprintf(stderr, "generate: unknown preset '%s' (V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12)\n", gp.preset);
         return 2;
     }

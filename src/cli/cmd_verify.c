@@ -16,7 +16,7 @@
 
 #include "base/io.h"
 #include "cli/commands.h"
-#include "text/caption.h"
+#include "ideogram4.h"
 
 static const char USAGE[] = "usage: ideogram4 verify FILE|-   (- reads the caption from stdin)\n";
 

@@ -99,6 +99,11 @@ const i4_preset *i4_preset_find(const char *name) {
     return NULL;
 }
 
+int i4_preset_steps(const char *name) {
+    const i4_preset *p = name ? i4_preset_find(name) : NULL;
+    return p ? p->steps : 0;
+}
+
 float i4_preset_guidance(const i4_preset *p, int n, int k) {
     /* Official tables are stored in loop-index order (index 0 = last step);
      * in run order the polish steps come last (MODEL.md §8.5, §11.1 item 4). */

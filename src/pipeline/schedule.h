@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "ideogram4.h" /* i4_preset_steps, the public view of a preset */
+
 /* Inverse standard-normal CDF accurate to double precision; ndtri(0) = -inf,
  * ndtri(1) = +inf, NaN outside [0, 1]. */
 double i4_ndtri(double p);

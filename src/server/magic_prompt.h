@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include "text/caption.h"
+#include "ideogram4.h"
 
 typedef enum {
     I4_MP_OK = 0,

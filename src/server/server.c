@@ -25,7 +25,6 @@
 
 #include "base/error.h"
 #include "base/io.h"
-#include "pipeline/schedule.h"
 #include "server/server_internal.h"
 
 /* ------------------------------------------------------------ start / stop */

@@ -25,7 +25,7 @@
 
 #include "base/log.h"
 #include "base/rng.h"
-#include "pipeline/image.h"
+#include "ideogram4.h"
 #include "server/magic_prompt.h"
 #include "server/server.h"
 #include "server/store.h"

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ideogram4.h" /* i4_tokenize: load, encode and free in one call */
+
 typedef struct i4_tokenizer i4_tokenizer;
 
 /* Read tokenizer_dir/tokenizer.json. When tokenizer_dir/chat_template.jinja

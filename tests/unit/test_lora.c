@@ -332,6 +332,24 @@ I4_TEST(lora_open_errors) {
     i4_lora *l = (i4_lora *)1;
     CHECK(i4_lora_open(&l, "/nonexistent/x.safetensors") == -1);
     CHECK(l == NULL);
+    i4_lora_info info;
+    CHECK(i4_lora_inspect("/nonexistent/x.safetensors", &info) == -1);
+}
+
+/* The public description (ideogram4.h) agrees with the parsed file. */
+I4_TEST(lora_inspect) {
+    static const char *const names[] = {"peft", "kohya", "kohya_flat", "lokr"};
+    for (int i = 0; i < 4; i++) {
+        char rel[128], path[512];
+        snprintf(rel, sizeof rel, "lora/%s.safetensors", names[i]);
+        i4_test_vector_path(rel, path, sizeof path);
+        i4_lora *l = NULL;
+        i4_lora_info info;
+        REQUIRE(i4_lora_open(&l, path) == 0);
+        CHECK(i4_lora_inspect(path, &info) == 0);
+        CHECK(!strcmp(info.format, i4_lora_format(l)) && info.modules == i4_lora_module_count(l) && info.modules > 0);
+        i4_lora_close(l);
+    }
 }
 
 /* ------------------------------------------------------------ on the tiny DiT */

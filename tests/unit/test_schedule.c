@@ -85,6 +85,10 @@ I4_TEST(schedule_default20_quality48_1024_exact) {
     /* The LAST three steps of QUALITY_48 use 3.0 (MODEL.md §11.1 item 4). */
     for (int k = 0; k < 48; k++) CHECK(i4_preset_guidance(p, 48, k) == (k >= 45 ? 3.0f : 7.0f));
     CHECK(i4_preset_find("V4_NOPE") == NULL);
+    /* The public view (ideogram4.h). */
+    CHECK(i4_preset_steps("V4_QUALITY_48") == 48 && i4_preset_steps("V4_DEFAULT_20") == 20 &&
+          i4_preset_steps("V4_TURBO_12") == 12);
+    CHECK(i4_preset_steps("V4_NOPE") == 0 && i4_preset_steps(NULL) == 0);
 }
 
 I4_TEST(schedule_turbo12_other_resolutions) {
