@@ -104,6 +104,8 @@ typedef struct {
 
 /* Returns 0, -1 (error) or I4_ERR_CANCELLED. */
 #define I4_ERR_CANCELLED (-2)
+/* A name argument that is not one of the accepted names (a usage error). */
+#define I4_ERR_INVALID_ARG (-3)
 int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out);
 void i4_result_free(i4_result *r);
 
@@ -176,6 +178,19 @@ int i4_lora_inspect(const char *path, i4_lora_info *out);
  * chat = 1 the text is first wrapped in the fixed chat template the text
  * encoder sees (MODEL.md §6.3). *ids is malloc'd (free() it). */
 int i4_tokenize(const char *tokenizer_dir, const char *text, size_t len, int chat, int64_t **ids, size_t *n_ids);
+
+/* ---- Checking one network ------------------------------------------------- */
+
+/* Run one network of a snapshot on the tensors in in_path (safetensors) and
+ * write its outputs to out_path, to compare the engine with the reference
+ * implementation on any inputs. component: "transformer",
+ * "unconditional-transformer" (inputs hidden_states, timestep, optional
+ * encoder_hidden_states, position_ids, segment_ids, indicator; output
+ * velocity), "text-encoder" (input_ids -> features) or "vae-decoder"
+ * (latents, grid -> image). opt gives the snapshot and the precision as for
+ * i4_pipeline_load. Returns 0, -1, or I4_ERR_INVALID_ARG for an unknown
+ * component (checked first). */
+int i4_debug_forward(const char *component, const i4_load_options *opt, const char *in_path, const char *out_path);
 
 /* ---- Tiny model ----------------------------------------------------------- */
 

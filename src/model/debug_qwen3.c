@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
-#include "cli/commands.h"
+#include "model/debug_forward.h"
 #include "model/qwen3.h"
 
 int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
