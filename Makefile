@@ -10,7 +10,10 @@ PKGS    := jansson libutf8proc libpng libwebp libjpeg libmicrohttpd sqlite3 libc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
-# x86-64-v3 = AVX2 + FMA (valgrind-safe); AVX-512 paths use per-function dispatch.
+# x86-64-v3 = AVX2 + FMA (valgrind-safe). The kernels in src/ops/ use AVX2 and
+# FMA intrinsics directly, so ARCH must enable at least those; there is no
+# AVX-512 code and no run-time CPU dispatch. A higher ARCH (-march=native) only
+# changes what the compiler may auto-vectorise.
 ARCH    ?= -march=x86-64-v3
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror -Wno-unknown-pragmas -Wno-format-truncation
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iinclude -Isrc -Itests/unit $(PKG_CFLAGS) \
