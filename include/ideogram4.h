@@ -22,7 +22,7 @@ extern "C" {
 
 #define I4_VERSION "0.1.0"
 
-/* Arithmetic used by the networks (MODEL.md §0.3a). */
+/* Arithmetic used by the networks (docs/MODEL.md §0.3a). */
 typedef enum {
     I4_PRECISION_F32 = 0,  /* exact weight decode, f32 activations everywhere */
     I4_PRECISION_BF16 = 1, /* reference arithmetic: bf16 weights/activations, f32 accumulation */
@@ -69,7 +69,7 @@ typedef int (*i4_progress_fn)(void *user, i4_phase phase, int step, int steps);
 
 int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt);
 void i4_pipeline_free(i4_pipeline *p);
-/* Merge a LoRA file into the conditional transformer (MODEL.md §9; merged
+/* Merge a LoRA file into the conditional transformer (docs/MODEL.md §9; merged
  * copies of the affected layers only). Unknown keys and shape mismatches are
  * errors naming the key; nothing is applied then. */
 int i4_pipeline_apply_lora(i4_pipeline *p, const char *path, float strength);
@@ -131,7 +131,7 @@ const char *i4_image_format_ext(i4_image_format f);  /* ".png", ".webp", ".jpg" 
  * "disk full (no space left on device)". */
 int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
 
-/* ---- Captions (APP.md §2.1, §8.5) ------------------------------------------ */
+/* ---- Captions (docs/APP.md §2.1, §8.5) ------------------------------------------ */
 
 /* Problems the caption verifier found: "<json path>: <message>" strings in
  * the official verifier's order and wording; count == 0 means valid. */
@@ -176,7 +176,7 @@ int i4_lora_inspect(const char *path, i4_lora_info *out);
 
 /* Token ids of len bytes of text with tokenizer_dir/tokenizer.json; with
  * chat = 1 the text is first wrapped in the fixed chat template the text
- * encoder sees (MODEL.md §6.3). *ids is malloc'd (free() it). */
+ * encoder sees (docs/MODEL.md §6.3). *ids is malloc'd (free() it). */
 int i4_tokenize(const char *tokenizer_dir, const char *text, size_t len, int chat, int64_t **ids, size_t *n_ids);
 
 /* ---- Checking one network ------------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
  * cmd_generate.c — `ideogram4 generate`: caption to image file, with the
- * flags of the Python tool it replaces (APP.md §2) plus engine options.
+ * flags of the Python tool it replaces (docs/APP.md §2) plus engine options.
  * Prints a progress bar on a terminal (plain lines otherwise), phase times
  * and peak memory; writes a JSON sidecar (<image stem>.json). Ctrl-C cancels
  * between steps.

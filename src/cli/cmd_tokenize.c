@@ -1,6 +1,6 @@
 /* cmd_tokenize.c — `ideogram4 tokenize (--model DIR | --tokenizer DIR | --repo ORG/NAME) [--raw] TEXT`:
  * print the token ids of TEXT on one line, separated by spaces. Without --raw
- * TEXT goes through the chat template (MODEL.md §6.3); TEXT "-" reads stdin
+ * TEXT goes through the chat template (docs/MODEL.md §6.3); TEXT "-" reads stdin
  * verbatim (no trimming: a trailing newline is part of the text). Invalid
  * UTF-8 is tokenized as U+FFFD per maximal invalid subpart. */
 #include <stdio.h>

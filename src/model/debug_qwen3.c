@@ -1,7 +1,7 @@
 /*
  * debug_qwen3.c — `ideogram4 debug-forward text-encoder`:
  *   in:  input_ids I64 or I32 [1, L]
- *   out: features  F32 [1, L, 13*hidden]  (interleaved taps, MODEL.md §5.4)
+ *   out: features  F32 [1, L, 13*hidden]  (interleaved taps, docs/MODEL.md §5.4)
  */
 #include <stdlib.h>
 

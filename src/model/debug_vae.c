@@ -1,6 +1,6 @@
 /*
  * debug_vae.c — `ideogram4 debug-forward vae-decoder`: decode packed latent
- * tokens with the VAE (MODEL.md §7).
+ * tokens with the VAE (docs/MODEL.md §7).
  *   IN : latents F32 [1, gh*gw, 128]  normalised packed tokens (as the sampler produces them)
  *        grid    I64/I32 [2]          (gh, gw)
  *   OUT: image   F32 [1, 3, H, W]     decoder output after denormalisation and

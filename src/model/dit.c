@@ -1,5 +1,5 @@
 /*
- * dit.c — the Ideogram 4 diffusion transformer (MODEL.md §3, §4), batch 1.
+ * dit.c — the Ideogram 4 diffusion transformer (docs/MODEL.md §3, §4), batch 1.
  *
  * Shapes (dimensions read from the tensors, §3.1): L tokens, D hidden,
  * C_in latent channels, F text features, A adaLN width, I FFN width,
@@ -24,7 +24,7 @@
  * segment (no mask at all when every token has the same segment id). RoPE is the
  * interleaved 3-axis MRoPE of §3.6 (rope_theta, mrope_section from config.json).
  *
- * Precision (MODEL.md §0.3a): f32 mode rounds nothing (t, weights e4m3·scale
+ * Precision (docs/MODEL.md §0.3a): f32 mode rounds nothing (t, weights e4m3·scale
  * and activations all f32). bf16 mode follows §3.5: x and feat rounded at
  * entry (t is used as given — the sampler hands bf16(t)), sinusoid, every
  * Linear output, 1+scale, tanh gates, norm outputs, products, residual sums,
@@ -32,7 +32,7 @@
  * DiT RMSNorms round once, bf16(w·(x·r)): the official package calls
  * torch.nn.functional.rms_norm, which rounds once (fused CUDA kernel, and
  * also the CPU kernel of torch 2.15 — checked); diffusers' own RMSNorm class
- * rounds twice, bf16(w·bf16(x·r)) (MODEL.md §3.5.3 (b)); the reference script
+ * rounds twice, bf16(w·bf16(x·r)) (docs/MODEL.md §3.5.3 (b)); the reference script
  * tools/reference/ref_dit.py patches it to F.rms_norm.
  *
  * Work saved without changing the result: the F-wide text path runs on text

@@ -1,5 +1,5 @@
 /*
- * lora.c — LoRA / LoKr adapters for the Ideogram 4 transformer (MODEL.md §9).
+ * lora.c — LoRA / LoKr adapters for the Ideogram 4 transformer (docs/MODEL.md §9).
  *
  * A file's keys are grouped by module: `{prefix}P.<suffix>`, with the prefix
  * stripped and diffusers split names mapped onto the fused tensors (§9.2):

@@ -1,6 +1,6 @@
 /*
  * qwen3.c — the Qwen3-VL language model as Ideogram 4's text encoder
- * (text only, batch 1; MODEL.md §5).
+ * (text only, batch 1; docs/MODEL.md §5).
  *
  * In:  token ids [n] (positions 0..n-1, causal, no padding).
  * Out: features [n, 13*H], features[i, d*13 + k] = hs[TAPS[k]][i, d]  (§5.4)
@@ -54,7 +54,7 @@
 static const int TAPS[] = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35};
 #define N_TAPS ((int)(sizeof TAPS / sizeof TAPS[0]))
 
-/* Longest token sequence the encoder accepts (MODEL.md §6.4). */
+/* Longest token sequence the encoder accepts (docs/MODEL.md §6.4). */
 #define MAX_TOKENS 2048
 
 typedef struct {

@@ -1,6 +1,6 @@
 /*
  * tiny.c — `ideogram4 make-tiny-model DIR`: a deterministic tiny random
- * checkpoint in the official snapshot layout (MODEL.md §1.2). Components get
+ * checkpoint in the official snapshot layout (docs/MODEL.md §1.2). Components get
  * seeds derived from the one seed, so the same seed always gives the same
  * bytes. Tokenizer files are copied from the Qwen3 tokenizer package.
  */
@@ -43,7 +43,7 @@ static int copy_file(const char *src, const char *dst) {
 }
 
 /* The Qwen3-VL Instruct chat template reduced to what one text user message
- * with the generation prompt renders (MODEL.md §6.3). */
+ * with the generation prompt renders (docs/MODEL.md §6.3). */
 static const char chat_template[] =
     "{%- for message in messages %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' }}"

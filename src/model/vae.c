@@ -1,6 +1,6 @@
 /*
  * vae.c — the Flux2 KL VAE decoder (diffusers AutoencoderKLFlux2 layout,
- * MODEL.md §7), batch 1, NCHW activations [C, H, W] in f32.
+ * docs/MODEL.md §7), batch 1, NCHW activations [C, H, W] in f32.
  *
  *   tokens [gh*gw, 128] --denormalise + unpatchify (vae_latent.c)--> z [L, 2gh, 2gw]   (L = 32)
  *   h = conv1x1(post_quant_conv, z)
@@ -164,7 +164,7 @@ static void check_bn(i4_vae *m, double eps) {
     if (mean->numel != tc || var->numel != tc || tc != 128) {
         m->bn_mismatch = (int)tc;
         fprintf(stderr, "warning: %s: bn.running_mean/var have %lld/%lld entries, expected %lld; using the official "
-                        "latent constants (MODEL.md Appendix A)\n",
+                        "latent constants (docs/MODEL.md Appendix A)\n",
                 mean->file, (long long)mean->numel, (long long)var->numel, (long long)tc);
         return;
     }
@@ -187,7 +187,7 @@ static void check_bn(i4_vae *m, double eps) {
     if (bad)
         fprintf(stderr,
                 "warning: %s: bn.running_mean/running_var disagree with the official latent constants in %d of 128 "
-                "channels (first: %d, mean %.8g vs %.8g, var %.8g vs %.8g); using the constants (MODEL.md Appendix A)\n",
+                "channels (first: %d, mean %.8g vs %.8g, var %.8g vs %.8g); using the constants (docs/MODEL.md Appendix A)\n",
                 mean->file, bad, first, mv[first], (double)i4_latent_shift[first], vv[first],
                 (double)i4_latent_scale[first] * i4_latent_scale[first] - eps);
 }

@@ -5,7 +5,7 @@
  *
  * A Linear "P" is stored as P.weight [out, in] (F8_E4M3 with P.weight_scale
  * F32 [out] or 0-d, or BF16/F16/F32) and optional P.bias [out]. A layer is
- * quantized iff P.weight_scale exists (MODEL.md §2.3).
+ * quantized iff P.weight_scale exists (docs/MODEL.md §2.3).
  */
 #ifndef I4_WEIGHTS_H
 #define I4_WEIGHTS_H

@@ -1,5 +1,5 @@
 /*
- * image.h — decoder output to 8-bit RGB (MODEL.md §7.5) and image files
+ * image.h — decoder output to 8-bit RGB (docs/MODEL.md §7.5) and image files
  * written with real codecs (libpng, libwebp, libjpeg-turbo), always to a
  * temporary name first and renamed, so a failed run never leaves a
  * half-written image.

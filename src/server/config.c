@@ -1,5 +1,5 @@
 /*
- * config.c — server options from the environment (APP.md §10.1) and the
+ * config.c — server options from the environment (docs/APP.md §10.1) and the
  * `.env` reader. Every value is checked here so that a typo stops the server
  * at start with the variable's name instead of misbehaving later.
  */

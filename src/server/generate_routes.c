@@ -1,5 +1,5 @@
 /*
- * generate_routes.c — generation jobs (APP.md §3.3.4–§3.3.6):
+ * generate_routes.c — generation jobs (docs/APP.md §3.3.4–§3.3.6):
  * POST /api/generate, GET /api/status/{id}, POST /api/tasks/{id}/cancel,
  * GET /api/queue, POST /api/verify.
  *

@@ -1,5 +1,5 @@
 /*
- * lora_routes.c — LoRA management (APP.md §3.3.9, §6): GET /api/lora/status,
+ * lora_routes.c — LoRA management (docs/APP.md §3.3.9, §6): GET /api/lora/status,
  * POST /api/lora/apply, POST /api/lora/remove, GET /api/lora/operation/{id}.
  *
  * Files are discovered in IDEOGRAM4_LORA_DIR (non-recursive, *.safetensors,

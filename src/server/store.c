@@ -1,5 +1,5 @@
 /*
- * store.c — SQLite persistence for the server (APP.md §4); see store.h.
+ * store.c — SQLite persistence for the server (docs/APP.md §4); see store.h.
  *
  * No math here. Invariants: one sqlite3 connection per store, every public
  * function takes the store mutex for its whole database work; every SQL text

@@ -1,6 +1,6 @@
 /*
  * caption.h — the Ideogram 4 structured caption: classification of a prompt
- * (APP.md §2.1) and the vendor caption verifier's checks (APP.md §8.5).
+ * (docs/APP.md §2.1) and the vendor caption verifier's checks (docs/APP.md §8.5).
  *
  * The verifier reproduces the rules, check order and message texts of the
  * official caption_verifier.py (CaptionVerifier.verify_raw): every problem is
@@ -21,7 +21,7 @@
  *    not_json = 1) or the schema checks.
  *  - Duplicate object keys behave like Python's json.loads: the last value
  *    wins and the key keeps the position of its first occurrence.
- *  - Kind warnings (APP.md §2.1): "Not JSON — Ideogram 4 needs structured
+ *  - Kind warnings (docs/APP.md §2.1): "Not JSON — Ideogram 4 needs structured
  *    captions for quality" / "JSON is not a dict, treating as plain text
  *    (low quality)". */
 #include "ideogram4.h"

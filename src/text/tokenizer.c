@@ -1,5 +1,5 @@
 /*
- * tokenizer.c — encoding with the Qwen2 byte-level BPE (MODEL.md §6.1, §6.3).
+ * tokenizer.c — encoding with the Qwen2 byte-level BPE (docs/MODEL.md §6.1, §6.3).
  *
  *   text --UTF-8 repair--> valid UTF-8
  *        --added tokens (leftmost-longest literal match on the raw text)--> ids | segments

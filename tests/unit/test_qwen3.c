@@ -1,4 +1,4 @@
-/* test_qwen3.c — the text encoder (MODEL.md §5) against transformers'
+/* test_qwen3.c — the text encoder (docs/MODEL.md §5) against transformers'
  * Qwen3-VL (tests/vectors/qwen3_*.safetensors from tools/reference/ref_qwen3.py),
  * the debug-forward CLI, the upstream "model.language_model." prefix, error
  * messages, and the tiny writer's determinism. */

@@ -158,7 +158,7 @@ I4_TEST(tokenizer_mini_merge_formats) {
 I4_TEST(tokenizer_known_ids_and_texts) {
     i4_tokenizer *tok;
     REQUIRE(i4_tokenizer_load(&tok, tok_dir()) == 0);
-    /* MODEL.md §12.7 */
+    /* docs/MODEL.md §12.7 */
     static const int64_t hello[] = {151644, 872, 198, 9707, 151645, 198, 151644, 77091, 198};
     int64_t *ids;
     size_t n;
