@@ -22,7 +22,7 @@ extern "C" {
 
 #define I4_VERSION "0.1.0"
 
-/* Arithmetic used by the networks (MODEL.md §0.3a). */
+/* Arithmetic used by the networks (docs/MODEL.md §0.3a). */
 typedef enum {
     I4_PRECISION_F32 = 0,  /* exact weight decode, f32 activations everywhere */
     I4_PRECISION_BF16 = 1, /* reference arithmetic: bf16 weights/activations, f32 accumulation */
@@ -69,7 +69,7 @@ typedef int (*i4_progress_fn)(void *user, i4_phase phase, int step, int steps);
 
 int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt);
 void i4_pipeline_free(i4_pipeline *p);
-/* Merge a LoRA file into the conditional transformer (MODEL.md §9; merged
+/* Merge a LoRA file into the conditional transformer (docs/MODEL.md §9; merged
  * copies of the affected layers only). Unknown keys and shape mismatches are
  * errors naming the key; nothing is applied then. */
 int i4_pipeline_apply_lora(i4_pipeline *p, const char *path, float strength);
@@ -104,8 +104,95 @@ typedef struct {
 
 /* Returns 0, -1 (error) or I4_ERR_CANCELLED. */
 #define I4_ERR_CANCELLED (-2)
+/* A name argument that is not one of the accepted names (a usage error). */
+#define I4_ERR_INVALID_ARG (-3)
 int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out);
 void i4_result_free(i4_result *r);
+
+/* ---- Presets -------------------------------------------------------------- */
+
+/* Steps of a sampler preset (V4_QUALITY_48 48, V4_DEFAULT_20 20,
+ * V4_TURBO_12 12), or 0 when name is not a preset. */
+int i4_preset_steps(const char *name);
+
+/* ---- Image files ---------------------------------------------------------- */
+
+typedef enum { I4_IMAGE_PNG = 0, I4_IMAGE_WEBP = 1, I4_IMAGE_JPEG = 2 } i4_image_format;
+
+/* "png" / "webp" / "jpeg" (also "jpg"); -1 with an error when unknown. */
+int i4_image_format_parse(const char *name, i4_image_format *out);
+const char *i4_image_format_name(i4_image_format f); /* "png", "webp", "jpeg" */
+const char *i4_image_format_ext(i4_image_format f);  /* ".png", ".webp", ".jpg" */
+
+/* Write rgb [height][width][3] with libpng / libwebp / libjpeg. quality:
+ * 1..100 for lossy webp/jpeg, < 0 = default (webp lossless, jpeg 95);
+ * ignored for png. The file appears whole or not at all ("<path>.tmp",
+ * fsync, rename, fsync of the folder); a full disk is reported as
+ * "disk full (no space left on device)". */
+int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
+
+/* ---- Captions (docs/APP.md §2.1, §8.5) ------------------------------------------ */
+
+/* Problems the caption verifier found: "<json path>: <message>" strings in
+ * the official verifier's order and wording; count == 0 means valid. */
+typedef struct {
+    char **items;
+    size_t count;
+    int not_json;  /* the text did not parse; the last item is "invalid JSON: ..." */
+} i4_caption_issues;
+
+/* Verify len bytes of caption text (UTF-8, need not be NUL-terminated).
+ * Returns 0 (out filled) or -1 on allocation failure. */
+int i4_caption_verify(const char *text, size_t len, i4_caption_issues *out);
+/* The schema checks alone, for callers that already hold a parsed jansson
+ * value (the server does). Same return convention. */
+struct json_t;
+int i4_caption_verify_json(const struct json_t *caption, i4_caption_issues *out);
+void i4_caption_issues_free(i4_caption_issues *issues);
+
+/* What a prompt is: a structured caption, or text sent as is. */
+enum {
+    I4_CAPTION_OBJECT = 0,     /* a JSON object: a structured caption */
+    I4_CAPTION_NOT_JSON = 1,   /* not JSON: plain text */
+    I4_CAPTION_NOT_OBJECT = 2, /* JSON, but not an object */
+};
+int i4_caption_kind(const char *text, size_t len);
+/* The warning printed for a kind, NULL for I4_CAPTION_OBJECT. */
+const char *i4_caption_kind_warning(int kind);
+
+/* ---- LoRA files ------------------------------------------------------------ */
+
+typedef struct {
+    const char *format; /* "peft", "kohya" or "lokr" (a static string) */
+    size_t modules;     /* target modules */
+} i4_lora_info;
+
+/* Parse a LoRA file without a model and describe it; a file
+ * i4_pipeline_apply_lora would reject for its keys fails here with the same
+ * message (shapes are only checked against a model when applied). */
+int i4_lora_inspect(const char *path, i4_lora_info *out);
+
+/* ---- Tokenizer ------------------------------------------------------------- */
+
+/* Token ids of len bytes of text with tokenizer_dir/tokenizer.json; with
+ * chat = 1 the text is first wrapped in the fixed chat template the text
+ * encoder sees (docs/MODEL.md §6.3). *ids is malloc'd (free() it). */
+int i4_tokenize(const char *tokenizer_dir, const char *text, size_t len, int chat, int64_t **ids, size_t *n_ids);
+
+/* ---- Checking one network ------------------------------------------------- */
+
+/* Run one network of a snapshot on the tensors in in_path (safetensors) and
+ * write its outputs to out_path, to compare the engine with the reference
+ * implementation on any inputs. component: "transformer",
+ * "unconditional-transformer" (inputs hidden_states, timestep, optional
+ * encoder_hidden_states, position_ids, segment_ids, indicator; output
+ * velocity), "text-encoder" (input_ids -> features) or "vae-decoder"
+ * (latents, grid -> image). opt gives the snapshot and the precision as for
+ * i4_pipeline_load. Returns 0, -1, or I4_ERR_INVALID_ARG for an unknown
+ * component (checked first). */
+int i4_debug_forward(const char *component, const i4_load_options *opt, const char *in_path, const char *out_path);
+
+/* ---- Tiny model ----------------------------------------------------------- */
 
 /* Write a deterministic tiny random checkpoint in the official layout. */
 int i4_make_tiny_model(const char *dir, uint64_t seed, const char *tokenizer_dir);

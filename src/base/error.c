@@ -10,8 +10,6 @@ static _Thread_local char last_error[I4_ERROR_CAP];
 
 const char *i4_last_error(void) { return last_error; }
 
-void i4_error_clear(void) { last_error[0] = 0; }
-
 int i4_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

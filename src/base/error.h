@@ -19,6 +19,5 @@
 int i4_error(const char *fmt, ...) I4_PRINTF(1, 2);
 /* Prefix the current message with more context ("loading X: <old message>"). */
 int i4_error_prefix(const char *fmt, ...) I4_PRINTF(1, 2);
-void i4_error_clear(void);
 
 #endif

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/utf8.h"
-#include "model/weights.h"
 
 int i4_logger_open(i4_logger *lg, const char *dir, const char *prefix, int to_stderr) {
     memset(lg, 0, sizeof *lg);

@@ -1,6 +1,6 @@
 /*
  * cmd_generate.c — `ideogram4 generate`: caption to image file, with the
- * flags of the Python tool it replaces (APP.md §2) plus engine options.
+ * flags of the Python tool it replaces (docs/APP.md §2) plus engine options.
  * Prints a progress bar on a terminal (plain lines otherwise), phase times
  * and peak memory; writes a JSON sidecar (<image stem>.json). Ctrl-C cancels
  * between steps.
@@ -22,10 +22,6 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
-#include "model/weights.h"
-#include "pipeline/image.h"
-#include "pipeline/schedule.h"
-#include "text/caption.h"
 
 static volatile sig_atomic_t interrupted; /* set by SIGINT; the CLI's only global */
 
@@ -181,7 +177,7 @@ int i4_cmd_generate(int argc, char **argv) {
     }
     gp.width = (int)width;
     gp.height = (int)height;
-    if (!i4_preset_find(gp.preset)) {
+    if (!i4_preset_steps(gp.preset)) {
         fprintf(stderr, "generate: unknown preset '%s' (V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12)\n", gp.preset);
         return 2;
     }
@@ -365,10 +361,8 @@ int i4_cmd_generate(int argc, char **argv) {
     free(cmd);
     char sidecar[PATH_MAX + 8];
     snprintf(sidecar, sizeof sidecar, "%s.json", stem);
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", sidecar);
-    if (json_dump_file(meta, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0 || rename(tmp, sidecar) != 0)
-        fprintf(stderr, "warning: cannot write %s\n", sidecar);
+    if (i4_write_json_file(sidecar, meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0)
+        fprintf(stderr, "warning: cannot write the sidecar: %s\n", i4_last_error());
     json_decref(meta);
     printf("%s\n", out_path);
     fprintf(stderr, "done: %.1f s -> %s\n", res.seconds_sample + res.seconds_decode, out_path);

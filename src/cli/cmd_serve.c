@@ -5,7 +5,7 @@
  * [--threads N]`.
  *
  * Settings come from `.env` in the working directory (never overriding the
- * environment), then the IDEOGRAM4_* variables (APP.md §10.1), then these
+ * environment), then the IDEOGRAM4_* variables (docs/APP.md §10.1), then these
  * flags. With --demo the built-in tiny model is written once under
  * <output>/.tiny-model and served. Runs until SIGINT/SIGTERM.
  */

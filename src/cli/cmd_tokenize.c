@@ -1,6 +1,6 @@
 /* cmd_tokenize.c — `ideogram4 tokenize (--model DIR | --tokenizer DIR | --repo ORG/NAME) [--raw] TEXT`:
  * print the token ids of TEXT on one line, separated by spaces. Without --raw
- * TEXT goes through the chat template (MODEL.md §6.3); TEXT "-" reads stdin
+ * TEXT goes through the chat template (docs/MODEL.md §6.3); TEXT "-" reads stdin
  * verbatim (no trimming: a trailing newline is part of the text). Invalid
  * UTF-8 is tokenized as U+FFFD per maximal invalid subpart. */
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include "base/io.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
-#include "text/tokenizer.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: ideogram4 tokenize (--model DIR | --tokenizer DIR | --repo ORG/NAME) [--raw] TEXT|-\n"
@@ -81,17 +80,10 @@ int i4_cmd_tokenize(int argc, char **argv) {
         len = strlen(text);
     }
 
-    i4_tokenizer *tok;
-    if (i4_tokenizer_load(&tok, dir) != 0) {
-        fprintf(stderr, "tokenize: %s\n", i4_last_error());
-        free(owned);
-        return 1;
-    }
     int64_t *ids;
     size_t n;
-    int rc = raw ? i4_tokenizer_encode(tok, text, len, &ids, &n) : i4_tokenizer_encode_prompt(tok, text, len, &ids, &n);
+    int rc = i4_tokenize(dir, text, len, !raw, &ids, &n);
     free(owned);
-    i4_tokenizer_free(tok);
     if (rc != 0) {
         fprintf(stderr, "tokenize: %s\n", i4_last_error());
         return 1;

@@ -1,5 +1,5 @@
 /* cmd_verify.c — `ideogram4 verify FILE|-`: check a structured caption with
- * the caption verifier (APP.md §8.5).
+ * the caption verifier (docs/APP.md §8.5).
  *
  * Output (stdout): "ok" when the caption passes every check; otherwise one
  * line per problem, each starting with its JSON path ("elements[1].bbox: ...").
@@ -7,7 +7,7 @@
  * error or unreadable input.
  * Plain-text prompts (text that is not JSON and does not start like JSON,
  * i.e. its first non-blank character is none of { [ ") are accepted with one
- * warning line, exit 0, as generation accepts them (APP.md §2.1). Text that
+ * warning line, exit 0, as generation accepts them (docs/APP.md §2.1). Text that
  * starts like JSON but does not parse reports "invalid JSON: ..." and exits 1. */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 
 #include "base/io.h"
 #include "cli/commands.h"
-#include "text/caption.h"
+#include "ideogram4.h"
 
 static const char USAGE[] = "usage: ideogram4 verify FILE|-   (- reads the caption from stdin)\n";
 

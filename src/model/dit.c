@@ -1,5 +1,5 @@
 /*
- * dit.c — the Ideogram 4 diffusion transformer (MODEL.md §3, §4), batch 1.
+ * dit.c — the Ideogram 4 diffusion transformer (docs/MODEL.md §3, §4), batch 1.
  *
  * Shapes (dimensions read from the tensors, §3.1): L tokens, D hidden,
  * C_in latent channels, F text features, A adaLN width, I FFN width,
@@ -24,7 +24,7 @@
  * segment (no mask at all when every token has the same segment id). RoPE is the
  * interleaved 3-axis MRoPE of §3.6 (rope_theta, mrope_section from config.json).
  *
- * Precision (MODEL.md §0.3a): f32 mode rounds nothing (t, weights e4m3·scale
+ * Precision (docs/MODEL.md §0.3a): f32 mode rounds nothing (t, weights e4m3·scale
  * and activations all f32). bf16 mode follows §3.5: x and feat rounded at
  * entry (t is used as given — the sampler hands bf16(t)), sinusoid, every
  * Linear output, 1+scale, tanh gates, norm outputs, products, residual sums,
@@ -32,7 +32,7 @@
  * DiT RMSNorms round once, bf16(w·(x·r)): the official package calls
  * torch.nn.functional.rms_norm, which rounds once (fused CUDA kernel, and
  * also the CPU kernel of torch 2.15 — checked); diffusers' own RMSNorm class
- * rounds twice, bf16(w·bf16(x·r)) (MODEL.md §3.5.3 (b)); the reference script
+ * rounds twice, bf16(w·bf16(x·r)) (docs/MODEL.md §3.5.3 (b)); the reference script
  * tools/reference/ref_dit.py patches it to F.rms_norm.
  *
  * Work saved without changing the result: the F-wide text path runs on text
@@ -45,7 +45,6 @@
  */
 #include "model/dit.h"
 
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -54,6 +53,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "model/config.h"
 #include "model/weights.h"
 #include "ops/ops.h"
 #include "tensor/safetensors.h"
@@ -97,49 +97,42 @@ static int count_layers(const i4_tensor_set *set, int64_t *n_out) {
     return max >= 0 ? 0 : i4_error("%s: no 'layers.N.*' tensors", i4_tensor_set_origin(set));
 }
 
-/* rope_theta, mrope_section and norm_eps from config.json (defaults when absent). */
+/* rope_theta, mrope_section and norm_eps from config.json (defaults when the
+ * file or a key is absent: the reference ignores the file). */
 static int read_config(const char *dir, i4_dit_config *cfg, float *norm_eps) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    cfg->rope_theta = 5e6;
-    cfg->mrope_section[0] = 24;
-    cfg->mrope_section[1] = 20;
-    cfg->mrope_section[2] = 20;
-    *norm_eps = 1e-5f;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0; /* the reference ignores the file; it is optional */
-    fclose(f);
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root || !json_is_object(root)) {
-        json_decref(root);
-        return i4_error("%s: invalid JSON (line %d: %s)", path, jerr.line, jerr.text);
+    i4_config c;
+    if (i4_config_load(&c, dir, 0) != 0) return -1;
+    double theta, eps;
+    int64_t sec[3] = {24, 20, 20};
+    int rc = -1;
+    if (i4_config_number(&c, "rope_theta", 5e6, &theta) != 0) goto out;
+    if (theta <= 1.0) {
+        i4_error("%s: 'rope_theta' must be a number > 1", c.path);
+        goto out;
     }
-    int rc = 0;
-    json_t *v = json_object_get(root, "rope_theta");
-    if (v) {
-        if (!json_is_number(v) || json_number_value(v) <= 1.0) rc = i4_error("%s: 'rope_theta' must be a number > 1", path);
-        else cfg->rope_theta = json_number_value(v);
+    if (i4_config_number(&c, "norm_eps", 1e-5, &eps) != 0) goto out;
+    if (eps <= 0) {
+        i4_error("%s: 'norm_eps' must be a positive number", c.path);
+        goto out;
     }
-    v = json_object_get(root, "norm_eps");
-    if (rc == 0 && v) {
-        if (!json_is_number(v) || json_number_value(v) <= 0) rc = i4_error("%s: 'norm_eps' must be a positive number", path);
-        else *norm_eps = (float)json_number_value(v);
+    int n = i4_config_int_list(&c, "mrope_section", 0, sec, 3);
+    if (n < 0) goto out;
+    if (n != 0 && n != 3) {
+        i4_error("%s: 'mrope_section' must be an array of 3 integers", c.path);
+        goto out;
     }
-    v = json_object_get(root, "mrope_section");
-    if (rc == 0 && v) {
-        if (!json_is_array(v) || json_array_size(v) != 3) {
-            rc = i4_error("%s: 'mrope_section' must be an array of 3 integers", path);
-        } else {
-            for (int i = 0; i < 3 && rc == 0; i++) {
-                json_t *e = json_array_get(v, (size_t)i);
-                if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 1 << 20)
-                    rc = i4_error("%s: 'mrope_section' must be an array of 3 non-negative integers", path);
-                else cfg->mrope_section[i] = (int)json_integer_value(e);
-            }
+    for (int i = 0; i < 3; i++) {
+        if (sec[i] > 1 << 20) {
+            i4_error("%s: 'mrope_section' must be an array of 3 non-negative integers", c.path);
+            goto out;
         }
+        cfg->mrope_section[i] = (int)sec[i];
     }
-    json_decref(root);
+    cfg->rope_theta = theta;
+    *norm_eps = (float)eps;
+    rc = 0;
+out:
+    i4_config_free(&c);
     return rc;
 }
 

@@ -1,6 +1,6 @@
 /*
  * dit.h — the Ideogram 4 diffusion transformer (conditional and unconditional
- * share architecture and tensor names; MODEL.md §3). Batch 1.
+ * share architecture and tensor names; docs/MODEL.md §3). Batch 1.
  */
 #ifndef I4_DIT_H
 #define I4_DIT_H
@@ -34,7 +34,7 @@ const i4_dit_config *i4_dit_config_get(const i4_dit *m);
 void i4_dit_free(i4_dit *m);
 
 /*
- * One forward pass over a packed sequence of L tokens (MODEL.md §3.5, §4).
+ * One forward pass over a packed sequence of L tokens (docs/MODEL.md §3.5, §4).
  *   x   [L, C_in] latent tokens (text slots zero)      t   flow time as given (the sampler rounds it)
  *   feat [L, F] text features, or NULL for "all zero" (the unconditional layout)
  *   pos [L, 3]  seg [L]  ind [L] (3 text, 2 image, other = padding)

@@ -1,5 +1,5 @@
 /*
- * lora.c — LoRA / LoKr adapters for the Ideogram 4 transformer (MODEL.md §9).
+ * lora.c — LoRA / LoKr adapters for the Ideogram 4 transformer (docs/MODEL.md §9).
  *
  * A file's keys are grouped by module: `{prefix}P.<suffix>`, with the prefix
  * stripped and diffusers split names mapped onto the fused tensors (§9.2):
@@ -437,6 +437,15 @@ const char *i4_lora_format(const i4_lora *l) { return l->format; }
 const char *i4_lora_path(const i4_lora *l) { return l->path; }
 const char *i4_lora_name(const i4_lora *l) { return l->name; }
 size_t i4_lora_module_count(const i4_lora *l) { return l->n; }
+
+int i4_lora_inspect(const char *path, i4_lora_info *out) {
+    i4_lora *l = NULL;
+    if (i4_lora_open(&l, path) != 0) return -1;
+    out->format = l->format;
+    out->modules = l->n;
+    i4_lora_close(l);
+    return 0;
+}
 
 void i4_lora_close(i4_lora *l) {
     if (!l) return;

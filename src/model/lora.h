@@ -1,5 +1,5 @@
 /*
- * lora.h — LoRA / LoKr adapters for the Ideogram 4 transformer (MODEL.md §9).
+ * lora.h — LoRA / LoKr adapters for the Ideogram 4 transformer (docs/MODEL.md §9).
  *
  * A LoRA file is parsed once (i4_lora_open: key format, prefixes, pairing,
  * per-module scale) and applied to one DiT through a stack
@@ -7,7 +7,7 @@
  * copies of the affected Linears only and installs them with
  * i4_dit_set_linear; the checkpoint's mmap'd weights are never written, so
  * removing a LoRA is dropping the copies. Apply the stack to the conditional
- * transformer only (the standard practice, MODEL.md §9.1); the caller decides.
+ * transformer only (the standard practice, docs/MODEL.md §9.1); the caller decides.
  *
  * Threading: parsing and merging use the OpenMP pool; a stack must not change
  * while its DiT runs a forward on another thread (the caller serialises).
@@ -23,7 +23,7 @@
 
 typedef struct i4_lora i4_lora;
 
-/* Parse a .safetensors LoRA file. Accepted (MODEL.md §9.2):
+/* Parse a .safetensors LoRA file. Accepted (docs/MODEL.md §9.2):
  *   PEFT / diffusers   P.lora_A.weight [r, in], P.lora_B.weight [out, r], optional P.alpha;
  *                      alpha may also come from the diffusers header entry
  *                      "lora_adapter_metadata" (lora_alpha, alpha_pattern, use_rslora)
@@ -59,7 +59,7 @@ int i4_lora_accumulate_delta(const i4_lora *l, const char *path, int64_t out, in
 /* ---- A set of LoRAs applied to one DiT ----
  * Merged copies of the affected layers only: F32 in f32 mode (base decoded
  * exactly, e4m3·scale), BF16 in bf16 mode (base bf16(e4m3·bf16(scale)),
- * W + sum computed in f32, rounded to bf16 once; MODEL.md §9.3). LoRAs with
+ * W + sum computed in f32, rounded to bf16 once; docs/MODEL.md §9.3). LoRAs with
  * strength 0 contribute nothing (their modules keep the checkpoint weights).
  * The stack borrows each i4_lora: keep it open while it is in the stack. */
 typedef struct i4_lora_stack i4_lora_stack;

@@ -1,6 +1,6 @@
 /*
  * qwen3.c — the Qwen3-VL language model as Ideogram 4's text encoder
- * (text only, batch 1; MODEL.md §5).
+ * (text only, batch 1; docs/MODEL.md §5).
  *
  * In:  token ids [n] (positions 0..n-1, causal, no padding).
  * Out: features [n, 13*H], features[i, d*13 + k] = hs[TAPS[k]][i, d]  (§5.4)
@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "model/config.h"
 #include "model/weights.h"
 #include "ops/ops.h"
 #include "tensor/safetensors.h"
@@ -53,7 +54,7 @@
 static const int TAPS[] = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35};
 #define N_TAPS ((int)(sizeof TAPS / sizeof TAPS[0]))
 
-/* Longest token sequence the encoder accepts (MODEL.md §6.4). */
+/* Longest token sequence the encoder accepts (docs/MODEL.md §6.4). */
 #define MAX_TOKENS 2048
 
 typedef struct {
@@ -118,16 +119,25 @@ static int bind_layer(const i4_tensor_set *set, const char *prefix, int N, const
     return 0;
 }
 
-/* rope_theta: text_config.rope_parameters.rope_theta (transformers v5), else
- * text_config.rope_theta / rope_theta (older files), else 5e6. */
-static void read_config(const char *dir, i4_qwen3_config *c) {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    c->rms_eps = i4_config_number(path, "text_config.rms_norm_eps", i4_config_number(path, "rms_norm_eps", 1e-6));
-    double theta = i4_config_number(path, "text_config.rope_parameters.rope_theta", -1);
-    if (theta <= 0) theta = i4_config_number(path, "text_config.rope_theta", -1);
-    if (theta <= 0) theta = i4_config_number(path, "rope_theta", 5e6);
-    c->rope_theta = theta;
+/* rms_norm_eps and rope_theta. Each has moved between transformers versions;
+ * later reads take precedence, so the newest place that holds the key wins:
+ * rope_theta from text_config.rope_parameters (v5), else text_config (older
+ * Qwen3-VL files), else the top level, else 5e6. */
+static int read_config(const char *dir, i4_qwen3_config *out) {
+    i4_config c;
+    if (i4_config_load(&c, dir, 0) != 0) return -1;
+    double eps = 1e-6, theta = 5e6;
+    int rc = i4_config_number(&c, "rms_norm_eps", eps, &eps);
+    if (rc == 0) rc = i4_config_number(&c, "text_config.rms_norm_eps", eps, &eps);
+    if (rc == 0) rc = i4_config_number(&c, "rope_theta", theta, &theta);
+    if (rc == 0) rc = i4_config_number(&c, "text_config.rope_theta", theta, &theta);
+    if (rc == 0) rc = i4_config_number(&c, "text_config.rope_parameters.rope_theta", theta, &theta);
+    if (rc == 0 && !(eps > 0)) rc = i4_error("%s: 'rms_norm_eps' must be a positive number", c.path);
+    if (rc == 0 && !(theta > 0)) rc = i4_error("%s: 'rope_theta' must be a positive number", c.path);
+    i4_config_free(&c);
+    out->rms_eps = eps;
+    out->rope_theta = theta;
+    return rc;
 }
 
 static int load(i4_qwen3 *m, const char *dir) {
@@ -194,7 +204,7 @@ static int load(i4_qwen3 *m, const char *dir) {
         return i4_error("%s: %lld query heads is not a multiple of %lld KV heads", i4_tensor_set_origin(set),
                         (long long)c->n_heads, (long long)c->n_kv_heads);
 
-    read_config(dir, c);
+    if (read_config(dir, c) != 0) return -1;
     c->n_taps = N_TAPS;
     for (int k = 0; k < N_TAPS; k++) c->taps[k] = TAPS[k];
 

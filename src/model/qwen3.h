@@ -1,6 +1,6 @@
 /*
  * qwen3.h — the Qwen3-VL language model used as Ideogram 4's text encoder
- * (text only; MODEL.md §5). Batch 1, positions 0..n-1, causal.
+ * (text only; docs/MODEL.md §5). Batch 1, positions 0..n-1, causal.
  */
 #ifndef I4_QWEN3_H
 #define I4_QWEN3_H
@@ -30,7 +30,7 @@ const i4_qwen3_config *i4_qwen3_config_get(const i4_qwen3 *m);
 void i4_qwen3_free(i4_qwen3 *m);
 
 /* features [n, n_taps*H]: features[i, d*n_taps + k] = output of layer taps[k]
- * at token i, dim d (MODEL.md §5.4). ids outside [0, vocab) are an error. */
+ * at token i, dim d (docs/MODEL.md §5.4). ids outside [0, vocab) are an error. */
 int i4_qwen3_encode(const i4_qwen3 *m, const int64_t *ids, int64_t n, float *features);
 
 #endif

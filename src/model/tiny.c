@@ -1,6 +1,6 @@
 /*
  * tiny.c — `ideogram4 make-tiny-model DIR`: a deterministic tiny random
- * checkpoint in the official snapshot layout (MODEL.md §1.2). Components get
+ * checkpoint in the official snapshot layout (docs/MODEL.md §1.2). Components get
  * seeds derived from the one seed, so the same seed always gives the same
  * bytes. Tokenizer files are copied from the Qwen3 tokenizer package.
  */
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/tiny.h"
 #include "model/weights.h"
@@ -19,32 +20,30 @@
 #define I4_DATA_DIR "node_modules"
 #endif
 
-static int copy_file(const char *src, const char *dst) {
-    FILE *in = fopen(src, "rb");
-    if (!in) return i4_error("cannot open %s: %s", src, strerror(errno));
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        fclose(in);
-        return i4_error("cannot create %s: %s", tmp, strerror(errno));
-    }
+typedef struct {
+    FILE *in;
+    const char *src;
+} copy_job;
+
+static int copy_stream(FILE *out, void *ctx) {
+    const copy_job *j = ctx;
     char buf[1 << 16];
     size_t n;
-    int ok = 1;
-    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
-    if (ferror(in)) ok = 0;
-    fclose(in);
-    if (fclose(out) != 0) ok = 0;
-    if (!ok || rename(tmp, dst) != 0) {
-        remove(tmp);
-        return i4_error("cannot write %s", dst);
-    }
-    return 0;
+    while ((n = fread(buf, 1, sizeof buf, j->in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) return i4_write_failed(errno, "write failed");
+    return ferror(j->in) ? i4_error("cannot read %s: %s", j->src, strerror(errno)) : 0;
+}
+
+static int copy_file(const char *src, const char *dst) {
+    copy_job j = {fopen(src, "rb"), src};
+    if (!j.in) return i4_error("cannot open %s: %s", src, strerror(errno));
+    int rc = i4_write_file_atomic(dst, copy_stream, &j);
+    fclose(j.in);
+    return rc;
 }
 
 /* The Qwen3-VL Instruct chat template reduced to what one text user message
- * with the generation prompt renders (MODEL.md §6.3). */
+ * with the generation prompt renders (docs/MODEL.md §6.3). */
 static const char chat_template[] =
     "{%- for message in messages %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' }}"

@@ -1,7 +1,7 @@
 /*
  * tiny_dit.c — the tiny random Ideogram 4 transformer (transformer/ and
  * unconditional_transformer/ of the tiny snapshot): config.json with
- * diffusers-style keys and the tensors of MODEL.md §3.2 under their official
+ * diffusers-style keys and the tensors of docs/MODEL.md §3.2 under their official
  * names and dtypes — every Linear FP8 e4m3 + F32 per-row weight_scale, biases,
  * norm weights, llm_cond_norm and embed_image_indicator BF16 — written as a
  * sharded checkpoint (index + 2-3 shards) so the index path is exercised.
@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/rng.h"
 #include "model/tiny.h"
 #include "model/weights.h"

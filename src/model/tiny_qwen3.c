@@ -2,7 +2,7 @@
  * tiny_qwen3.c — the tiny random text encoder: text_encoder/config.json (the
  * shape of the real transformers Qwen3VLConfig, with the FP8 flag) and
  * text_encoder/model.safetensors with the official tensor names and dtypes
- * (MODEL.md §5.2): language_model.embed_tokens.weight BF16 [151936, 32] (the
+ * (docs/MODEL.md §5.2): language_model.embed_tokens.weight BF16 [151936, 32] (the
  * real vocabulary, so real token ids work), per layer FP8 + per-row
  * weight_scale q/k/v/o/gate/up/down (no bias), BF16 norm weights, 36 layers,
  * hidden 32, 4 query heads and 2 KV heads of 16, MLP 64; plus two small
@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/rng.h"
 #include "model/tiny.h"
 #include "model/weights.h"

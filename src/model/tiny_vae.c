@@ -2,7 +2,7 @@
  * tiny_vae.c — writes vae/ of the tiny checkpoint: a diffusers
  * AutoencoderKLFlux2 config.json and diffusion_pytorch_model.safetensors
  * with the full tensor set diffusers expects (encoder, quant_conv,
- * post_quant_conv, decoder, bn buffers; MODEL.md §7.2, §7.6) at small widths:
+ * post_quant_conv, decoder, bn buffers; docs/MODEL.md §7.2, §7.6) at small widths:
  *
  *   latent_channels 32, block_out_channels [32, 32, 64, 64], layers_per_block 2,
  *   norm_num_groups 32, patch 2x2 (128 channels per DiT token).
@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "base/rng.h"
 #include "model/tiny.h"
 #include "model/vae.h"

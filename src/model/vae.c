@@ -1,6 +1,6 @@
 /*
  * vae.c — the Flux2 KL VAE decoder (diffusers AutoencoderKLFlux2 layout,
- * MODEL.md §7), batch 1, NCHW activations [C, H, W] in f32.
+ * docs/MODEL.md §7), batch 1, NCHW activations [C, H, W] in f32.
  *
  *   tokens [gh*gw, 128] --denormalise + unpatchify (vae_latent.c)--> z [L, 2gh, 2gw]   (L = 32)
  *   h = conv1x1(post_quant_conv, z)
@@ -32,7 +32,6 @@
  * The attention uses i4_attention on token-major [H*W, C] tensors (no
  * [tokens x tokens] matrix).
  */
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,6 +39,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "model/config.h"
 #include "model/vae.h"
 #include "model/weights.h"
 #include "ops/ops.h"
@@ -87,44 +87,6 @@ struct i4_vae {
     int bn_mismatch;
     int64_t bound;               /* decoder tensors bound (to catch leftovers) */
 };
-
-/* ------------------------------------------------------------------ config */
-
-static int json_int(json_t *root, const char *key, int64_t fallback, int64_t *out, const char *file) {
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) {
-        *out = fallback;
-        return 0;
-    }
-    if (!json_is_integer(v)) return i4_error("%s: '%s' must be an integer", file, key);
-    *out = json_integer_value(v);
-    return 0;
-}
-
-/* Integer array key; returns its length (0 when absent/null) or -1. */
-static int json_int_array(json_t *root, const char *key, int64_t *out, int max, const char *file) {
-    json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return 0;
-    if (json_is_integer(v)) {
-        out[0] = json_integer_value(v);
-        return 1;
-    }
-    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > (size_t)max)
-        return i4_error("%s: '%s' must be a list of 1..%d integers", file, key, max);
-    for (size_t i = 0; i < json_array_size(v); i++) {
-        json_t *e = json_array_get(v, i);
-        if (!json_is_integer(e) || json_integer_value(e) <= 0)
-            return i4_error("%s: '%s' must hold positive integers", file, key);
-        out[i] = json_integer_value(e);
-    }
-    return (int)json_array_size(v);
-}
-
-static int json_require_true(json_t *root, const char *key, const char *file) {
-    json_t *v = json_object_get(root, key);
-    if (v && !json_is_true(v)) return i4_error("%s: '%s' = false is not supported (the Flux2 VAE uses true)", file, key);
-    return 0;
-}
 
 /* ----------------------------------------------------------------- binding */
 
@@ -202,7 +164,7 @@ static void check_bn(i4_vae *m, double eps) {
     if (mean->numel != tc || var->numel != tc || tc != 128) {
         m->bn_mismatch = (int)tc;
         fprintf(stderr, "warning: %s: bn.running_mean/var have %lld/%lld entries, expected %lld; using the official "
-                        "latent constants (MODEL.md Appendix A)\n",
+                        "latent constants (docs/MODEL.md Appendix A)\n",
                 mean->file, (long long)mean->numel, (long long)var->numel, (long long)tc);
         return;
     }
@@ -225,71 +187,79 @@ static void check_bn(i4_vae *m, double eps) {
     if (bad)
         fprintf(stderr,
                 "warning: %s: bn.running_mean/running_var disagree with the official latent constants in %d of 128 "
-                "channels (first: %d, mean %.8g vs %.8g, var %.8g vs %.8g); using the constants (MODEL.md Appendix A)\n",
+                "channels (first: %d, mean %.8g vs %.8g, var %.8g vs %.8g); using the constants (docs/MODEL.md Appendix A)\n",
                 mean->file, bad, first, mv[first], (double)i4_latent_shift[first], vv[first],
                 (double)i4_latent_scale[first] * i4_latent_scale[first] - eps);
 }
 
-static int load_inner(i4_vae *m, const char *dir) {
-    char path[PATH_MAX], name[256];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    json_error_t jerr;
-    json_t *cfg = json_load_file(path, 0, &jerr);
-    if (!cfg) return i4_error("cannot read %s: %s", path, jerr.text);
-    int64_t layers = 2, groups = 32, latent = 32, bcount = 0, dcount = 0, patch[2] = {2, 2};
-    int64_t widths[MAX_BLOCKS], dwidths[MAX_BLOCKS];
-    double bn_eps = 1e-4;
-    int rc = -1;
-    if (json_int(cfg, "latent_channels", 32, &latent, path) != 0) goto out;
-    if (json_int(cfg, "layers_per_block", 2, &layers, path) != 0) goto out;
-    if (json_int(cfg, "norm_num_groups", 32, &groups, path) != 0) goto out;
-    if ((bcount = json_int_array(cfg, "block_out_channels", widths, MAX_BLOCKS, path)) < 0) goto out;
-    if ((dcount = json_int_array(cfg, "decoder_block_out_channels", dwidths, MAX_BLOCKS, path)) < 0) goto out;
-    int pcount = json_int_array(cfg, "patch_size", patch, 2, path);
-    if (pcount < 0) goto out;
-    if (pcount == 1) patch[1] = patch[0];
-    json_t *e = json_object_get(cfg, "batch_norm_eps");
-    if (e && json_is_number(e)) bn_eps = json_number_value(e);
-    if (json_require_true(cfg, "mid_block_add_attention", path) || json_require_true(cfg, "use_post_quant_conv", path))
-        goto out;
-    e = json_object_get(cfg, "act_fn");
-    if (e && (!json_is_string(e) || strcmp(json_string_value(e), "silu") != 0)) {
-        i4_error("%s: act_fn must be \"silu\"", path);
-        goto out;
-    }
-    if (bcount == 0) {  /* diffusers default */
+/* Decoder dimensions from config.json (diffusers AutoencoderKLFlux2 keys and
+ * defaults); only the layout this decoder implements is accepted. */
+static int read_config(i4_config *c, int64_t *latent, int64_t *layers, int64_t *groups, int64_t patch[2],
+                       int64_t widths[MAX_BLOCKS], int64_t *bcount, double *bn_eps) {
+    int64_t dwidths[MAX_BLOCKS];
+    const char *act;
+    int add_attention, post_quant;
+    if (i4_config_int(c, "latent_channels", 32, latent) != 0) return -1;
+    if (i4_config_int(c, "layers_per_block", 2, layers) != 0) return -1;
+    if (i4_config_int(c, "norm_num_groups", 32, groups) != 0) return -1;
+    int n = i4_config_int_list(c, "block_out_channels", 1, widths, MAX_BLOCKS);
+    if (n < 0) return -1;
+    int dn = i4_config_int_list(c, "decoder_block_out_channels", 1, dwidths, MAX_BLOCKS);
+    if (dn < 0) return -1;
+    int pn = i4_config_int_list(c, "patch_size", 1, patch, 2);
+    if (pn < 0) return -1;
+    if (pn == 1) patch[1] = patch[0];
+    if (i4_config_number(c, "batch_norm_eps", 1e-4, bn_eps) != 0) return -1;
+    if (i4_config_bool(c, "mid_block_add_attention", 1, &add_attention) != 0 ||
+        i4_config_bool(c, "use_post_quant_conv", 1, &post_quant) != 0)
+        return -1;
+    if (!add_attention || !post_quant)
+        return i4_error("%s: '%s' = false is not supported (the Flux2 VAE uses true)", c->path,
+                        add_attention ? "use_post_quant_conv" : "mid_block_add_attention");
+    if (i4_config_string(c, "act_fn", "silu", &act) != 0) return -1;
+    if (strcmp(act, "silu") != 0) return i4_error("%s: act_fn must be \"silu\"", c->path);
+    if (n == 0) { /* diffusers default */
         const int64_t def[4] = {128, 256, 512, 512};
         memcpy(widths, def, sizeof def);
-        bcount = 4;
+        n = 4;
     }
-    if (dcount > 0) {
+    if (dn > 0) {
         memcpy(widths, dwidths, sizeof dwidths);
-        bcount = dcount;
+        n = dn;
     }
-    json_t *ub = json_object_get(cfg, "up_block_types");
-    if (ub && json_is_array(ub)) {
-        if ((int64_t)json_array_size(ub) != bcount) {
-            i4_error("%s: %zu up_block_types but %lld decoder block widths", path, json_array_size(ub), (long long)bcount);
-            goto out;
-        }
+    *bcount = n;
+    json_t *ub;
+    if (i4_config_find(c, "up_block_types", &ub) != 0) return -1;
+    if (ub) {
+        if (!json_is_array(ub)) return i4_error("%s: 'up_block_types' must be a list", c->path);
+        if ((int64_t)json_array_size(ub) != n)
+            return i4_error("%s: %zu up_block_types but %d decoder block widths", c->path, json_array_size(ub), n);
         for (size_t i = 0; i < json_array_size(ub); i++) {
             json_t *t = json_array_get(ub, i);
-            if (!json_is_string(t) || strcmp(json_string_value(t), "UpDecoderBlock2D") != 0) {
-                i4_error("%s: up_block_types[%zu] is not \"UpDecoderBlock2D\" (the only supported type)", path, i);
-                goto out;
-            }
+            if (!json_is_string(t) || strcmp(json_string_value(t), "UpDecoderBlock2D") != 0)
+                return i4_error("%s: up_block_types[%zu] is not \"UpDecoderBlock2D\" (the only supported type)",
+                                c->path, i);
         }
     }
-    if (latent <= 0 || layers < 0 || groups <= 0 || patch[0] <= 0 || patch[1] <= 0) {
-        i4_error("%s: invalid latent_channels / layers_per_block / norm_num_groups / patch_size", path);
-        goto out;
-    }
-    if (latent * patch[0] * patch[1] != 128) {
-        i4_error("%s: latent_channels %lld x patch %lldx%lld = %lld token channels; the official latent constants "
-                 "cover 128", path, (long long)latent, (long long)patch[0], (long long)patch[1],
-                 (long long)(latent * patch[0] * patch[1]));
-        goto out;
-    }
+    if (*latent <= 0 || *layers < 0 || *groups <= 0)
+        return i4_error("%s: invalid latent_channels / layers_per_block / norm_num_groups / patch_size", c->path);
+    if (*latent * patch[0] * patch[1] != 128)
+        return i4_error("%s: latent_channels %lld x patch %lldx%lld = %lld token channels; the official latent "
+                        "constants cover 128", c->path, (long long)*latent, (long long)patch[0], (long long)patch[1],
+                        (long long)(*latent * patch[0] * patch[1]));
+    return 0;
+}
+
+static int load_inner(i4_vae *m, const char *dir) {
+    char name[256];
+    i4_config cfg;
+    int64_t layers = 0, groups = 0, latent = 0, bcount = 0, patch[2] = {2, 2};
+    int64_t widths[MAX_BLOCKS];
+    double bn_eps = 0;
+    if (i4_config_load(&cfg, dir, 1) != 0) return -1;
+    int rc = read_config(&cfg, &latent, &layers, &groups, patch, widths, &bcount, &bn_eps);
+    i4_config_free(&cfg);
+    if (rc != 0) return -1;
     m->latent_ch = latent;
     m->groups = groups;
     m->ph = (int)patch[0];
@@ -297,41 +267,38 @@ static int load_inner(i4_vae *m, const char *dir) {
     m->n_blocks = (int)bcount;
     memcpy(m->widths, widths, sizeof widths);
 
-    if (i4_tensor_set_open_component(&m->set, dir, "diffusion_pytorch_model") != 0) goto out;
+    if (i4_tensor_set_open_component(&m->set, dir, "diffusion_pytorch_model") != 0) return -1;
     const int n = m->n_blocks;
     const int64_t top = widths[n - 1];
-    if (bind_conv(m, "post_quant_conv", latent, latent, 1, &m->post_quant) != 0) goto out;
-    if (bind_conv(m, "decoder.conv_in", top, latent, 3, &m->conv_in) != 0) goto out;
-    if (bind_resnet(m, "decoder.mid_block.resnets.0", top, top, &m->mid0) != 0) goto out;
-    if (bind_gn(m, "decoder.mid_block.attentions.0.group_norm", top, &m->att.gn) != 0) goto out;
-    if (bind_linear(m, "decoder.mid_block.attentions.0.to_q", top, &m->att.q) != 0) goto out;
-    if (bind_linear(m, "decoder.mid_block.attentions.0.to_k", top, &m->att.k) != 0) goto out;
-    if (bind_linear(m, "decoder.mid_block.attentions.0.to_v", top, &m->att.v) != 0) goto out;
-    if (bind_linear(m, "decoder.mid_block.attentions.0.to_out.0", top, &m->att.o) != 0) goto out;
-    if (bind_resnet(m, "decoder.mid_block.resnets.1", top, top, &m->mid1) != 0) goto out;
+    if (bind_conv(m, "post_quant_conv", latent, latent, 1, &m->post_quant) != 0) return -1;
+    if (bind_conv(m, "decoder.conv_in", top, latent, 3, &m->conv_in) != 0) return -1;
+    if (bind_resnet(m, "decoder.mid_block.resnets.0", top, top, &m->mid0) != 0) return -1;
+    if (bind_gn(m, "decoder.mid_block.attentions.0.group_norm", top, &m->att.gn) != 0) return -1;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_q", top, &m->att.q) != 0) return -1;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_k", top, &m->att.k) != 0) return -1;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_v", top, &m->att.v) != 0) return -1;
+    if (bind_linear(m, "decoder.mid_block.attentions.0.to_out.0", top, &m->att.o) != 0) return -1;
+    if (bind_resnet(m, "decoder.mid_block.resnets.1", top, top, &m->mid1) != 0) return -1;
     int64_t prev = top;
     for (int j = 0; j < n; j++) {
         upblock *u = &m->up[j];
         const int64_t outc = widths[n - 1 - j];
         u->n_res = (int)layers + 1;
         u->res = calloc((size_t)u->n_res, sizeof *u->res);
-        if (!u->res) {
-            i4_error("out of memory");
-            goto out;
-        }
+        if (!u->res) return i4_error("out of memory");
         for (int r = 0; r < u->n_res; r++) {
             snprintf(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", j, r);
-            if (bind_resnet(m, name, r == 0 ? prev : outc, outc, &u->res[r]) != 0) goto out;
+            if (bind_resnet(m, name, r == 0 ? prev : outc, outc, &u->res[r]) != 0) return -1;
         }
         u->has_up = j < n - 1;
         if (u->has_up) {
             snprintf(name, sizeof name, "decoder.up_blocks.%d.upsamplers.0.conv", j);
-            if (bind_conv(m, name, outc, outc, 3, &u->up) != 0) goto out;
+            if (bind_conv(m, name, outc, outc, 3, &u->up) != 0) return -1;
         }
         prev = outc;
     }
-    if (bind_gn(m, "decoder.conv_norm_out", widths[0], &m->norm_out) != 0) goto out;
-    if (bind_conv(m, "decoder.conv_out", 3, widths[0], 3, &m->conv_out) != 0) goto out;
+    if (bind_gn(m, "decoder.conv_norm_out", widths[0], &m->norm_out) != 0) return -1;
+    if (bind_conv(m, "decoder.conv_out", 3, widths[0], 3, &m->conv_out) != 0) return -1;
 
     /* Every decoder tensor must have been used: leftovers mean config.json
      * and the weights describe different networks. */
@@ -340,16 +307,12 @@ static int load_inner(i4_vae *m, const char *dir) {
         const char *tn = i4_tensor_set_at(m->set, i)->name;
         if (!strncmp(tn, "decoder.", 8) || !strncmp(tn, "post_quant_conv.", 16)) in_file++;
     }
-    if (in_file != m->bound) {
-        i4_error("%s: %lld decoder tensors in the checkpoint but config.json describes %lld (block widths, "
-                 "layers_per_block)", i4_tensor_set_origin(m->set), (long long)in_file, (long long)m->bound);
-        goto out;
-    }
+    if (in_file != m->bound)
+        return i4_error("%s: %lld decoder tensors in the checkpoint but config.json describes %lld (block "
+                        "widths, layers_per_block)", i4_tensor_set_origin(m->set), (long long)in_file,
+                        (long long)m->bound);
     check_bn(m, bn_eps);
-    rc = 0;
-out:
-    json_decref(cfg);
-    return rc;
+    return 0;
 }
 
 int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p) {

@@ -1,6 +1,6 @@
 /*
  * vae.h — the Flux2 KL VAE decoder (diffusers AutoencoderKLFlux2 layout;
- * MODEL.md §7), with latent denormalisation by the official constants and
+ * docs/MODEL.md §7), with latent denormalisation by the official constants and
  * 2x2 unpatchify. Batch 1.
  */
 #ifndef I4_VAE_H
@@ -21,7 +21,7 @@ int64_t i4_vae_token_channels(const i4_vae *m);
 /* latents [gh*gw, 128] normalised packed tokens -> image [3, 8*2*gh, 8*2*gw]
  * (i4_vae_image_size; decoder output before clamping). Denormalises with the
  * official constants and unpatchifies (i4_vae_unpack_latents); in bf16
- * precision the latent is then rounded to bf16 (MODEL.md §7.4). */
+ * precision the latent is then rounded to bf16 (docs/MODEL.md §7.4). */
 int i4_vae_decode_tokens(const i4_vae *m, const float *latents, int64_t gh, int64_t gw, float *image);
 
 /* Image size (pixels) the decoder produces for a gh x gw token grid. */
@@ -33,13 +33,13 @@ void i4_vae_image_size(const i4_vae *m, int64_t gh, int64_t gw, int64_t *height,
  * buffers. A mismatch only warns at load: the constants are normative. */
 int i4_vae_bn_mismatches(const i4_vae *m);
 
-/* Denormalise + unpatchify (MODEL.md §7.4): tokens [gh*gw, ph*pw*ae] ->
+/* Denormalise + unpatchify (docs/MODEL.md §7.4): tokens [gh*gw, ph*pw*ae] ->
  * lat [ae, ph*gh, pw*gw] with
  *   lat[a, gy*ph+py, gx*pw+px] = tok[gy*gw+gx, (py*pw+px)*ae + a] * SCALE[c] + SHIFT[c]
  * (f32). ph*pw*ae must be 128 (the constants' length). */
 int i4_vae_unpack_latents(const float *tokens, int64_t gh, int64_t gw, int ph, int pw, int64_t ae, float *lat);
 
-/* The official latent constants (MODEL.md Appendix A), indexed by token channel. */
+/* The official latent constants (docs/MODEL.md Appendix A), indexed by token channel. */
 extern const float i4_latent_shift[128];
 extern const float i4_latent_scale[128];
 

@@ -1,5 +1,5 @@
 /*
- * vae_latent.c — the official latent normalisation constants (MODEL.md
+ * vae_latent.c — the official latent normalisation constants (docs/MODEL.md
  * Appendix A, `latent_norm.py`) and the denormalise + unpatchify step that
  * turns the sampler's packed tokens into the VAE's latent image (§7.4).
  *

@@ -2,13 +2,9 @@
  * tiny-model writing helpers (see weights.h). */
 #include "model/weights.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/error.h"
 
@@ -84,12 +80,6 @@ int i4_bind_param(const i4_tensor_set *set, const char *name, int64_t expect_num
     return 0;
 }
 
-float i4_param_at(const i4_param *p, int64_t i) {
-    float v;
-    i4_convert_to_f32(p->dtype, (const uint8_t *)p->data + (size_t)i * i4_dtype_size(p->dtype), &v, 1);
-    return v;
-}
-
 void i4_param_read(const i4_param *p, int64_t first, int64_t count, float *dst, i4_precision prec) {
     i4_convert_to_f32(p->dtype, (const uint8_t *)p->data + (size_t)first * i4_dtype_size(p->dtype), dst, (size_t)count);
     if (prec == I4_PRECISION_BF16) i4_round_bf16_inplace(dst, (size_t)count);
@@ -120,25 +110,6 @@ int i4_bind_conv(const i4_tensor_set *set, const char *prefix, int64_t expect_ou
     out->bias = b.data;
     out->bias_dtype = b.dtype;
     return 0;
-}
-
-double i4_config_number(const char *json_file, const char *key_path, double fallback) {
-    json_t *root = json_load_file(json_file, 0, NULL);
-    if (!root) return fallback;
-    json_t *cur = root;
-    char key[256];
-    const char *p = key_path;
-    while (cur && *p) {
-        size_t n = strcspn(p, ".");
-        if (n >= sizeof key) { cur = NULL; break; }
-        memcpy(key, p, n);
-        key[n] = 0;
-        cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
-        p += n + (p[n] == '.');
-    }
-    double v = (cur && json_is_number(cur)) ? json_number_value(cur) : fallback;
-    json_decref(root);
-    return v;
 }
 
 /* ---------------------------------------------------------------- writing */
@@ -191,29 +162,4 @@ int i4_tiny_bf16(i4_st_writer *w, i4_rng *r, const char *name, int ndim, const i
 
 int i4_tiny_f32_values(i4_st_writer *w, const char *name, int ndim, const int64_t *shape, const float *values) {
     return i4_st_writer_add(w, name, I4_DT_F32, ndim, shape, values);
-}
-
-int i4_mkdirs(const char *path) {
-    char buf[PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) return i4_error("path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return i4_error("cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return i4_error("cannot create %s: %s", buf, strerror(errno));
-    return 0;
-}
-
-int i4_write_text_file(const char *dir, const char *name, const char *text) {
-    char path[PATH_MAX];
-    if (i4_mkdirs(dir) != 0) return -1;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) return i4_error("cannot create %s: %s", path, strerror(errno));
-    size_t n = strlen(text);
-    int ok = fwrite(text, 1, n, f) == n;
-    if (fclose(f) != 0) ok = 0;
-    return ok ? 0 : i4_error("cannot write %s", path);
 }

@@ -1,11 +1,11 @@
 /*
  * weights.h — binding checkpoint tensors to kernel weight views, with the
  * checks every network needs (dtype, shape, FP8 scale presence), and the
- * writing side used by the tiny-model generator.
+ * tensor-writing side used by the tiny-model generator.
  *
  * A Linear "P" is stored as P.weight [out, in] (F8_E4M3 with P.weight_scale
  * F32 [out] or 0-d, or BF16/F16/F32) and optional P.bias [out]. A layer is
- * quantized iff P.weight_scale exists (MODEL.md §2.3).
+ * quantized iff P.weight_scale exists (docs/MODEL.md §2.3).
  */
 #ifndef I4_WEIGHTS_H
 #define I4_WEIGHTS_H
@@ -30,8 +30,6 @@ typedef struct {
     const i4_tensor *t;
 } i4_param;
 int i4_bind_param(const i4_tensor_set *set, const char *name, int64_t expect_numel, i4_param *out);
-/* Float value i of a param (decoded from its stored dtype). */
-float i4_param_at(const i4_param *p, int64_t i);
 /* Decode `count` values starting at element `first` into dst (f32; in bf16
  * precision rounded to bf16). */
 void i4_param_read(const i4_param *p, int64_t first, int64_t count, float *dst, i4_precision prec);
@@ -39,10 +37,6 @@ void i4_param_read(const i4_param *p, int64_t first, int64_t count, float *dst, 
 /* Bind a conv P.weight [c_out, c_in, k, k] (+ P.bias [c_out], required). */
 int i4_bind_conv(const i4_tensor_set *set, const char *prefix, int64_t expect_out, int64_t expect_in, int k,
                  i4_conv_w *out);
-
-/* Read an integer / number from a JSON config file; returns fallback when the
- * file or key is absent. `path` is a dotted key path ("text_config.rms_norm_eps"). */
-double i4_config_number(const char *json_file, const char *key_path, double fallback);
 
 /* ---- Writing (tiny model) ---- */
 
@@ -56,9 +50,5 @@ int i4_tiny_bf16(i4_st_writer *w, i4_rng *r, const char *name, int ndim, const i
                  double std);
 /* Add an F32 tensor with given values. */
 int i4_tiny_f32_values(i4_st_writer *w, const char *name, int ndim, const int64_t *shape, const float *values);
-/* Write text to dir/name (creating dir). */
-int i4_write_text_file(const char *dir, const char *name, const char *text);
-/* mkdir -p */
-int i4_mkdirs(const char *path);
 
 #endif

@@ -9,7 +9,7 @@
  * Precision (i4_precision from ideogram4.h):
  *   I4_PRECISION_F32  — exact weight decode (e4m3 * scale in f32, bf16/f16
  *                       widened), everything in f32, no rounding.
- *   I4_PRECISION_BF16 — the reference arithmetic of MODEL.md §2.3/§3.8:
+ *   I4_PRECISION_BF16 — the reference arithmetic of docs/MODEL.md §2.3/§3.8:
  *                       effective weights rounded to bf16, f32 accumulation,
  *                       one bf16 rounding of each op's output where stated
  *                       below. Inputs are assumed already bf16-valued (the
@@ -30,7 +30,7 @@
  * BF16, F16, F32. Bias dtypes: BF16, F16, F32 (or none).
  * Effective weight:
  *   F8, f32 mode : e4m3(code) * scale[o]                       (f32)
- *   F8, bf16 mode: bf16( e4m3(code) * bf16(scale[o]) )          (MODEL.md §2.3)
+ *   F8, bf16 mode: bf16( e4m3(code) * bf16(scale[o]) )          (docs/MODEL.md §2.3)
  *   BF16/F16/F32 : widened; bf16 mode rounds F32/F16 weights to bf16
  * Output: f32 mode y = acc + b; bf16 mode y = bf16(acc + bf16(b)).
  */
@@ -51,8 +51,8 @@ void i4_linear(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n
 /* ---- Norms ----------------------------------------------------------------
  * RMSNorm over the last dim: r = 1/sqrt(mean(x^2) + eps), y = w * (x * r).
  * w may be NULL (treated as 1). Rounding in bf16 mode:
- *   I4_RMS_ROUND_ONCE: y = bf16( w * (x*r) )            (DiT, MODEL.md §3.5.3 (a))
- *   I4_RMS_ROUND_TWICE: y = bf16( w * bf16(x*r) )       (Qwen, MODEL.md §5.3 step 4)
+ *   I4_RMS_ROUND_ONCE: y = bf16( w * (x*r) )            (DiT, docs/MODEL.md §3.5.3 (a))
+ *   I4_RMS_ROUND_TWICE: y = bf16( w * bf16(x*r) )       (Qwen, docs/MODEL.md §5.3 step 4)
  * The weight is given as stored (dtype wt); in bf16 mode it is rounded to bf16.
  * Rows: rows vectors of length dim, row stride `stride`; in place allowed (y == x). */
 typedef enum { I4_RMS_ROUND_ONCE = 0, I4_RMS_ROUND_TWICE = 1 } i4_rms_rounding;
@@ -81,7 +81,7 @@ void i4_tanh(float *x, int64_t n, i4_precision p);
  *
  * 1-D (Qwen text): theta[n, j] = f32(inv_freq[j] * f32(pos[n])),
  *   inv_freq[j] = f32(1 / f32(base^(2j/head_dim))), j < head_dim/2.
- * 3-axis interleaved MRoPE (DiT, MODEL.md §3.6): pos [n, 3] (t, h, w); slot j
+ * 3-axis interleaved MRoPE (DiT, docs/MODEL.md §3.6): pos [n, 3] (t, h, w); slot j
  *   uses axis 1 if j%3==1 && j < 3*sections[1], axis 2 if j%3==2 && j < 3*sections[2],
  *   else axis 0. */
 void i4_rope_table_1d(float *cos_out, float *sin_out, const int64_t *pos, int64_t n,

@@ -13,16 +13,14 @@
 /* jpeglib.h needs stdio.h and stddef.h first */
 #include <jpeglib.h>
 #include <webp/encode.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "base/error.h"
+#include "base/io.h"
 
 /* The reason a write to f failed, with a full disk said in plain words
  * (the codecs only say "encoding failed"). */
 static int write_error(FILE *f, int err, const char *codec_msg) {
-    if (err == ENOSPC || err == EDQUOT) return i4_error("disk full (no space left on device)");
-    if (f && ferror(f) && err) return i4_error("write failed: %s", strerror(err));
+    if (err == ENOSPC || err == EDQUOT || (f && ferror(f) && err)) return i4_write_failed(err, "write failed");
     return i4_error("%s", codec_msg);
 }
 
@@ -141,39 +139,20 @@ int i4_image_write_stream(FILE *f, i4_image_format fmt, int quality, const uint8
     return rc;
 }
 
-/* fsync the folder holding path, so a rename into it survives a crash. */
-static int sync_parent_dir(const char *path) {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == dir) slash[1] = 0;
-    else *slash = 0;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+typedef struct {
+    i4_image_format fmt;
+    int quality, width, height;
+    const uint8_t *rgb;
+} image_job;
+
+static int write_job(FILE *f, void *ctx) {
+    const image_job *j = ctx;
+    return i4_image_write_stream(f, j->fmt, j->quality, j->rgb, j->width, j->height);
 }
 
 int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height) {
     if (width <= 0 || height <= 0) return i4_error("%s: invalid image size %dx%d", path, width, height);
     if (quality > 100 || quality == 0) return i4_error("quality must be 1..100, got %d", quality);
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return i4_error("path too long: %s", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return errno == ENOSPC ? i4_error("disk full (no space left on device)")
-                                   : i4_error("cannot create %s: %s", tmp, strerror(errno));
-    int rc = i4_image_write_stream(f, fmt, quality, rgb, width, height);
-    /* The bytes reach the disk before the name does: after a crash the
-     * file under its final name is whole, never a prefix. */
-    if (rc == 0 && fsync(fileno(f)) != 0) rc = write_error(f, errno, "fsync failed");
-    if (fclose(f) != 0 && rc == 0) rc = write_error(NULL, errno, "close failed");
-    if (rc == 0 && rename(tmp, path) != 0) rc = i4_error("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc == 0 && sync_parent_dir(path) != 0) rc = i4_error("cannot sync the folder of %s: %s", path, strerror(errno));
-    if (rc != 0) {
-        remove(tmp);
-        return i4_error_prefix("%s", path);
-    }
-    return 0;
+    image_job job = {fmt, quality, width, height, rgb};
+    return i4_write_file_atomic(path, write_job, &job);
 }

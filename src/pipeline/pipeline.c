@@ -1,5 +1,5 @@
 /*
- * pipeline.c — caption to image (MODEL.md §0.4): tokenize with the chat
+ * pipeline.c — caption to image (docs/MODEL.md §0.4): tokenize with the chat
  * template, encode with the text encoder (loaded for the encoding only and
  * released before sampling), sample with both transformers, decode with the
  * VAE, convert to 8-bit RGB. The pipeline object is the one owner of all

@@ -1,6 +1,6 @@
 /*
  * sampler.h — Euler flow-matching sampling with asymmetric guidance
- * (MODEL.md §4, §8.4). Batch 1.
+ * (docs/MODEL.md §4, §8.4). Batch 1.
  *
  * Per step k (run order, i = N-1-k): t = T(u[i+1]), s = T(u[i]);
  *   v_c = DiT_cond([0_text ; z], bf16(t), feat, cond layout)[text rows dropped]
@@ -30,7 +30,7 @@ typedef int (*i4_step_fn)(void *user, int step, int steps);
 
 
 
-/* Packed layouts (MODEL.md §4.1/§4.2). The conditional sequence is
+/* Packed layouts (docs/MODEL.md §4.1/§4.2). The conditional sequence is
  * [n_text text tokens][gh*gw image tokens] (batch 1: no padding). pos is
  * [L,3], seg/ind [L]. */
 void i4_layout_conditional(int64_t n_text, int64_t gh, int64_t gw, int64_t *pos, int64_t *seg, int64_t *ind);

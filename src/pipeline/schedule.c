@@ -1,5 +1,5 @@
 /*
- * schedule.c — flow-time schedule and presets (MODEL.md §8.2, §8.3, §8.5).
+ * schedule.c — flow-time schedule and presets (docs/MODEL.md §8.2, §8.3, §8.5).
  *
  * ndtri: an initial rational estimate (central and tail regions) refined by
  * Halley steps on Phi(x) - p, with Phi from libm's erfc (double accurate).
@@ -52,7 +52,7 @@ double i4_schedule_t_min(void) { return 1.0 / (1.0 + exp(0.5 * 18.0)); }
 double i4_schedule_t_max(void) { return 1.0 / (1.0 + exp(0.5 * -15.0)); }
 
 /* u_i of torch.linspace(0, 1, n+1, float32), scalar path: the first half
- * counts up from 0, the second half down from 1 (MODEL.md §8.3). */
+ * counts up from 0, the second half down from 1 (docs/MODEL.md §8.3). */
 static float interval_at(int n, int i) {
     if (n <= 0) return 0.0f;
     float step = (float)(1.0f / (float)n);
@@ -99,8 +99,13 @@ const i4_preset *i4_preset_find(const char *name) {
     return NULL;
 }
 
+int i4_preset_steps(const char *name) {
+    const i4_preset *p = name ? i4_preset_find(name) : NULL;
+    return p ? p->steps : 0;
+}
+
 float i4_preset_guidance(const i4_preset *p, int n, int k) {
     /* Official tables are stored in loop-index order (index 0 = last step);
-     * in run order the polish steps come last (MODEL.md §8.5, §11.1 item 4). */
+     * in run order the polish steps come last (docs/MODEL.md §8.5, §11.1 item 4). */
     return k >= n - p->polish_steps ? p->polish_guidance : p->guidance;
 }

@@ -1,5 +1,5 @@
 /*
- * config.c — server options from the environment (APP.md §10.1) and the
+ * config.c — server options from the environment (docs/APP.md §10.1) and the
  * `.env` reader. Every value is checked here so that a typo stops the server
  * at start with the variable's name instead of misbehaving later.
  */
@@ -12,8 +12,6 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "pipeline/image.h"
-#include "pipeline/schedule.h"
 #include "server/server.h"
 
 static const char *env(const char *name) {
@@ -136,7 +134,7 @@ int i4_server_options_from_env(i4_server_options *o) {
         if (lvl < 0) return i4_error("IDEOGRAM4_SERVER_LOG_LEVEL='%s': expected debug, info, warning or error", v);
         o->log_level = lvl;
     }
-    if (!i4_preset_find(o->default_preset))
+    if (!i4_preset_steps(o->default_preset))
         return i4_error("IDEOGRAM4_DEFAULT_PRESET='%s': expected V4_QUALITY_48, V4_DEFAULT_20 or V4_TURBO_12",
                         o->default_preset);
     i4_image_format f;

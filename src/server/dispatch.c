@@ -170,7 +170,7 @@ void srv_dispatch(srv_req *r) {
     const char *url = r->url;
     if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
         if (!strncmp(url, "/outputs/", 9)) {
-            /* Served by bare name only (APP.md §3.5 rule 4). */
+            /* Served by bare name only (docs/APP.md §3.5 rule 4). */
             const char *name = url + 9;
             if (!i4_store_is_bare_name(name) || !strcmp(srv_image_content_type(name), "application/octet-stream"))
                 srv_error(r, 404, "not found");

@@ -1,5 +1,5 @@
 /*
- * generate_routes.c — generation jobs (APP.md §3.3.4–§3.3.6):
+ * generate_routes.c — generation jobs (docs/APP.md §3.3.4–§3.3.6):
  * POST /api/generate, GET /api/status/{id}, POST /api/tasks/{id}/cancel,
  * GET /api/queue, POST /api/verify.
  *
@@ -24,9 +24,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/utf8.h"
-#include "pipeline/schedule.h"
 #include "server/server_internal.h"
-#include "text/caption.h"
 
 /* A generation job's settings and, once done, its timing. */
 typedef struct {
@@ -232,7 +230,7 @@ static gen_spec *parse_generate(srv_req *r, json_t *body) {
     const char *preset = o->default_preset;
     json_t *v = json_object_get(body, "preset");
     if (v && !json_is_null(v)) {
-        if (!json_is_string(v) || !i4_preset_find(json_string_value(v))) {
+        if (!json_is_string(v) || !i4_preset_steps(json_string_value(v))) {
             srv_invalid(r, "preset", "preset must be one of: V4_QUALITY_48, V4_DEFAULT_20, V4_TURBO_12");
             return NULL;
         }
@@ -304,7 +302,7 @@ static void generate(srv_req *r) {
     gen_spec *g = parse_generate(r, body);
     json_decref(body);
     if (!g) return;
-    int steps = i4_preset_find(g->preset)->steps;
+    int steps = i4_preset_steps(g->preset);
     char log_line[160];
     snprintf(log_line, sizeof log_line, "%dx%d %s seed %llu %s", g->width, g->height, g->preset,
              (unsigned long long)g->seed, i4_image_format_name(g->format));

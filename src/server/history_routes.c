@@ -1,11 +1,11 @@
 /*
- * history_routes.c — the SQLite-backed history (APP.md §3.3.10–§3.3.12):
+ * history_routes.c — the SQLite-backed history (docs/APP.md §3.3.10–§3.3.12):
  * GET /api/images[?prompt_id=&limit=&offset=], GET|DELETE /api/images/{id},
  * GET /api/images/{id}/file, GET|POST /api/prompts, GET|DELETE
  * /api/prompts/{id}, GET|POST /api/form.
  *
  * Files are only ever reached through a row's stored bare name inside the
- * output folder (APP.md §3.5 rule 4); deleting a row deletes its file after
+ * output folder (docs/APP.md §3.5 rule 4); deleting a row deletes its file after
  * the row is gone, so a failure in between leaves an orphan file (cleaned at
  * the next start), never a row pointing at nothing.
  */

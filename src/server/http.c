@@ -1,6 +1,6 @@
 /*
  * http.c — reply helpers shared by the routes: JSON bodies and the error
- * shapes of APP.md §3.1, CORS (allow-list from IDEOGRAM4_CORS_ORIGINS), the
+ * shapes of docs/APP.md §3.1, CORS (allow-list from IDEOGRAM4_CORS_ORIGINS), the
  * bearer-token check, files from the output folder and the built web UI
  * (webui/dist, with index.html for client routes such as /history/<id>).
  *

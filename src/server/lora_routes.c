@@ -1,5 +1,5 @@
 /*
- * lora_routes.c — LoRA management (APP.md §3.3.9, §6): GET /api/lora/status,
+ * lora_routes.c — LoRA management (docs/APP.md §3.3.9, §6): GET /api/lora/status,
  * POST /api/lora/apply, POST /api/lora/remove, GET /api/lora/operation/{id}.
  *
  * Files are discovered in IDEOGRAM4_LORA_DIR (non-recursive, *.safetensors,
@@ -25,7 +25,6 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/utf8.h"
-#include "model/lora.h"
 #include "server/server_internal.h"
 
 #define MAX_STACK 8
@@ -136,17 +135,16 @@ static json_t *list_loras(i4_server *s, json_t **invalid) {
             continue;
         }
         struct stat st;
-        i4_lora *l = NULL;
-        if (stat(path, &st) != 0 || i4_lora_open(&l, path) != 0) {
+        i4_lora_info info;
+        if (stat(path, &st) != 0 || i4_lora_inspect(path, &info) != 0) {
             char msg[600];
             client_file_error(i4_last_error(), path, nm, msg, sizeof msg);
             if (invalid) json_array_append_new(*invalid, json_pack("{s:s,s:s}", "name", nm, "error", msg));
             continue;
         }
-        json_t *item = json_pack("{s:s,s:s,s:f,s:I}", "name", nm, "format", i4_lora_format(l), "size_mb",
+        json_t *item = json_pack("{s:s,s:s,s:f,s:I}", "name", nm, "format", info.format, "size_mb",
                                  round((double)st.st_size / (1024.0 * 1024.0) * 10) / 10, "modules",
-                                 (json_int_t)i4_lora_module_count(l));
-        i4_lora_close(l);
+                                 (json_int_t)info.modules);
         if (!item) continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -245,11 +243,10 @@ static void run_lora(i4_server *s, srv_job *j) {
             lora_finish(s, j, 0, msg, NULL);
             return;
         }
-        i4_lora *l = NULL;
-        const char *format = "unknown";
-        if (i4_lora_open(&l, path) == 0) format = i4_lora_format(l);
-        json_array_append_new(applied, json_pack("{s:s,s:f,s:s}", "name", name, "strength", strength, "format", format));
-        i4_lora_close(l);
+        i4_lora_info info = {"unknown", 0};
+        i4_lora_inspect(path, &info); /* applied just now: it parses; "unknown" is only a fallback */
+        json_array_append_new(applied,
+                              json_pack("{s:s,s:f,s:s}", "name", name, "strength", strength, "format", info.format));
         i4_log(&s->log, I4_LOG_INFO, "lora", "merged %s (strength %.3g) in %.2fs", name, strength, i4_now_seconds() - t0);
         srv_job_update(s, j, "merge", 35 + (int)(35.0 * (double)(i + 1) / (double)n), "Merged %s.", name);
     }

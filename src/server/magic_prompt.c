@@ -1,5 +1,5 @@
 /*
- * magic_prompt.c — the magic-prompt client (APP.md §7); see magic_prompt.h.
+ * magic_prompt.c — the magic-prompt client (docs/APP.md §7); see magic_prompt.h.
  *
  * Data flow: request validation (§7.2) → aspect ratio + messages (§7.4–7.5)
  * → POST <base>/chat/completions via libcurl (§7.6) → reply text
@@ -7,7 +7,7 @@
  * normalise, reorder (steps 3–6) → caption verifier (step 7, §8.5).
  *
  * The system prompts are this project's own concise texts written from the
- * APP.md §7.5 summary (the vendor's file is not shipped here).
+ * docs/APP.md §7.5 summary (the vendor's file is not shipped here).
  */
 #include "server/magic_prompt.h"
 
@@ -302,7 +302,7 @@ bad:
 }
 
 /* ------------------------------------------------------------------ */
-/* Prompts (own text, from the APP.md §7.5 summary)                    */
+/* Prompts (own text, from the docs/APP.md §7.5 summary)                    */
 
 static const char SYS_OFFICIAL[] =
     "You convert an image idea and a target aspect ratio into a structured caption for a "

@@ -1,10 +1,10 @@
 /*
- * magic_prompt.h — the magic-prompt ("Quick Prompt") client (APP.md §7): a
+ * magic_prompt.h — the magic-prompt ("Quick Prompt") client (docs/APP.md §7): a
  * natural-language idea plus optional reference images (data URLs / raw
  * base64) becomes a structured caption by one call to an OpenAI-compatible
  * chat-completions endpoint (hosted API or a local llama.cpp server).
  *
- * Steps (APP.md §7.2–7.7): validate the request; reduce width:height by their
+ * Steps (docs/APP.md §7.2–7.7): validate the request; reduce width:height by their
  * gcd to the aspect ratio; build [system, user] messages for the prompt
  * profile (user content = text part + one image_url part per image, MIME
  * sniffed from the decoded bytes); POST <base_url>/chat/completions with
@@ -12,7 +12,7 @@
  * extract the first balanced JSON object (code fences, prose before/after);
  * drop top-level aspect_ratio and every element bbox; normalise style aliases,
  * medium and palettes; reorder keys canonically; run the caption verifier
- * (APP.md §8.5). The caption comes back minified with non-ASCII literal.
+ * (docs/APP.md §8.5). The caption comes back minified with non-ASCII literal.
  *
  * No HTTP route here: the server maps i4_mp_error to its JSON error (422 for
  * I4_MP_INVALID_INPUT, 500 with `message` otherwise).
@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include "text/caption.h"
+#include "ideogram4.h"
 
 typedef enum {
     I4_MP_OK = 0,
@@ -63,7 +63,7 @@ typedef struct {
     const int *cancel;          /* when set and non-zero, a call in flight ends (as a timeout) */
 } i4_magic_prompt_config;
 
-/* The APP.md §7.3 / §10.1 defaults: base http://127.0.0.1:18082/v1, model
+/* The docs/APP.md §7.3 / §10.1 defaults: base http://127.0.0.1:18082/v1, model
  * local-model, no key, openai_compatible, ideogram_official, format off,
  * max_tokens (16384), temperature 1.0, timeout 120 s, 12000 chars, 4 images,
  * 6291456 bytes. */

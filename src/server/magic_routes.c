@@ -1,6 +1,6 @@
 /*
  * magic_routes.c — POST /api/magic-prompt and GET /api/magic-prompt/status
- * (APP.md §3.3.7–§3.3.8, §7). The LLM call itself lives in magic_prompt.c;
+ * (docs/APP.md §3.3.7–§3.3.8, §7). The LLM call itself lives in magic_prompt.c;
  * this file validates the HTTP request, maps each failure kind to a status
  * code with a JSON {"error", "kind"} body, and probes the provider.
  *

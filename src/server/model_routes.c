@@ -1,5 +1,5 @@
 /*
- * model_routes.c — model lifecycle (APP.md §5): GET /api/model/status,
+ * model_routes.c — model lifecycle (docs/APP.md §5): GET /api/model/status,
  * POST /api/model/load, POST /api/model/unload, and the load and unload jobs.
  *
  * States idle → loading → loaded → (unload) → idle; a failed load ends in

@@ -1,7 +1,7 @@
 /*
  * server.c — `ideogram4 serve`: start-up and shut-down.
  *
- * Start-up (APP.md §3.4): create the output and database folders, open the
+ * Start-up (docs/APP.md §3.4): create the output and database folders, open the
  * SQLite store (migrating older schemas), delete orphan image files (written
  * but never committed, e.g. after a crash), start the job worker (jobs.c),
  * bind (loopback by default; a non-loopback bind needs IDEOGRAM4_API_TOKEN;
@@ -25,8 +25,6 @@
 
 #include "base/error.h"
 #include "base/io.h"
-#include "model/weights.h"
-#include "pipeline/schedule.h"
 #include "server/server_internal.h"
 
 /* ------------------------------------------------------------ start / stop */

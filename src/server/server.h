@@ -1,7 +1,7 @@
 /*
- * server.h — the HTTP API server (APP.md §3–§7) around one pipeline.
+ * server.h — the HTTP API server (docs/APP.md §3–§7) around one pipeline.
  *
- * Options come from the environment (APP.md §10.1; a `.env` file in the
+ * Options come from the environment (docs/APP.md §10.1; a `.env` file in the
  * working directory is read first by i4_dotenv_load) and then from the
  * `serve` flags. Strings are borrowed: they must outlive the server.
  */
@@ -49,7 +49,7 @@ typedef struct {
     int magic_concurrency;     /* IDEOGRAM4_MAGIC_PROMPT_CONCURRENCY (default 2): magic prompts at once */
 } i4_server_options;
 
-/* Defaults of APP.md §10.1, then every IDEOGRAM4_* variable that is set.
+/* Defaults of docs/APP.md §10.1, then every IDEOGRAM4_* variable that is set.
  * Returns -1 (i4_last_error names the variable) on a malformed value. */
 int i4_server_options_from_env(i4_server_options *o);
 

@@ -25,7 +25,7 @@
 
 #include "base/log.h"
 #include "base/rng.h"
-#include "pipeline/image.h"
+#include "ideogram4.h"
 #include "server/magic_prompt.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -196,7 +196,7 @@ void srv_jobs_stop(i4_server *s);
 const char *srv_job_status_name(int status);
 void srv_random_hex(i4_server *s, char *out, int n); /* under lock */
 double srv_rss_mb(void);
-/* A throw-away generation after load and LoRA changes (APP.md §5.3). */
+/* A throw-away generation after load and LoRA changes (docs/APP.md §5.3). */
 int srv_warmup(i4_server *s, i4_pipeline *p);
 
 /* ---- route files */

@@ -1,5 +1,5 @@
 /*
- * store.c — SQLite persistence for the server (APP.md §4); see store.h.
+ * store.c — SQLite persistence for the server (docs/APP.md §4); see store.h.
  *
  * No math here. Invariants: one sqlite3 connection per store, every public
  * function takes the store mutex for its whole database work; every SQL text
@@ -803,7 +803,7 @@ int i4_store_cleanup_orphans(i4_store *s, const char *out_dir, double min_age_s,
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
         /* "<generated>.tmp" is an image write interrupted before its rename
-         * (pipeline/image.c); no row can reference it. */
+         * (i4_write_file_atomic in base/io.c); no row can reference it. */
         char stem[80];
         size_t len = strlen(nm);
         int interrupted = len > 4 && len - 4 < sizeof stem && !strcmp(nm + len - 4, ".tmp");

@@ -1,5 +1,5 @@
 /*
- * store.h — SQLite persistence for the HTTP server (APP.md §4): generated
+ * store.h — SQLite persistence for the HTTP server (docs/APP.md §4): generated
  * images, saved prompts (one per Generate click) and the single last-form row.
  *
  * One connection per store object, guarded by a mutex, so one store may be

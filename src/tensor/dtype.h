@@ -1,9 +1,9 @@
 /*
  * dtype.h — element types of stored tensors and their scalar conversions.
  *
- * bf16: upper half of a binary32; encode rounds to nearest even (MODEL.md §0.2).
+ * bf16: upper half of a binary32; encode rounds to nearest even (docs/MODEL.md §0.2).
  * f8 e4m3fn: 1 sign, 4 exponent (bias 7), 3 mantissa bits, finite only;
- *   0x7F/0xFF are NaN; E=0 is subnormal M*2^-9 (MODEL.md §2.2).
+ *   0x7F/0xFF are NaN; E=0 is subnormal M*2^-9 (docs/MODEL.md §2.2).
  * f16: IEEE binary16.
  */
 #ifndef I4_DTYPE_H
@@ -63,7 +63,7 @@ float i4_fp8_e4m3_to_f32(uint8_t code);
 /* e4m3fn encode with RNE and saturation to +-448 (used by the tiny-model writer). */
 uint8_t i4_f32_to_fp8_e4m3(float f);
 /* lut[c] = e4m3(c) * scale for every code c, in f32 (precision f32), or
- * bf16(e4m3(c) * bf16(scale)) (the reference arithmetic, MODEL.md §2.3) when
+ * bf16(e4m3(c) * bf16(scale)) (the reference arithmetic, docs/MODEL.md §2.3) when
  * bf16_reference is non-zero. NaN codes decode to NaN. */
 void i4_fp8_e4m3_lut(float lut[256], float scale, int bf16_reference);
 

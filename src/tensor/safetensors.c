@@ -398,11 +398,6 @@ const char *i4_tensor_set_metadata(const i4_tensor_set *set, const char *key) {
 
 const char *i4_tensor_set_origin(const i4_tensor_set *set) { return set->origin; }
 
-void i4_tensor_set_release_pages(i4_tensor_set *set) {
-    for (size_t i = 0; i < set->n_files; i++)
-        if (set->files[i].map) madvise(set->files[i].map, set->files[i].size, MADV_DONTNEED);
-}
-
 int i4_tensor_expect(const i4_tensor *t, i4_dtype dtype, int ndim, const int64_t *shape) {
     char a[160], b[160];
     if (t->dtype != dtype)

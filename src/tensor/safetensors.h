@@ -51,8 +51,6 @@ const i4_tensor *i4_tensor_set_get(const i4_tensor_set *set, const char *name);
 const char *i4_tensor_set_metadata(const i4_tensor_set *set, const char *key);
 /* Human-readable description of where the set came from (file or index path). */
 const char *i4_tensor_set_origin(const i4_tensor_set *set);
-/* Give the mapped pages back to the OS (madvise DONTNEED); data stays valid. */
-void i4_tensor_set_release_pages(i4_tensor_set *set);
 
 /* Check a tensor's dtype and shape; ndim < 0 skips the shape check. On
  * mismatch records "FILE: tensor NAME has dtype/shape X, expected Y". */
@@ -78,8 +76,8 @@ int i4_st_writer_add_f32(i4_st_writer *w, const char *name, int ndim, const int6
 int i4_st_writer_set_metadata(i4_st_writer *w, const char *key, const char *value);
 /* Total data bytes so far (to decide sharding). */
 size_t i4_st_writer_data_bytes(const i4_st_writer *w);
-/* Writes tensors sorted by name (deterministic bytes), to path.tmp then
- * renames to path. */
+/* Writes tensors sorted by name (deterministic bytes), whole or not at all
+ * (i4_write_file_atomic). */
 int i4_st_writer_save(const i4_st_writer *w, const char *path);
 void i4_st_writer_free(i4_st_writer *w);
 

@@ -1,6 +1,6 @@
 /*
  * snapshot.c — find a model snapshot folder: either given (--model DIR) or
- * resolved in the Hugging Face hub cache (MODEL.md §1.1):
+ * resolved in the Hugging Face hub cache (docs/MODEL.md §1.1):
  *   <hub>/models--ORG--NAME/refs/main  -> revision id
  *   <hub>/models--ORG--NAME/snapshots/<revision>/
  * hub = $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub.

@@ -1,7 +1,8 @@
 /*
  * st_writer.c — writes safetensors files with tensors in name order and a
  * compact JSON header padded to a multiple of 8 bytes, so the same tensors
- * always give the same bytes. Files are written to PATH.tmp and renamed.
+ * always give the same bytes. Files are written whole or not at all
+ * (i4_write_file_atomic).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/io.h"
 #include "tensor/safetensors.h"
 
 typedef struct {
@@ -98,6 +100,27 @@ static int cmp_pending_ptr(const void *a, const void *b) {
     return strcmp((*(pending *const *)a)->name, (*(pending *const *)b)->name);
 }
 
+typedef struct {
+    pending **items;
+    size_t n;
+    const char *header;
+} st_file;
+
+/* u64 header length (little endian), the header padded with spaces to a
+ * multiple of 8, then the tensor bytes in order. */
+static int write_st_file(FILE *f, void *ctx) {
+    const st_file *sf = ctx;
+    size_t hl = strlen(sf->header);
+    size_t padded = (hl + 7) & ~(size_t)7;
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    int ok = fwrite(len, 1, 8, f) == 8 && fwrite(sf->header, 1, hl, f) == hl;
+    for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
+    for (size_t i = 0; ok && i < sf->n; i++)
+        ok = sf->items[i]->nbytes == 0 || fwrite(sf->items[i]->data, 1, sf->items[i]->nbytes, f) == sf->items[i]->nbytes;
+    return ok ? 0 : i4_write_failed(errno, "write failed");
+}
+
 /* Write items[0..n) (already ordered) to path. */
 static int write_items(pending **items, size_t n, json_t *metadata, const char *path) {
     json_t *hdr = json_object();
@@ -120,32 +143,10 @@ static int write_items(pending **items, size_t n, json_t *metadata, const char *
     char *text = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(hdr);
     if (!text) return i4_error("%s: cannot serialise header", path);
-    size_t hl = strlen(text);
-    size_t padded = (hl + 7) & ~(size_t)7;
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(text);
-        return i4_error("%s: cannot create: %s", tmp, strerror(errno));
-    }
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    int ok = fwrite(len, 1, 8, f) == 8 && fwrite(text, 1, hl, f) == hl;
-    for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = items[i]->nbytes == 0 || fwrite(items[i]->data, 1, items[i]->nbytes, f) == items[i]->nbytes;
+    st_file file = {items, n, text};
+    int rc = i4_write_file_atomic(path, write_st_file, &file);
     free(text);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        remove(tmp);
-        return i4_error("%s: write failed: %s", path, strerror(errno));
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return i4_error("%s: rename failed: %s", path, strerror(errno));
-    }
-    return 0;
+    return rc;
 }
 
 static pending **sorted_items(const i4_st_writer *w) {
@@ -200,11 +201,9 @@ int i4_st_writer_save_sharded(const i4_st_writer *w, const char *dir, const char
         json_object_set_new(root, "metadata", meta);
         json_object_set_new(root, "weight_map", wm);
         wm = NULL;
-        char path[PATH_MAX], tmp[PATH_MAX];
+        char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s.safetensors.index.json", dir, stem);
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || rename(tmp, path) != 0)
-            rc = i4_error("%s: cannot write index", path);
+        rc = i4_write_json_file(path, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(root);
     }
     json_decref(wm);

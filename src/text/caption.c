@@ -1,5 +1,5 @@
 /*
- * caption.c — structured caption classification and verifier (APP.md §2.1,
+ * caption.c — structured caption classification and verifier (docs/APP.md §2.1,
  * §8.5).
  *
  * The rules, their order and the message texts follow the official
@@ -33,7 +33,7 @@
  * outside int64, NaN/Infinity literals, lone surrogate escapes and "\u0000"
  * inside object keys are rejected as invalid JSON; parser messages and
  * column numbers are jansson's. The element type message prints the allowed
- * set as {'obj', 'text'} (APP.md §8.5); upstream prints the frozenset's
+ * set as {'obj', 'text'} (docs/APP.md §8.5); upstream prints the frozenset's
  * str(), whose element order depends on Python's string hash seed.
  */
 #include "text/caption.h"

@@ -1,5 +1,5 @@
 /*
- * pretokenize.c — the Qwen2 pre-tokenizer split, by hand (MODEL.md §6.1):
+ * pretokenize.c — the Qwen2 pre-tokenizer split, by hand (docs/MODEL.md §6.1):
  *
  *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}
  *   | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+

@@ -1,5 +1,5 @@
 /*
- * tokenizer.c — encoding with the Qwen2 byte-level BPE (MODEL.md §6.1, §6.3).
+ * tokenizer.c — encoding with the Qwen2 byte-level BPE (docs/MODEL.md §6.1, §6.3).
  *
  *   text --UTF-8 repair--> valid UTF-8
  *        --added tokens (leftmost-longest literal match on the raw text)--> ids | segments
@@ -252,3 +252,13 @@ const char *i4_tokenizer_token_text(const i4_tokenizer *t, int64_t id) {
 }
 
 int64_t i4_tokenizer_vocab_size(const i4_tokenizer *t) { return t ? t->n_ids : 0; }
+
+int i4_tokenize(const char *tokenizer_dir, const char *text, size_t len, int chat, int64_t **ids, size_t *n_ids) {
+    i4_tokenizer *t;
+    *ids = NULL;
+    *n_ids = 0;
+    if (i4_tokenizer_load(&t, tokenizer_dir) != 0) return -1;
+    int rc = chat ? i4_tokenizer_encode_prompt(t, text, len, ids, n_ids) : i4_tokenizer_encode(t, text, len, ids, n_ids);
+    i4_tokenizer_free(t);
+    return rc;
+}

@@ -1,6 +1,6 @@
 /*
  * tokenizer.h — the Qwen2/Qwen3 byte-level BPE tokenizer of the text encoder
- * and the fixed chat template of Ideogram 4 (MODEL.md §6).
+ * and the fixed chat template of Ideogram 4 (docs/MODEL.md §6).
  *
  * Encoding (what HF `tokenizers` does for this tokenizer.json):
  *   1. invalid UTF-8 in the input is repaired: every maximal invalid subpart
@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ideogram4.h" /* i4_tokenize: load, encode and free in one call */
 
 typedef struct i4_tokenizer i4_tokenizer;
 
@@ -36,7 +38,7 @@ int i4_tokenizer_encode(const i4_tokenizer *t, const char *text, size_t len, int
 
 /* The chat template for one user message with the generation prompt,
  *   "<|im_start|>user\n" + caption + "<|im_end|>\n<|im_start|>assistant\n",
- * encoded as above (MODEL.md §6.3). */
+ * encoded as above (docs/MODEL.md §6.3). */
 int i4_tokenizer_encode_prompt(const i4_tokenizer *t, const char *caption, size_t len, int64_t **ids,
                                size_t *n_ids);
 

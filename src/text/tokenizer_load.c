@@ -10,7 +10,7 @@
  * backslash escape is handed to jansson. Strings without escapes are checked
  * to be valid UTF-8 (as jansson would).
  *
- * Only the settings of the Qwen2/Qwen3 tokenizer are supported (MODEL.md
+ * Only the settings of the Qwen2/Qwen3 tokenizer are supported (docs/MODEL.md
  * §6.1); anything else is a load error naming the setting, never a silent
  * difference from the reference:
  *   normalizer NFC (or null); pre_tokenizer Sequence[Split(the Qwen2 regex,

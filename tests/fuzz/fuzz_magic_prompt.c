@@ -1,6 +1,6 @@
 /*
  * fuzz_magic_prompt.c — the magic-prompt reply path (src/server/magic_prompt.c,
- * APP.md §7.7): what the server does with an LLM's answer.
+ * docs/APP.md §7.7): what the server does with an LLM's answer.
  *
  * Feeds each input (as a C string: up to its first NUL) three ways:
  *   1. as the reply text: i4_mp_extract_json_object (fences, prose, the first

@@ -1,8 +1,8 @@
-/* test_caption.c — the structured caption verifier (APP.md §8.5): one test per
+/* test_caption.c — the structured caption verifier (docs/APP.md §8.5): one test per
  * rule with the exact upstream message, Python-style value rendering, the
  * raw-text ensure_ascii warning, invalid JSON, prompt classification and the
  * shipped examples. Expected strings are the upstream caption_verifier.py
- * message patterns (APP.md §8.5), written out by hand. */
+ * message patterns (docs/APP.md §8.5), written out by hand. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,7 +97,7 @@ I4_TEST(caption_examples) {
                                 NULL};
     expect_file(i4_failures, __LINE__, "examples/folk_art_ko.json", folk);
 
-    /* The canonical example has the shape APP.md §8.7 describes. */
+    /* The canonical example has the shape docs/APP.md §8.7 describes. */
     size_t len = 0;
     char *text = read_file("examples/caption.json", &len);
     REQUIRE(text);

@@ -27,7 +27,7 @@
 /* f32 mode: both sides run f32 arithmetic on the same exactly-decoded weights;
  * they differ only by summation order and libm (sin/cos/exp/tanh last-ulp),
  * i.e. ~1e-6 relative after 2 blocks. 2e-3 is the project-wide transformer
- * bound (MODEL.md §0.3a), far below any real mistake (a wrong rounding, slot,
+ * bound (docs/MODEL.md §0.3a), far below any real mistake (a wrong rounding, slot,
  * sign or mask changes the output by >= 1e-2). */
 #define F32_TOL 2e-3
 /* bf16 mode: bf16 storage amplifies summation-order differences into whole-ulp

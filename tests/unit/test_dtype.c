@@ -1,4 +1,4 @@
-/* test_dtype.c — bf16 / f16 / fp8 e4m3fn conversions against MODEL.md §12.3, §12.10. */
+/* test_dtype.c — bf16 / f16 / fp8 e4m3fn conversions against docs/MODEL.md §12.3, §12.10. */
 #include <math.h>
 #include <stdint.h>
 
@@ -30,7 +30,7 @@ I4_TEST(dtype_fp8_e4m3_decode_table) {
 }
 
 I4_TEST(dtype_fp8_reference_dequant_in_bf16) {
-    /* MODEL.md §12.3: scale 0.0123456 -> bf16 0x3c4a; W = bf16(code * bf16(scale)). */
+    /* docs/MODEL.md §12.3: scale 0.0123456 -> bf16 0x3c4a; W = bf16(code * bf16(scale)). */
     float lut[256];
     i4_fp8_e4m3_lut(lut, 0.0123456f, 1);
     CHECK(i4_f32_to_bf16(lut[0x38]) == 0x3c4a);
@@ -43,7 +43,7 @@ I4_TEST(dtype_fp8_reference_dequant_in_bf16) {
 
 I4_TEST(dtype_bf16_rounding) {
     CHECK(i4_f32_to_bf16(1.0f) == 0x3f80);
-    /* MODEL.md §12.10 modulation granularity. */
+    /* docs/MODEL.md §12.10 modulation granularity. */
     CHECK(i4_round_bf16(1.0f + i4_round_bf16(0.001f)) == 1.0f);
     CHECK(i4_round_bf16(1.0f + i4_round_bf16(0.004f)) == 1.0078125f);
     CHECK(i4_round_bf16(1.0f + i4_round_bf16(-0.003f)) == 0.99609375f);
@@ -52,7 +52,7 @@ I4_TEST(dtype_bf16_rounding) {
     CHECK(i4_round_bf16(1.01171875f) == 1.015625f);
     CHECK(isnan(i4_round_bf16(NAN)));
     CHECK(i4_round_bf16(INFINITY) == INFINITY);
-    /* t_min of the schedule rounds to 0x3901 (MODEL.md §8.4). */
+    /* t_min of the schedule rounds to 0x3901 (docs/MODEL.md §8.4). */
     CHECK(i4_f32_to_bf16(1.2339457598623172e-4f) == 0x3901);
 }
 

@@ -5,7 +5,7 @@
  * tokenizers (chat template, add_special_tokens=False) -> transformers
  * Qwen3VLModel taps -> diffusers Ideogram4Transformer2DModel Euler loop with
  * asymmetric guidance -> diffusers AutoencoderKLFlux2 decode -> 8-bit
- * conversion of MODEL.md §7.5, all in float32, on the tiny model of seed 1.
+ * conversion of docs/MODEL.md §7.5, all in float32, on the tiny model of seed 1.
  *
  * Case: caption = examples/poster.json with surrounding whitespace stripped,
  * V4_TURBO_12 at 64x64 (16 image tokens), noise from the vector (numpy seed

@@ -1,4 +1,4 @@
-/* test_image.c — 8-bit conversion (MODEL.md §7.5) and PNG/WebP/JPEG files read back with the codecs. */
+/* test_image.c — 8-bit conversion (docs/MODEL.md §7.5) and PNG/WebP/JPEG files read back with the codecs. */
 #include <limits.h>
 #include <png.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * test_lora.c — LoRA / LoKr parsing, deltas and merging (src/model/lora.c).
  *
  * Pure parts on hand-made files (no model): the Kronecker layout and the LoKr
- * scale rule (MODEL.md §9.4), PEFT header-metadata alpha / alpha_pattern and
+ * scale rule (docs/MODEL.md §9.4), PEFT header-metadata alpha / alpha_pattern and
  * per-key alpha precedence, every accepted prefix, kohya flattened names and
  * diffusers split names onto the fused qkv, and open-time errors.
  *
@@ -27,7 +27,7 @@
 
 /* f32 mode: C and torch merge the same exactly-decoded weights in f32 (only
  * the summation order of B·A and of the forward differs, ~1e-6 relative);
- * 2e-3 is the project-wide transformer bound (MODEL.md §0.3a). The LoRAs
+ * 2e-3 is the project-wide transformer bound (docs/MODEL.md §0.3a). The LoRAs
  * change the output by 4e-2..4e-1 relative (asserted below), so a wrong scale,
  * row block, transpose or missing module fails by orders of magnitude. */
 #define F32_TOL 2e-3
@@ -332,6 +332,24 @@ I4_TEST(lora_open_errors) {
     i4_lora *l = (i4_lora *)1;
     CHECK(i4_lora_open(&l, "/nonexistent/x.safetensors") == -1);
     CHECK(l == NULL);
+    i4_lora_info info;
+    CHECK(i4_lora_inspect("/nonexistent/x.safetensors", &info) == -1);
+}
+
+/* The public description (ideogram4.h) agrees with the parsed file. */
+I4_TEST(lora_inspect) {
+    static const char *const names[] = {"peft", "kohya", "kohya_flat", "lokr"};
+    for (int i = 0; i < 4; i++) {
+        char rel[128], path[512];
+        snprintf(rel, sizeof rel, "lora/%s.safetensors", names[i]);
+        i4_test_vector_path(rel, path, sizeof path);
+        i4_lora *l = NULL;
+        i4_lora_info info;
+        REQUIRE(i4_lora_open(&l, path) == 0);
+        CHECK(i4_lora_inspect(path, &info) == 0);
+        CHECK(!strcmp(info.format, i4_lora_format(l)) && info.modules == i4_lora_module_count(l) && info.modules > 0);
+        i4_lora_close(l);
+    }
 }
 
 /* ------------------------------------------------------------ on the tiny DiT */
@@ -676,7 +694,7 @@ I4_TEST(lora_validation_errors) {
 /* A LoRA whose delta is exactly zero (B = 0) at a non-zero strength: the
  * merged copies must hold exactly the weights the kernels decode from the
  * checkpoint — e4m3·scale in f32 mode, bf16(e4m3·bf16(scale)) in bf16 mode
- * (MODEL.md §2.3) — so the output is the base output bit for bit. */
+ * (docs/MODEL.md §2.3) — so the output is the base output bit for bit. */
 I4_TEST(lora_zero_delta_is_exact) {
     inputs in;
     if (inputs_load(&in) != 0) {

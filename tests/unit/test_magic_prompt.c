@@ -1,4 +1,4 @@
-/* test_magic_prompt.c — the magic-prompt client (APP.md §7) against a fake
+/* test_magic_prompt.c — the magic-prompt client (docs/APP.md §7) against a fake
  * OpenAI-compatible server (libmicrohttpd on a free loopback port, one per
  * test, own thread per connection). Cases: good reply in a code fence with
  * prose (request body, headers and the resulting caption checked exactly),

@@ -1,4 +1,4 @@
-/* test_ops_rope.c — rotary tables (MODEL.md numbers) and rotate-half application. */
+/* test_ops_rope.c — rotary tables (docs/MODEL.md §12.5 numbers) and rotate-half application. */
 #include <math.h>
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-/* test_qwen3.c — the text encoder (MODEL.md §5) against transformers'
+/* test_qwen3.c — the text encoder (docs/MODEL.md §5) against transformers'
  * Qwen3-VL (tests/vectors/qwen3_*.safetensors from tools/reference/ref_qwen3.py),
  * the debug-forward CLI, the upstream "model.language_model." prefix, error
  * messages, and the tiny writer's determinism. */
@@ -9,10 +9,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/qwen3.h"
 #include "model/tiny.h"
-#include "model/weights.h"
 #include "tensor/safetensors.h"
 #include "test.h"
 

@@ -1,9 +1,9 @@
 /*
- * test_sampler.c — the sampling loop (src/pipeline/sampler.c, MODEL.md §4,
+ * test_sampler.c — the sampling loop (src/pipeline/sampler.c, docs/MODEL.md §4,
  * §8.2–8.4) against a golden run of the official loop in Python with
  * diffusers' Ideogram4Transformer2DModel for both transformers
  * (tools/reference/ref_sampler.py -> tests/vectors/sampler_turbo.safetensors),
- * the packed layouts against MODEL.md §12.8, and progress cancellation.
+ * the packed layouts against docs/MODEL.md §12.8, and progress cancellation.
  *
  * Vector: tiny model of seed 1, V4_TURBO_12 at 64x64 px (gh = gw = 4, 16 image
  * tokens), 6 random text-feature rows, random noise [1, 16, C]:
@@ -244,7 +244,7 @@ I4_TEST(sampler_cancel_after_step2) {
     vec_free(&v);
 }
 
-/* MODEL.md §12.8: n_text = 9, 16x16 grid, L = 265; unconditional L = 256. */
+/* docs/MODEL.md §12.8: n_text = 9, 16x16 grid, L = 265; unconditional L = 256. */
 I4_TEST(sampler_layout_spec_example) {
     enum { NT = 9, G = 16, NI = G * G, L = NT + NI };
     static int64_t pos[L * 3], seg[L], ind[L], upos[NI * 3], useg[NI], uind[NI];
@@ -274,7 +274,7 @@ I4_TEST(sampler_layout_spec_example) {
     CHECK(p2[2 * 3 + 1] == 65536 && p2[2 * 3 + 2] == 65538); /* k = 2: row 0, col 2 */
 }
 
-/* The size of the diffusers-pipeline difference (MODEL.md §8.7, issue 3 item
+/* The size of the diffusers-pipeline difference (docs/MODEL.md §8.7, issue 3 item
  * 7): tools/reference/ref_sampler_gap.py ran the same sampling with diffusers'
  * sigma schedule (last step to t = 1, float64 i/N intervals). Our sampler
  * follows the official loop, so it must sit much closer to the official

@@ -1,4 +1,4 @@
-/* test_schedule.c — schedule values against MODEL.md §12.1–12.2 (exact f32 bits). */
+/* test_schedule.c — schedule values against docs/MODEL.md §12.1–12.2 (exact f32 bits). */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -58,7 +58,7 @@ I4_TEST(schedule_turbo12_1024_exact) {
     CHECK(check_hex(t, t_hex, 13, "T") == 0);
     /* Guidance: 11 x 7 then 3 in run order. */
     for (int k = 0; k < 12; k++) CHECK(i4_preset_guidance(p, 12, k) == (k == 11 ? 3.0f : 7.0f));
-    /* dt of the last step (MODEL.md §12.1 table). */
+    /* dt of the last step (docs/MODEL.md §12.1 table). */
     CHECK(t[0] - t[1] == 0.226137936f);
 }
 
@@ -82,13 +82,17 @@ I4_TEST(schedule_default20_quality48_1024_exact) {
     REQUIRE(p && p->steps == 48);
     i4_schedule_times(48, i4_schedule_mu(p->mu, 1024, 1024), p->sigma, t);
     CHECK(check_hex(t, q48, 49, "T48") == 0);
-    /* The LAST three steps of QUALITY_48 use 3.0 (MODEL.md §11.1 item 4). */
+    /* The LAST three steps of QUALITY_48 use 3.0 (docs/MODEL.md §11.1 item 4). */
     for (int k = 0; k < 48; k++) CHECK(i4_preset_guidance(p, 48, k) == (k >= 45 ? 3.0f : 7.0f));
     CHECK(i4_preset_find("V4_NOPE") == NULL);
+    /* The public view (ideogram4.h). */
+    CHECK(i4_preset_steps("V4_QUALITY_48") == 48 && i4_preset_steps("V4_DEFAULT_20") == 20 &&
+          i4_preset_steps("V4_TURBO_12") == 12);
+    CHECK(i4_preset_steps("V4_NOPE") == 0 && i4_preset_steps(NULL) == 0);
 }
 
 I4_TEST(schedule_turbo12_other_resolutions) {
-    /* MODEL.md §12.1 decimal lists (9 significant digits). */
+    /* docs/MODEL.md §12.1 decimal lists (9 significant digits). */
     const double r512[13] = {0.999447227, 0.872165143, 0.767274976, 0.663818359, 0.563104868, 0.467109948, 0.377540678,
                              0.295618653, 0.222047776, 0.157048196, 0.100381978, 0.0511620529, 0.00012339458};
     const double r1536x1024[13] = {0.999447227, 0.735821009, 0.573735356, 0.446326941, 0.344770402,

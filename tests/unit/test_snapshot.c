@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/weights.h"
 #include "test.h"

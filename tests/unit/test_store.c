@@ -1,5 +1,5 @@
 /*
- * test_store.c — SQLite persistence (src/server/store.c, APP.md §4): schema
+ * test_store.c — SQLite persistence (src/server/store.c, docs/APP.md §4): schema
  * creation/reopen, migration of a reference-app database, CRUD round trips,
  * ordering/paging/search, prompt deletion, unknown ids, orphan cleanup,
  * verbatim storage of SQL-looking strings, WAL mode.

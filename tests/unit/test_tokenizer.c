@@ -158,7 +158,7 @@ I4_TEST(tokenizer_mini_merge_formats) {
 I4_TEST(tokenizer_known_ids_and_texts) {
     i4_tokenizer *tok;
     REQUIRE(i4_tokenizer_load(&tok, tok_dir()) == 0);
-    /* MODEL.md §12.7 */
+    /* docs/MODEL.md §12.7 */
     static const int64_t hello[] = {151644, 872, 198, 9707, 151645, 198, 151644, 77091, 198};
     int64_t *ids;
     size_t n;
@@ -180,6 +180,14 @@ I4_TEST(tokenizer_known_ids_and_texts) {
     CHECK(i4_tokenizer_token_text(tok, 151669) == NULL);
     CHECK(i4_tokenizer_token_text(tok, 1LL << 40) == NULL);
     i4_tokenizer_free(tok);
+    /* The public one-call form (ideogram4.h). */
+    REQUIRE(i4_tokenize(tok_dir(), "Hello", 5, 1, &ids, &n) == 0);
+    CHECK(n == 9 && !memcmp(ids, hello, sizeof hello));
+    free(ids);
+    REQUIRE(i4_tokenize(tok_dir(), "Hello", 5, 0, &ids, &n) == 0);
+    CHECK(n == 1 && ids[0] == 9707);
+    free(ids);
+    CHECK(i4_tokenize("/nonexistent", "x", 1, 1, &ids, &n) != 0);
 }
 
 /* Invalid UTF-8 is replaced, per maximal invalid subpart, by U+FFFD. */

@@ -1,5 +1,5 @@
 /*
- * test_vae.c — the Flux2 VAE decoder (MODEL.md §7): latent constants and
+ * test_vae.c — the Flux2 VAE decoder (docs/MODEL.md §7): latent constants and
  * denormalise + unpatchify, decode vs the diffusers reference vectors
  * (tools/reference/ref_vae.py) in both precisions, the debug-forward CLI,
  * bn-buffer warning, load errors, and the tiny writer's determinism.
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/io.h"
 #include "ideogram4.h"
 #include "model/tiny.h"
 #include "model/vae.h"
-#include "model/weights.h"
 #include "tensor/safetensors.h"
 #include "test.h"
 
@@ -33,7 +33,7 @@ I4_TEST(vae_latent_constants_checksums) {
         if (i4_latent_scale[i] < i4_latent_scale[imin]) imin = i;
         if (i4_latent_scale[i] > i4_latent_scale[imax]) imax = i;
     }
-    /* MODEL.md Appendix A checks; 128 f32 roundings of <= 3e-8 each bound the sum error. */
+    /* docs/MODEL.md Appendix A checks; 128 f32 roundings of <= 3e-8 each bound the sum error. */
     CHECK_NEAR(sum, -0.92970486, 2e-6);
     CHECK(imin == 121);
     CHECK(imax == 99);
@@ -48,7 +48,7 @@ I4_TEST(vae_latent_constants_checksums) {
 /* ------------------------------------------------------ unpatchify (§7.4) */
 
 I4_TEST(vae_unpack_index_example) {
-    /* MODEL.md §12.9: gw = 64, token 65 (gy 1, gx 1), channel 97 (ph 1, pw 1,
+    /* docs/MODEL.md §12.9: gw = 64, token 65 (gy 1, gx 1), channel 97 (ph 1, pw 1,
      * ae 1) -> latent element (ae 1, y 3, x 3) = z*1.67540638 + 0.07993659. */
     const int64_t gh = 2, gw = 64, H = 4, W = 128;
     float *tok = calloc((size_t)(gh * gw * 128), sizeof *tok);

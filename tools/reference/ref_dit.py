@@ -15,9 +15,9 @@ Ideogram4Transformer2DModel and writes tests/vectors/dit_<case>.safetensors:
     segment_ids, indicator I64 [1, L, 3] / [1, L] / [1, L]
   expected outputs
     velocity_f32   diffusers in float32, weights e4m3 * scale in f32
-    velocity_bf16  diffusers in bfloat16, weights bf16(e4m3 * bf16(scale)) (MODEL.md 2.3)
+    velocity_bf16  diffusers in bfloat16, weights bf16(e4m3 * bf16(scale)) (docs/MODEL.md §2.3)
     velocity_bf16_explicit_attn  the same bf16 run with SDPA replaced by an
-                   explicit form of its flash-attention rounding (MODEL.md
+                   explicit form of its flash-attention rounding (docs/MODEL.md
                    3.5.2): f32 scores, e = exp(s - max) in f32, l = sum e (f32),
                    out = bf16((bf16(e) . v) / l). torch's CPU flash kernel does
                    this with its own fast exp, which flips ~3% of the bf16
@@ -32,14 +32,14 @@ How diffusers takes the inputs (read from transformer_ideogram4.py, 0.42.1):
   * `timestep` is already the model time t in [0, 1] (0 = noise, 1 = data); the
     pipeline converts its sigma-domain timesteps with 1 - t/1000 before calling.
     Ideogram4EmbedScalar computes f32(1e4 * t), freq = exp(-j ln(1e4)/(half-1))
-    in f32, [sin, cos], cast to the input dtype — identical to MODEL.md 3.7.
+    in f32, [sin, cos], cast to the input dtype — identical to docs/MODEL.md §3.7.
     The bf16 run passes t as a bf16 tensor (as the pipeline does); the value is
     bf16-representable so both runs see the same t.
-  * It always passes a boolean segment mask to SDPA; MODEL.md 3.5 step 11 says
+  * It always passes a boolean segment mask to SDPA; docs/MODEL.md §3.5 step 11 says
     "no mask" is identical when all segment ids agree (the C code skips it).
   * Masks/padding: features and latents are multiplied by the indicator masks
-    exactly as MODEL.md 3.5 steps 2-4, 7.
-Deviations from MODEL.md and how this script compensates:
+    exactly as docs/MODEL.md §3.5 steps 2-4, 7.
+Deviations from docs/MODEL.md and how this script compensates:
   1. RMSNorm rounding. diffusers' RMSNorm class computes bf16(w * bf16(x*r))
      (two roundings); the official package calls torch.nn.functional.rms_norm,
      which rounds once, bf16(w * (x*r)) — on CUDA and on the CPU kernel of
@@ -90,7 +90,7 @@ def load_tensors(folder):
 
 
 def diffusers_state_dict(raw, dtype):
-    """Official FP8 names -> diffusers names, dequantized (MODEL.md 2.3, 3.3)."""
+    """Official FP8 names -> diffusers names, dequantized (docs/MODEL.md §2.3, 3.3)."""
     sd = {}
     for name, t in raw.items():
         if name.endswith(".weight_scale"):
@@ -181,7 +181,7 @@ def bf16_values(gen, shape):
 
 
 def layout(n_pad, n_txt, gh, gw, cfg, gen, garbage=False):
-    """Packed sequence of MODEL.md 4.1 (4.2 when n_pad = n_txt = 0)."""
+    """Packed sequence of docs/MODEL.md §4.1 (4.2 when n_pad = n_txt = 0)."""
     C, Fd = cfg["in_channels"], cfg["llm_features_dim"]
     L = n_pad + n_txt + gh * gw
     ind = torch.zeros(1, L, dtype=torch.int64)
@@ -265,9 +265,9 @@ def main():
     torch.set_num_threads(1)
     cond = os.path.join(a.model, "transformer")
     uncond = os.path.join(a.model, "unconditional_transformer")
-    # 2 left-padding + 7 text tokens + a 4x5 image grid (MODEL.md 4.1): segment mask in use.
+    # 2 left-padding + 7 text tokens + a 4x5 image grid (docs/MODEL.md §4.1): segment mask in use.
     make_case("dit_cond", cond, a.out, 0.3515625, 2, 7, 4, 5, seed=101, with_features=True)
-    # image-only layout (MODEL.md 4.2), no features.
+    # image-only layout (docs/MODEL.md §4.2), no features.
     make_case("dit_uncond", uncond, a.out, 0.8125, 0, 0, 3, 6, seed=102, with_features=False)
     # no padding, non-zero values in every masked slot (latents at text rows, features at image rows).
     make_case("dit_masked", cond, a.out, 0.0262451171875, 0, 3, 2, 3, seed=103, with_features=True, garbage=True)

@@ -20,7 +20,7 @@ from the upstream pieces the other reference scripts already validate:
      N(0,1) numpy default_rng(77) of shape [1, 16, 128]
   4. VAE decode (ref_vae.unpack: official denormalisation constants +
      unpatchify; diffusers AutoencoderKLFlux2.decode in f32)
-  5. 8-bit conversion (MODEL.md 7.5): clamp to [-1, 1], (x + 1) * 127.5 in
+  5. 8-bit conversion (docs/MODEL.md §7.5): clamp to [-1, 1], (x + 1) * 127.5 in
      f32, round half to even, [3, H, W] -> [H, W, 3]
 
 Stored tensors
@@ -57,7 +57,7 @@ PATCH = 16
 
 
 def to_rgb8(image):
-    """MODEL.md 7.5: f32 clamp, (x+1)*127.5 in f32, round half to even; [1,3,H,W] -> [H,W,3] uint8."""
+    """docs/MODEL.md §7.5: f32 clamp, (x+1)*127.5 in f32, round half to even; [1,3,H,W] -> [H,W,3] uint8."""
     x = image[0].numpy().astype(np.float32)
     x = np.clip(x, np.float32(-1.0), np.float32(1.0))
     x = (x + np.float32(1.0)) * np.float32(127.5)

@@ -29,7 +29,7 @@ the expected velocity of each merged model on the dit_cond inputs:
                           velocity_f32 [1, L, C]  model in float32, weights e4m3*scale (f32)
                           velocity_bf16 [1, L, C] model in bfloat16, base weights
                                    bf16(e4m3*bf16(scale)), merge W + s*dW in f32, one
-                                   rounding to bf16 (MODEL.md 9.3)
+                                   rounding to bf16 (docs/MODEL.md §9.3)
                           spread_bf16_vs_f32 [1]  rel L2 of the two over image rows
                           strength [1]   (stack: strengths [2], files in metadata)
                           rel_change [1] rel L2(velocity_f32, no-LoRA velocity)
@@ -51,7 +51,7 @@ How the expected outputs are made (f32: the merged weights W + s*scale*dW in flo
     diffusers model has split to_q/to_k/to_v and no fuse_qkv_projections, and a
     Kronecker delta over the fused qkv does not factor into per-projection LoKr
     factors, and the Ideogram4 pipeline loader rejects keys without "lora". So
-    the merge is done here with the MODEL.md 9.4 formula in torch
+    the merge is done here with the docs/MODEL.md §9.4 formula in torch
     (W + s*scale*kron(W1, W2)), and the formula is cross-checked against PEFT's
     LoKr (transformer.load_lora_adapter + fuse_lora) on the two modules PEFT can
     represent (layers.1.attention.to_out.0: factorised w2 with alpha baked in,
@@ -238,7 +238,7 @@ def merged_diffusers(cfg, base, loras, out_dir, files, official_names):
 
 
 def lokr_delta(sd, stem):
-    """MODEL.md 9.4: scale * kron(W1, W2) for one module stem (keys without suffix)."""
+    """docs/MODEL.md §9.4: scale * kron(W1, W2) for one module stem (keys without suffix)."""
     g = lambda s: sd.get(f"{stem}.{s}")  # noqa: E731
     w1 = g("lokr_w1").float() if g("lokr_w1") is not None else g("lokr_w1_a").float() @ g("lokr_w1_b").float()
     w2 = g("lokr_w2").float() if g("lokr_w2") is not None else g("lokr_w2_a").float() @ g("lokr_w2_b").float()
@@ -275,7 +275,7 @@ def lokr_merged_sd(base, lokr_sd, strength):
 
 
 def formula_merged(base, loras, files, official_names):
-    """Independent MODEL.md 9.3/9.4 merge of (name, strength) pairs (cross-check of what diffusers fused)."""
+    """Independent docs/MODEL.md §9.3/9.4 merge of (name, strength) pairs (cross-check of what diffusers fused)."""
     sd = dict(base)
     split = {"to_q": 0, "to_k": 1, "to_v": 2}
     for name, strength in loras:
@@ -326,7 +326,7 @@ def check_against_formula(case, model, base, loras, files, official_names):
         changed += 1
         err = rel_l2(g - base[key], w - base[key])
         assert err < 1e-5, (case, key, err)
-    print(f"  {case}: diffusers fused weights == MODEL.md 9.3 formula on {changed} weight tensors")
+    print(f"  {case}: diffusers fused weights == docs/MODEL.md §9.3 formula on {changed} weight tensors")
 
 
 def check_lokr_against_peft(cfg, base, lokr_sd, strength):
@@ -406,7 +406,7 @@ def main():
         }
         meta = {
             "generator": "tools/reference/ref_lora.py (diffusers Ideogram4LoraLoaderMixin + peft; LoKr by the "
-                         "MODEL.md 9.4 formula), torch %s" % torch.__version__,
+                         "docs/MODEL.md §9.4 formula), torch %s" % torch.__version__,
             "inputs": "dit_cond.safetensors",
             "loras": ",".join(n + ".safetensors" for n, _ in loras),
             "strengths": ",".join("%g" % s for _, s in loras),

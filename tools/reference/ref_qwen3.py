@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Golden vectors for the text encoder (MODEL.md §5): tests/vectors/qwen3_<case>.safetensors.
+"""Golden vectors for the text encoder (docs/MODEL.md §5): tests/vectors/qwen3_<case>.safetensors.
 
 Loads MODEL/text_encoder/ (config.json + model.safetensors) into transformers'
-Qwen3VLModel, dequantizing the FP8 Linears per precision (MODEL.md §2.3):
+Qwen3VLModel, dequantizing the FP8 Linears per precision (docs/MODEL.md §2.3):
   f32 : W = e4m3(code) * scale                       (f32 model, f32 run)
   bf16: W = bf16(e4m3(code) * bf16(scale))           (bf16 model, bf16 run)
 and runs the Ideogram 4 feature extraction of diffusers' Ideogram4Pipeline
@@ -30,7 +30,7 @@ from transformers import Qwen3VLConfig, Qwen3VLModel
 from diffusers.pipelines.ideogram4.pipeline_ideogram4 import QWEN3_VL_ACTIVATION_LAYERS, Ideogram4Pipeline
 
 CASES = {
-    # The chat template of "Hello" (MODEL.md §11.2: 9 tokens for a one-word prompt).
+    # The chat template of "Hello" (docs/MODEL.md §11.2: 9 tokens for a one-word prompt).
     "hello": [151644, 872, 198, 9707, 151645, 198, 151644, 77091, 198],
     # 40 mixed ids: special tokens, the first and last vocabulary rows, high ids,
     # repeats, ordinary text ids.

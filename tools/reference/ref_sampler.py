@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Golden vector for the sampling loop (src/pipeline/sampler.c), MODEL.md 4, 8.2-8.4.
+"""Golden vector for the sampling loop (src/pipeline/sampler.c), docs/MODEL.md §4, 8.2-8.4.
 
 Usage: ref_sampler.py --model TINY_SNAPSHOT --out tests/vectors
 
-Runs the official Euler loop with asymmetric guidance (MODEL.md 8.4) in float32
+Runs the official Euler loop with asymmetric guidance (docs/MODEL.md §8.4) in float32
 with diffusers' Ideogram4Transformer2DModel for both transformers (the tiny
 checkpoint's transformer/ and unconditional_transformer/, FP8 weights decoded
 exactly to f32 by ref_dit.build), preset V4_TURBO_12 at 64x64 pixels
@@ -11,11 +11,11 @@ exactly to f32 by ref_dit.build), preset V4_TURBO_12 at 64x64 pixels
 
   text_features  F32 [6, F]      deterministic N(0,1) (numpy PCG64, seed 4242)
   noise          F32 [1, 16, C]  deterministic N(0,1) (same generator, drawn after the features)
-  times          F32 [13]        T(u_i), i = 0..12 (MODEL.md 8.2/8.3), for diagnosis
+  times          F32 [13]        T(u_i), i = 0..12 (docs/MODEL.md §8.2/8.3), for diagnosis
   latents_step2  F32 [1, 16, C]  z after the first 2 run-order steps of the 12-step loop
   latents        F32 [1, 16, C]  final z (at t_max)
 
-The loop, exactly as MODEL.md 8.4 (batch 1, no padding):
+The loop, exactly as docs/MODEL.md §8.4 (batch 1, no padding):
   u_i   scalar f32 linspace(0, 1, N+1) (step = f32(1/N); first half f32(step*i),
         second half f32(1 - f32(step*(N-i))))
   T(u)  clamp(1 - expit(mu + sigma*ndtri(u)), t_min, t_max) in float64 -> f32,
@@ -53,7 +53,7 @@ SEED = 4242
 
 
 def linspace_scalar_f32(n):
-    """torch.linspace(0, 1, n+1, float32), CPU scalar algorithm (MODEL.md 8.3)."""
+    """torch.linspace(0, 1, n+1, float32), CPU scalar algorithm (docs/MODEL.md §8.3)."""
     step = np.float32(np.float32(1.0) / np.float32(n))
     u = []
     for i in range(n + 1):
@@ -65,7 +65,7 @@ def linspace_scalar_f32(n):
 
 
 def schedule_times(n, mu, sigma):
-    """T(u_i), i = 0..n, in float64, rounded to f32 (MODEL.md 8.2)."""
+    """T(u_i), i = 0..n, in float64, rounded to f32 (docs/MODEL.md §8.2)."""
     t_min = 1.0 / (1.0 + math.exp(0.5 * 18.0))
     t_max = 1.0 / (1.0 + math.exp(0.5 * -15.0))
     u = torch.from_numpy(linspace_scalar_f32(n)).to(torch.float64)
@@ -157,7 +157,7 @@ def main():
         "latents": z.contiguous(),
     }
     meta = {
-        "generator": "tools/reference/ref_sampler.py (official loop, MODEL.md 8.4, diffusers "
+        "generator": "tools/reference/ref_sampler.py (official loop, docs/MODEL.md §8.4, diffusers "
                      "Ideogram4Transformer2DModel in float32, torch %s)" % torch.__version__,
         "preset": "V4_TURBO_12",
         "width": str(WIDTH),

@@ -1,4 +1,4 @@
-"""The size of the diffusers-pipeline difference (MODEL.md §8.7): the same
+"""The size of the diffusers-pipeline difference (docs/MODEL.md §8.7): the same
 TURBO_12 64x64 sampling as ref_sampler.py (same tiny weights, features and
 noise from tests/vectors/sampler_turbo.safetensors), but with diffusers'
 sigma schedule: float64 u_i = i/N, sigma_i = f32(1 - T64(u_i)) reversed, last

@@ -1,4 +1,4 @@
-"""Schedule golden values (MODEL.md §8.2-8.3) for every preset at 512x512,
+"""Schedule golden values (docs/MODEL.md §8.2-8.3) for every preset at 512x512,
 1024x1024 and 832x1248, computed independently of the C code:
 intervals with PyTorch's scalar float32 linspace algorithm (emulated with
 numpy float32), T(u) in float64 with torch.special.ndtri, rounded to f32.
@@ -41,7 +41,7 @@ def main():
             ts = times(n, mu, sigma)
             cases.append({"preset": name, "width": w, "height": h, "mu": mu,
                           "times_hex": ["%08x" % np.float32(t).view(np.uint32) for t in ts]})
-    # Cross-check against MODEL.md §12.1 (TURBO_12, 1024x1024).
+    # Cross-check against docs/MODEL.md §12.1 (TURBO_12, 1024x1024).
     turbo = next(c for c in cases if c["preset"] == "V4_TURBO_12" and c["width"] == 1024)
     assert turbo["times_hex"][5] == "3e9c04eb" and turbo["times_hex"][8] == "3dffc620", turbo["times_hex"]
     os.makedirs(a.out, exist_ok=True)

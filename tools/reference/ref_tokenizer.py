@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden vectors for the tokenizer (MODEL.md §6): tests/vectors/tokenizer_cases.json.
+"""Golden vectors for the tokenizer (docs/MODEL.md §6): tests/vectors/tokenizer_cases.json.
 
 Encodes a list of hard strings with the upstream `tokenizers` library
 (Tokenizer.from_file on MODEL/tokenizer/tokenizer.json, the same file the C
@@ -9,11 +9,11 @@ engine reads) and writes, for each case,
               bytes.decode("utf-8", errors="replace"), the engine's documented
               behaviour for invalid UTF-8 (maximal-subpart U+FFFD replacement)
   raw_ids     tok.encode(text, add_special_tokens=False).ids
-  prompt_ids  the same for the chat template of MODEL.md §6.3:
+  prompt_ids  the same for the chat template of docs/MODEL.md §6.3:
               "<|im_start|>user\\n" + text + "<|im_end|>\\n<|im_start|>assistant\\n"
 The template string is cross-checked against transformers' apply_chat_template
 with MODEL/tokenizer/chat_template.jinja when that file exists, and the known
-ids of MODEL.md §12.7 are asserted.
+ids of docs/MODEL.md §12.7 are asserted.
 
 It also writes a small tokenizer built from the same file (the 256 byte
 symbols plus a few merges, listed twice: as "a b" strings in
@@ -92,7 +92,7 @@ def long_caption():
 
 
 TEXTS = [
-    # MODEL.md §12.7 sanity prompts
+    # docs/MODEL.md §12.7 sanity prompts
     "Hello",
     "a red fox sits under a cherry blossom tree",
     "hello",
@@ -228,7 +228,7 @@ def main():
     def enc(s):
         return tok.encode(s, add_special_tokens=False).ids
 
-    # MODEL.md §12.7
+    # docs/MODEL.md §12.7
     assert enc(PRE + "Hello" + POST) == [151644, 872, 198, 9707, 151645, 198, 151644, 77091, 198]
     assert enc(PRE + "a red fox sits under a cherry blossom tree" + POST) == [
         151644, 872, 198, 64, 2518, 38835, 23011, 1212, 264, 40880, 88758, 4916, 151645, 198, 151644, 77091, 198]

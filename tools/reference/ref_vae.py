@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Golden vectors for the VAE decoder (MODEL.md §7): tests/vectors/vae_<case>.safetensors.
+"""Golden vectors for the VAE decoder (docs/MODEL.md §7): tests/vectors/vae_<case>.safetensors.
 
 Loads MODEL/vae/ with diffusers' AutoencoderKLFlux2.from_pretrained (strict:
 no missing, unexpected or mismatched keys) and decodes normalised packed
 latent tokens the way the official decoder (`Ideogram4VAEDecoder.decode`) does:
 
-  1. denormalise with the official constants (MODEL.md Appendix A, f32):
+  1. denormalise with the official constants (docs/MODEL.md Appendix A, f32):
        z' = z * LATENT_SCALE[c] + LATENT_SHIFT[c]          c = token channel
      (NOT with the checkpoint's bn buffers: the constants are normative; the
      tiny checkpoint's bn buffers equal them anyway. vae.decode() itself does
@@ -34,7 +34,7 @@ import torch
 from diffusers import AutoencoderKLFlux2
 from safetensors.torch import save_file
 
-# Official latent_norm.py (MODEL.md Appendix A), indexed by token channel ph*64 + pw*32 + ae.
+# Official latent_norm.py (docs/MODEL.md Appendix A), indexed by token channel ph*64 + pw*32 + ae.
 LATENT_SHIFT = [
     0.01984364, 0.10149707, 0.29689495, 0.27188619, -0.21445648, -0.15979549, 0.05021099, -0.15083604,
     -0.15360136, -0.20131799, 0.01922352, 0.0622626, 0.10140969, -0.06739428, 0.3758261, -0.233712,

@@ -183,7 +183,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     void refreshModel();
   }, [refreshModel]);
-  // Poll while loading (3 s, APP.md §9.3; faster at first so short loads show quickly).
+  // Poll while loading (3 s, docs/APP.md §9.3; faster at first so short loads show quickly).
   useEffect(() => {
     if (model?.state !== 'loading') return;
     const t = setTimeout(() => void refreshModel(), 700);

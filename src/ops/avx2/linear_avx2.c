@@ -1,7 +1,7 @@
 /*
  * linear_avx2.c — y[n, o] = sum_i x[n, i] * W[o, i] (+ b[o]), f32 accumulation.
  *
- * Effective weights (MODEL.md §2.3), decoded tile by tile, never the whole matrix:
+ * Effective weights (docs/MODEL.md §2.3), decoded tile by tile, never the whole matrix:
  *   F8 f32 mode : e4m3(code) * scale[o]                 (the exact f32 product)
  *   F8 bf16 mode: bf16(e4m3(code) * bf16(scale[o]))
  *   BF16/F16/F32: widened; bf16 mode rounds F16/F32 to bf16

@@ -1,5 +1,5 @@
 // Layout preview of the output's aspect ratio on which element boxes are
-// drawn, moved and resized (coordinates 0-1000, [y1, x1, y2, x2], APP.md §8.4).
+// drawn, moved and resized (coordinates 0-1000, [y1, x1, y2, x2], docs/APP.md §8.4).
 import { useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
 import { formatBBox, parseBBox, type BBox, type FormElement } from '../lib/caption';
 

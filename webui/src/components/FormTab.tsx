@@ -1,4 +1,4 @@
-// Structured caption form (APP.md §9.4.1): scene, style, composition, elements.
+// Structured caption form (docs/APP.md §9.4.1): scene, style, composition, elements.
 import { useState } from 'react';
 import { blankElement, camKeyFor, formatBBox, MEDIUMS, type FormElement, type FormState } from '../lib/caption';
 import { elementIssues, type Issues } from '../lib/validate';

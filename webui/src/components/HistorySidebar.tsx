@@ -1,4 +1,4 @@
-// Prompt history (APP.md §9.6): newest first, thumbnail, search, stable URLs, delete with confirmation.
+// Prompt history (docs/APP.md §9.6): newest first, thumbnail, search, stable URLs, delete with confirmation.
 import { useEffect, useMemo, useState } from 'react';
 import { Link, NavLink, useNavigate } from 'react-router';
 import { Api, imageUrl, parseServerTime, type PromptRow } from '../lib/api';

@@ -1,4 +1,4 @@
-// LoRA selector (APP.md §9.7): every discovered file with its own strength; apply a stack or remove.
+// LoRA selector (docs/APP.md §9.7): every discovered file with its own strength; apply a stack or remove.
 import { useCallback, useEffect, useState } from 'react';
 import { Api, type LoraOperation, type LoraStatus } from '../lib/api';
 import { useApp } from '../state';

@@ -1,4 +1,4 @@
-// Model status dot, Load / Unload, weights in use and memory (APP.md §9.3).
+// Model status dot, Load / Unload, weights in use and memory (docs/APP.md §9.3).
 import { useEffect, useState } from 'react';
 import { useApp } from '../state';
 import { ConfirmDialog } from './ConfirmDialog';

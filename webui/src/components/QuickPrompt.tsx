@@ -1,4 +1,4 @@
-// Quick Prompt: natural language (+ reference images) -> structured caption via the LLM (APP.md §7, §9.4.4).
+// Quick Prompt: natural language (+ reference images) -> structured caption via the LLM (docs/APP.md §7, §9.4.4).
 import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { Api, ApiError, type MagicStatus } from '../lib/api';
 import { useApp } from '../state';

@@ -1,4 +1,4 @@
-// Generation settings (APP.md §9.4.3): ratio presets, size, quality, seed, format, estimate.
+// Generation settings (docs/APP.md §9.4.3): ratio presets, size, quality, seed, format, estimate.
 import { useEffect, useState } from 'react';
 import type { ImageFormat, Preset } from '../lib/caption';
 import {

@@ -1,4 +1,4 @@
-// Generation progress overlay (APP.md §9.5): percent, step x/n, phase, elapsed, ETA, Cancel, errors.
+// Generation progress overlay (docs/APP.md §9.5): percent, step x/n, phase, elapsed, ETA, Cancel, errors.
 import type { TaskStatus } from '../lib/api';
 import { formatDuration } from '../lib/sizes';
 import { useApp, type GenState } from '../state';

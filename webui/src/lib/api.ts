@@ -1,4 +1,4 @@
-// Thin client for the C server's HTTP API (APP.md §3). Same origin, /api/*.
+// Thin client for the C server's HTTP API (docs/APP.md §3). Same origin, /api/*.
 import type { JsonObject } from './caption';
 
 export class ApiError extends Error {

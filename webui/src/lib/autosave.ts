@@ -1,4 +1,4 @@
-// Auto-save of the editor form (APP.md §9.9): server first (POST /api/form),
+// Auto-save of the editor form (docs/APP.md §9.9): server first (POST /api/form),
 // localStorage always as the fallback; restore picks the newer copy.
 import { restoreForm, type FormState } from './caption';
 

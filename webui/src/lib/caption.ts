@@ -1,4 +1,4 @@
-// Structured caption <-> editor form mapping (APP.md §4.3, §8, §9.4.2).
+// Structured caption <-> editor form mapping (docs/APP.md §4.3, §8, §9.4.2).
 //
 // The form holds one field per caption value the editor can show, plus
 // `extra` bags that keep every key the form has no field for (unknown keys,
@@ -14,7 +14,7 @@ export interface FormElement {
   id: string;
   type: ElementType | string;
   text: string;
-  /** "y1,x1,y2,x2" or "" (APP.md §4.3). */
+  /** "y1,x1,y2,x2" or "" (docs/APP.md §4.3). */
   bbox: string;
   desc: string;
   /** Keys of the element the form has no field for (color_palette, unknown keys). */
@@ -257,7 +257,7 @@ function isBlankElement(el: FormElement): boolean {
   return !el.desc.trim() && !el.text.trim() && !el.bbox.trim() && !el.extra && el.type === 'obj';
 }
 
-/** Build the caption from the form in the canonical key order (APP.md §8.2-8.3). */
+/** Build the caption from the form in the canonical key order (docs/APP.md §8.2-8.3). */
 export function formToCaption(form: FormState): JsonObject {
   const extra = form.extra ?? {};
   const out: JsonObject = { high_level_description: form.hld };
@@ -335,7 +335,7 @@ export function captionForGenerate(form: FormState): { caption: JsonObject } | {
   return { caption: v };
 }
 
-/** Apply a form edit: the JSON text is rebuilt from the form (APP.md §9.4.2). */
+/** Apply a form edit: the JSON text is rebuilt from the form (docs/APP.md §9.4.2). */
 export function withFormEdit(form: FormState, patch: Partial<FormState>): FormState {
   const next = { ...form, ...patch };
   next.rawJson = prettyJson(formToCaption(next));

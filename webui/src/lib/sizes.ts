@@ -1,4 +1,4 @@
-// Output size rules (APP.md §3.3.4, §9.4.3).
+// Output size rules (docs/APP.md §3.3.4, §9.4.3).
 import type { Preset } from './caption';
 
 export const MIN_SIZE = 128;
@@ -69,7 +69,7 @@ export function megapixels(w: number, h: number): string {
   return `${((w * h) / 1_000_000).toFixed(2)} MP`;
 }
 
-/** Reference estimate (APP.md §9.4.3): W*H*350/1048576 * steps/48 seconds. */
+/** Reference estimate (docs/APP.md §9.4.3): W*H*350/1048576 * steps/48 seconds. */
 export function referenceSeconds(w: number, h: number, preset: string): number {
   return ((w * h * 350) / 1048576) * (presetSteps(preset) / 48);
 }

@@ -1,5 +1,5 @@
 // Client-side checks (instant feedback) and placement of the server
-// verifier's warnings (POST /api/verify, APP.md §8.5) next to form fields.
+// verifier's warnings (POST /api/verify, docs/APP.md §8.5) next to form fields.
 import { normalizeHex, paletteTokens, parseBBox, type FormElement, type FormState } from './caption';
 import { isValidSize } from './sizes';
 

@@ -1,4 +1,4 @@
-// Gallery (APP.md §9.8): all images, grid, lightbox with keyboard navigation, incremental loading.
+// Gallery (docs/APP.md §9.8): all images, grid, lightbox with keyboard navigation, incremental loading.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { ConfirmDialog, Modal } from '../components/ConfirmDialog';

@@ -1,6 +1,6 @@
 /*
  * debug_vae.c — `ideogram4 debug-forward vae-decoder`: decode packed latent
- * tokens with the VAE (MODEL.md §7).
+ * tokens with the VAE (docs/MODEL.md §7).
  *   IN : latents F32 [1, gh*gw, 128]  normalised packed tokens (as the sampler produces them)
  *        grid    I64/I32 [2]          (gh, gw)
  *   OUT: image   F32 [1, 3, H, W]     decoder output after denormalisation and
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
-#include "cli/commands.h"
+#include "model/debug_forward.h"
 #include "model/vae.h"
 
 int i4_debug_forward_vae(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {

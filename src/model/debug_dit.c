@@ -1,6 +1,6 @@
 /*
  * debug_dit.c — `ideogram4 debug-forward transformer|unconditional-transformer`:
- * one DiT forward pass (MODEL.md §3.5) on inputs from a safetensors file.
+ * one DiT forward pass (docs/MODEL.md §3.5) on inputs from a safetensors file.
  *
  *   in : hidden_states         F32 [1, L, C_in]   latent tokens (text slots zero)
  *        timestep              F32 [1]            model time t (0 = noise, 1 = data), used as given
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
-#include "cli/commands.h"
+#include "model/debug_forward.h"
 #include "model/dit.h"
 
 int i4_debug_forward_dit(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {

@@ -1,12 +1,12 @@
 /*
  * debug_qwen3.c — `ideogram4 debug-forward text-encoder`:
  *   in:  input_ids I64 or I32 [1, L]
- *   out: features  F32 [1, L, 13*hidden]  (interleaved taps, MODEL.md §5.4)
+ *   out: features  F32 [1, L, 13*hidden]  (interleaved taps, docs/MODEL.md §5.4)
  */
 #include <stdlib.h>
 
 #include "base/error.h"
-#include "cli/commands.h"
+#include "model/debug_forward.h"
 #include "model/qwen3.h"
 
 int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
