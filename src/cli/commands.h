@@ -4,6 +4,7 @@
 
 #include "ideogram4.h"
 
+int i4_cmd_bench(int argc, char **argv);
 int i4_cmd_make_tiny_model(int argc, char **argv);
 int i4_cmd_debug_forward(int argc, char **argv);
 int i4_cmd_generate(int argc, char **argv);

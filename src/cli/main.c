@@ -20,6 +20,8 @@ static void usage(FILE *f) {
             "                [--precision f32|bf16] [--threads N]\n"
             "                         run one network on tensors from a file; COMPONENT is transformer,\n"
             "                         unconditional-transformer, text-encoder or vae-decoder\n"
+            "  bench OP [options]     kernel and transformer speed against the measured FMA peak; OP is\n"
+            "                         peak, linear, attention, conv3x3, dit-block or step (`bench --help`)\n"
             "  verify FILE|-          check a structured caption (JSON) against the caption schema\n"
             "  version                print the engine version\n"
             "  help                   this text\n",
@@ -37,6 +39,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "generate")) return i4_cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "debug-forward")) return i4_cmd_debug_forward(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return i4_cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return i4_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify")) return i4_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("ideogram4 %s\n", I4_VERSION);

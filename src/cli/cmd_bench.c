@@ -1,0 +1,726 @@
+/*
+ * cmd_bench.c — `ideogram4 bench OP [options]`: speed of the kernels and of
+ * the transformer on random data, each figure next to the machine's FMA peak
+ * measured in the same run and the CPU time other processes took meanwhile.
+ *
+ *   peak        FMA peak per thread count 1..--threads (bench/peak.h)
+ *   linear      i4_linear, weights of --dtype (FP8 with per-row scales);
+ *               flops 2 M K N
+ *   attention   i4_attention, no mask; flops 4 T^2 H D
+ *   conv3x3     i4_conv2d C -> C, k = 3, S x S, bf16 weights; flops 2 C^2 9 S^2
+ *   dit-block   one full-width transformer block (bench/dit_block.h); flops
+ *               of its Linears + attention
+ *   step        one sampling step at R x R, EXTRAPOLATED from measured parts:
+ *               for each of the two transformers (conditional: text + image
+ *               tokens; unconditional: image tokens only)
+ *                 layers x dit-block(L) + rest(L)
+ *               where the rest (everything a forward does outside its blocks)
+ *               is measured; the sampler's own update (a few element-wise
+ *               passes over the [image tokens, 128] latents) is not counted.
+ * CPU backend only for now: --backend cpu|auto (auto = cpu). Exit status:
+ * 0 ok, 1 the run failed (out of memory), 2 bad usage or a shape that does
+ * not fit this machine's memory.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "bench/dit_block.h"
+#include "bench/fill.h"
+#include "bench/peak.h"
+#include "bench/report.h"
+#include "bench/timing.h"
+#include "cli/commands.h"
+#include "ideogram4.h"
+#include "ops/cpu_isa.h"
+#include "ops/ops.h"
+
+/* The kernel table the ops run on (cpuid or IDEOGRAM4_CPU_ISA); the peak loops may use more. */
+#define KERNEL_ISA (i4_cpu_kernels_default()->name)
+#define PEAK_SECONDS 0.05 /* one run of a peak loop */
+#define SEED 20260608u
+
+enum { OP_PEAK = 1, OP_LINEAR = 2, OP_ATTENTION = 4, OP_CONV = 8, OP_BLOCK = 16, OP_STEP = 32, OP_ALL = 63 };
+
+static const struct {
+    const char *name;
+    int op;
+} OPS[] = {{"peak", OP_PEAK}, {"linear", OP_LINEAR}, {"attention", OP_ATTENTION},
+           {"conv3x3", OP_CONV}, {"dit-block", OP_BLOCK}, {"step", OP_STEP}};
+
+typedef struct {
+    int op;
+    const char *op_name;
+    int threads; /* as asked (0 = online CPUs) */
+    i4_precision prec;
+    long repeat, warmup;
+    int json;
+    i4_dtype dtype;
+    long m, k, n;                 /* linear */
+    long tokens, heads, head_dim; /* attention, dit-block */
+    long channels, size;          /* conv3x3 */
+    long dim, ffn, text_tokens, llm_features, layers, resolution; /* dit-block, step */
+} bench_opts;
+
+typedef struct {
+    i4_bench_report rep;
+    const bench_opts *o;
+    int threads;       /* in effect */
+    double peak;       /* avx2 FMA GFLOP/s at `threads`: the best measured so far in this run */
+    long peak_iters;   /* iterations of one peak run */
+} bench_run;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ideogram4 bench OP [options]\n"
+            "  peak                                       FMA peak per thread count 1..--threads\n"
+            "  linear [--dtype fp8|bf16|f16|f32] [--m M] [--k K] [--n N]      (default fp8 1024 4608 4608)\n"
+            "  attention [--tokens T] [--heads H] [--head-dim D]              (default 1024 18 256)\n"
+            "  conv3x3 [--channels C] [--size S]                              (default 256 128)\n"
+            "  dit-block [--tokens N] [--text-tokens T]                       (default 4352 = 4096 + 256 text)\n"
+            "  step [--resolution R] [--text-tokens T] [--layers N] [--llm-features F]\n"
+            "                                             (default 1024 256 34 53248; an extrapolation)\n"
+            "  dit-block and step: [--dim D] [--heads H] [--ffn I] (default 4608 18 12288: the real model)\n"
+            "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend cpu|auto\n"
+            "        --repeat N (default 5)  --warmup N (default 1)  --json (one object per line)\n");
+}
+
+/* ------------------------------------------------------------ options */
+
+static int parse_long(const char *flag, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "bench: %s needs an integer in [%ld, %ld], got '%s'\n", flag, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_dtype(const char *v, i4_dtype *out) {
+    static const struct {
+        const char *name;
+        i4_dtype t;
+    } names[] = {{"fp8", I4_DT_F8_E4M3}, {"bf16", I4_DT_BF16}, {"f16", I4_DT_F16}, {"f32", I4_DT_F32}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(v, names[i].name)) {
+            *out = names[i].t;
+            return 0;
+        }
+    fprintf(stderr, "bench: unknown --dtype '%s' (expected fp8, bf16, f16 or f32)\n", v);
+    return -1;
+}
+
+static const char *dtype_label(i4_dtype t) {
+    switch (t) {
+    case I4_DT_F8_E4M3: return "fp8";
+    case I4_DT_BF16: return "bf16";
+    case I4_DT_F16: return "f16";
+    default: return "f32";
+    }
+}
+
+/* Numeric options: flag, the ops it applies to, range, field. */
+typedef struct {
+    const char *flag;
+    int ops;
+    long lo, hi;
+    size_t off;
+} num_flag;
+
+static const num_flag NUM_FLAGS[] = {
+    {"--repeat", OP_ALL, 1, 1000000, offsetof(bench_opts, repeat)},
+    {"--warmup", OP_ALL, 0, 1000000, offsetof(bench_opts, warmup)},
+    {"--m", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, m)},
+    {"--k", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, k)},
+    {"--n", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, n)},
+    {"--tokens", OP_ATTENTION | OP_BLOCK, 1, 1L << 20, offsetof(bench_opts, tokens)},
+    {"--heads", OP_ATTENTION | OP_BLOCK | OP_STEP, 1, 4096, offsetof(bench_opts, heads)},
+    {"--head-dim", OP_ATTENTION, 1, 65536, offsetof(bench_opts, head_dim)},
+    {"--channels", OP_CONV, 1, 65536, offsetof(bench_opts, channels)},
+    {"--size", OP_CONV, 1, 65536, offsetof(bench_opts, size)},
+    {"--dim", OP_BLOCK | OP_STEP, 2, 1L << 20, offsetof(bench_opts, dim)},
+    {"--ffn", OP_BLOCK | OP_STEP, 1, 1L << 22, offsetof(bench_opts, ffn)},
+    {"--text-tokens", OP_BLOCK | OP_STEP, 0, 1L << 20, offsetof(bench_opts, text_tokens)},
+    {"--llm-features", OP_STEP, 1, 1L << 22, offsetof(bench_opts, llm_features)},
+    {"--layers", OP_STEP, 1, 10000, offsetof(bench_opts, layers)},
+    {"--resolution", OP_STEP, 16, 65536, offsetof(bench_opts, resolution)},
+};
+
+/* Returns 0, 1 for --help (printed), or -1 after printing the error. */
+static int parse_opts(int argc, char **argv, bench_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->prec = I4_PRECISION_F32;
+    o->repeat = 5;
+    o->warmup = 1;
+    o->dtype = I4_DT_F8_E4M3;
+    o->m = 1024, o->k = 4608, o->n = 4608;
+    o->tokens = -1, o->heads = 18, o->head_dim = 256;
+    o->channels = 256, o->size = 128;
+    o->dim = 4608, o->ffn = 12288, o->text_tokens = -1, o->llm_features = 53248, o->layers = 34;
+    o->resolution = 1024;
+    if (argc < 2) {
+        fprintf(stderr, "bench: which benchmark? (peak, linear, attention, conv3x3, dit-block, step)\n");
+        usage(stderr);
+        return -1;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++)
+        if (!strcmp(argv[1], OPS[i].name)) {
+            o->op = OPS[i].op;
+            o->op_name = OPS[i].name;
+        }
+    if (!o->op) {
+        fprintf(stderr, "bench: unknown benchmark '%s' (expected peak, linear, attention, conv3x3, dit-block or step)\n",
+                argv[1]);
+        return -1;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const num_flag *nf = NULL;
+        for (size_t j = 0; j < sizeof NUM_FLAGS / sizeof NUM_FLAGS[0]; j++)
+            if (!strcmp(a, NUM_FLAGS[j].flag)) nf = &NUM_FLAGS[j];
+        int known = nf || !strcmp(a, "--threads") || !strcmp(a, "--precision") || !strcmp(a, "--backend") ||
+                    !strcmp(a, "--dtype");
+        if (!known) {
+            fprintf(stderr, "bench: unknown option '%s'\n", a);
+            return -1;
+        }
+        if (!v) {
+            fprintf(stderr, "bench: option '%s' needs a value\n", a);
+            return -1;
+        }
+        i++;
+        if (nf) {
+            if (!(nf->ops & o->op)) {
+                fprintf(stderr, "bench: option '%s' does not apply to '%s'\n", a, o->op_name);
+                return -1;
+            }
+            if (parse_long(a, v, nf->lo, nf->hi, (long *)((char *)o + nf->off)) != 0) return -1;
+        } else if (!strcmp(a, "--threads")) {
+            long t;
+            if (parse_long(a, v, 0, 4096, &t) != 0) return -1;
+            o->threads = (int)t;
+        } else if (!strcmp(a, "--precision")) {
+            if (i4_precision_parse(v, &o->prec) != 0) {
+                fprintf(stderr, "bench: %s\n", i4_last_error());
+                return -1;
+            }
+        } else if (!strcmp(a, "--backend")) {
+            if (strcmp(v, "cpu") != 0 && strcmp(v, "auto") != 0) {
+                fprintf(stderr, "bench: backend '%s' is not available in this build (only 'cpu'; 'auto' picks cpu)\n",
+                        v);
+                return -1;
+            }
+        } else { /* --dtype */
+            if (!(o->op & OP_LINEAR)) {
+                fprintf(stderr, "bench: option '%s' does not apply to '%s'\n", a, o->op_name);
+                return -1;
+            }
+            if (parse_dtype(v, &o->dtype) != 0) return -1;
+        }
+    }
+    if (o->op == OP_BLOCK) {
+        if (o->tokens < 0) o->tokens = 4096 + 256;
+        if (o->text_tokens < 0) o->text_tokens = 0;
+        if (o->text_tokens > o->tokens) {
+            fprintf(stderr, "bench: --text-tokens %ld is more than --tokens %ld\n", o->text_tokens, o->tokens);
+            return -1;
+        }
+    }
+    if (o->op == OP_ATTENTION && o->tokens < 0) o->tokens = 1024;
+    if (o->op == OP_STEP) {
+        if (o->text_tokens < 0) o->text_tokens = 256;
+        if (o->resolution % 16 != 0) {
+            fprintf(stderr, "bench: --resolution must be a multiple of 16, got %ld\n", o->resolution);
+            return -1;
+        }
+    }
+    if (o->op & (OP_BLOCK | OP_STEP)) {
+        if (o->dim % o->heads != 0 || (o->dim / o->heads) % 2 != 0) {
+            fprintf(stderr, "bench: --dim %ld must be a multiple of --heads %ld with an even head size\n", o->dim,
+                    o->heads);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ shared */
+
+/* Refuses work that needs more memory than the machine has. */
+static int fits_memory(const char *what, double bytes) {
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    double phys = pages > 0 && psize > 0 ? (double)pages * (double)psize : 0;
+    if (phys > 0 && bytes > 0.9 * phys) {
+        fprintf(stderr, "bench: %s needs %.1f GiB, more than this machine's %.1f GiB of memory\n", what,
+                bytes / 1073741824.0, phys / 1073741824.0);
+        return 0;
+    }
+    return 1;
+}
+
+static void *alloc_or_report(size_t bytes, const char *what) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) fprintf(stderr, "bench: out of memory (%s, %.1f MiB)\n", what, (double)bytes / 1048576.0);
+    return p;
+}
+
+static void result_init(i4_bench_result *r, const bench_run *run, const char *op) {
+    memset(r, 0, sizeof *r);
+    r->op = op;
+    r->shape = json_object();
+    r->backend = "cpu";
+    r->isa = KERNEL_ISA;
+    r->precision = i4_precision_name(run->o->prec);
+    r->threads = run->threads;
+    r->peak_gflops = run->peak;
+}
+
+static void shape_int(i4_bench_result *r, const char *key, long long v) {
+    json_object_set_new(r->shape, key, json_integer(v));
+}
+
+/* The AVX2 FMA peak at `threads` (GFLOP/s): best of five runs after one
+ * warmup (the best, because on a shared machine a run is only ever slowed). */
+static double measure_ymm_peak(int threads, long iters) {
+    i4_peak_run(I4_PEAK_YMM_FMA, threads, iters);
+    double best = 0;
+    for (int i = 0; i < 5; i++) {
+        double s = i4_peak_run(I4_PEAK_YMM_FMA, threads, iters);
+        if (s > 0) {
+            double g = i4_peak_flops(I4_PEAK_YMM_FMA, iters) * threads / s * 1e-9;
+            if (g > best) best = g;
+        }
+    }
+    return best;
+}
+
+/* Prints a result. Except on the peak benchmark's own lines, the peak is
+ * measured again first and the best of all measurements so far is the
+ * reference: on a shared machine a loaded moment can slow any one of them,
+ * but nothing makes the FMA loop run faster than the machine can. */
+static void report(bench_run *run, i4_bench_result *r) {
+    if (strcmp(r->op, "peak") != 0) {
+        double p = measure_ymm_peak(run->threads, run->peak_iters);
+        if (p > run->peak) run->peak = p;
+        r->peak_gflops = run->peak;
+    }
+    i4_bench_report_line(&run->rep, r);
+}
+
+/* ------------------------------------------------------------ peak */
+
+typedef struct {
+    i4_peak_loop loop;
+    int threads;
+    long iters;
+} peak_ctx;
+
+static void peak_fn(void *c) {
+    peak_ctx *p = c;
+    i4_peak_run(p->loop, p->threads, p->iters);
+}
+
+static int bench_peak(bench_run *run) {
+    const bench_opts *o = run->o;
+    long iters[I4_PEAK_COUNT];
+    for (int l = 0; l < I4_PEAK_COUNT; l++)
+        iters[l] = i4_peak_supported((i4_peak_loop)l) ? i4_peak_calibrate((i4_peak_loop)l, PEAK_SECONDS) : 0;
+    for (int t = 1; t <= run->threads; t++) {
+        double ymm = 0;
+        for (int l = 0; l < I4_PEAK_COUNT; l++) {
+            if (!iters[l]) continue;
+            peak_ctx c = {(i4_peak_loop)l, t, iters[l]};
+            i4_bench_result r;
+            result_init(&r, run, "peak");
+            if (i4_bench_time(peak_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) != 0) {
+                json_decref(r.shape);
+                return -1;
+            }
+            r.threads = t;
+            r.isa = i4_peak_isa(c.loop);
+            r.precision = i4_peak_arith(c.loop);
+            r.flops = i4_peak_flops(c.loop, c.iters) * t;
+            if (l == I4_PEAK_YMM_FMA) ymm = r.t.min > 0 ? r.flops / r.t.min * 1e-9 : 0;
+            r.peak_gflops = ymm;
+            json_object_set_new(r.shape, "loop", json_string(i4_peak_name(c.loop)));
+            shape_int(&r, "chains", i4_peak_chains(c.loop));
+            shape_int(&r, "iterations", c.iters);
+            snprintf(r.shape_text, sizeof r.shape_text, "%s chains=%d", i4_peak_name(c.loop), i4_peak_chains(c.loop));
+            report(run, &r);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ linear */
+
+typedef struct {
+    i4_linear_w w;
+    const float *x;
+    float *y;
+    int64_t m;
+    i4_precision p;
+} linear_ctx;
+
+static void linear_fn(void *c) {
+    linear_ctx *l = c;
+    i4_linear(&l->w, l->x, l->w.in, l->m, l->y, l->w.out, l->p);
+}
+
+static int bench_linear(bench_run *run) {
+    const bench_opts *o = run->o;
+    const int64_t M = o->m, K = o->k, N = o->n;
+    const double es = (double)i4_dtype_size(o->dtype);
+    if (!fits_memory("linear", (double)K * N * es + 4.0 * ((double)N + (double)M * K + (double)M * N))) return 2;
+    void *w = alloc_or_report((size_t)(K * N) * (size_t)es, "weights");
+    float *scale = alloc_or_report((size_t)N * sizeof *scale, "scales");
+    float *x = alloc_or_report((size_t)(M * K) * sizeof *x, "x");
+    float *y = alloc_or_report((size_t)(M * N) * sizeof *y, "y");
+    int rc = 1;
+    if (w && scale && x && y) {
+        i4_fill_weights(w, scale, o->dtype, N, K, 1.0f / (float)K, SEED);
+        i4_fill_uniform(x, M * K, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
+        linear_ctx c = {{o->dtype, w, scale, 0, I4_DT_F32, NULL, N, K}, x, y, M, o->prec};
+        i4_bench_result r;
+        result_init(&r, run, "linear");
+        if (i4_bench_time(linear_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) == 0) {
+            r.flops = 2.0 * (double)M * (double)K * (double)N;
+            json_object_set_new(r.shape, "dtype", json_string(dtype_label(o->dtype)));
+            shape_int(&r, "m", M);
+            shape_int(&r, "k", K);
+            shape_int(&r, "n", N);
+            snprintf(r.shape_text, sizeof r.shape_text, "%s m=%lld k=%lld n=%lld", dtype_label(o->dtype),
+                     (long long)M, (long long)K, (long long)N);
+            report(run, &r);
+            rc = 0;
+        } else {
+            json_decref(r.shape);
+            fprintf(stderr, "bench: %s\n", i4_last_error());
+        }
+    }
+    free(w);
+    free(scale);
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* ------------------------------------------------------------ attention */
+
+typedef struct {
+    const float *q, *k, *v;
+    float *out;
+    int64_t T;
+    int H, D;
+    i4_precision p;
+} attention_ctx;
+
+static void attention_fn(void *c) {
+    attention_ctx *a = c;
+    const int64_t w = (int64_t)a->H * a->D;
+    i4_attention(a->out, w, a->q, w, a->k, w, a->v, w, a->T, a->T, a->H, a->H, a->D, 1.0f / sqrtf((float)a->D),
+                 I4_MASK_NONE, NULL, a->p);
+}
+
+static int bench_attention(bench_run *run) {
+    const bench_opts *o = run->o;
+    const int64_t T = o->tokens, H = o->heads, D = o->head_dim, n = T * H * D;
+    if (!fits_memory("attention", 16.0 * (double)T * (double)H * (double)D)) return 2;
+    float *q = alloc_or_report((size_t)n * sizeof *q, "q");
+    float *k = alloc_or_report((size_t)n * sizeof *k, "k");
+    float *v = alloc_or_report((size_t)n * sizeof *v, "v");
+    float *out = alloc_or_report((size_t)n * sizeof *out, "out");
+    int rc = 1;
+    if (q && k && v && out) {
+        const int bf = o->prec == I4_PRECISION_BF16;
+        i4_fill_uniform(q, n, 1.0f, SEED, bf);
+        i4_fill_uniform(k, n, 1.0f, SEED + 1, bf);
+        i4_fill_uniform(v, n, 1.0f, SEED + 2, bf);
+        attention_ctx c = {q, k, v, out, T, (int)H, (int)D, o->prec};
+        i4_bench_result r;
+        result_init(&r, run, "attention");
+        if (i4_bench_time(attention_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) == 0) {
+            r.flops = 4.0 * (double)T * (double)T * (double)H * (double)D;
+            shape_int(&r, "tokens", T);
+            shape_int(&r, "heads", H);
+            shape_int(&r, "head_dim", D);
+            snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld heads=%lld head_dim=%lld", (long long)T,
+                     (long long)H, (long long)D);
+            report(run, &r);
+            rc = 0;
+        } else {
+            json_decref(r.shape);
+            fprintf(stderr, "bench: %s\n", i4_last_error());
+        }
+    }
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    return rc;
+}
+
+/* ------------------------------------------------------------ conv3x3 */
+
+typedef struct {
+    i4_conv_w w;
+    const float *x;
+    float *y;
+    int64_t S;
+    i4_precision p;
+} conv_ctx;
+
+static void conv_fn(void *c) {
+    conv_ctx *v = c;
+    i4_conv2d(&v->w, v->x, v->S, v->S, 1, v->y, v->p);
+}
+
+static int bench_conv(bench_run *run) {
+    const bench_opts *o = run->o;
+    const int64_t C = o->channels, S = o->size;
+    /* stored bf16 weights, the kernel's f32 repack (up to 2x padding), x and y */
+    if (!fits_memory("conv3x3", 2.0 * C * C * 9 + 8.0 * C * C * 9 + 8.0 * (double)C * S * S)) return 2;
+    uint16_t *w = alloc_or_report((size_t)(C * C * 9) * sizeof *w, "weights");
+    float *x = alloc_or_report((size_t)(C * S * S) * sizeof *x, "x");
+    float *y = alloc_or_report((size_t)(C * S * S) * sizeof *y, "y");
+    int rc = 1;
+    if (w && x && y) {
+        i4_fill_weights(w, NULL, I4_DT_BF16, C, C * 9, sqrtf(3.0f / (float)(C * 9)), SEED);
+        i4_fill_uniform(x, C * S * S, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
+        conv_ctx c = {{I4_DT_BF16, w, I4_DT_F32, NULL, C, C, 3}, x, y, S, o->prec};
+        i4_bench_result r;
+        result_init(&r, run, "conv3x3");
+        if (i4_bench_time(conv_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) == 0) {
+            r.flops = 2.0 * (double)C * (double)C * 9.0 * (double)S * (double)S;
+            shape_int(&r, "channels", C);
+            shape_int(&r, "size", S);
+            json_object_set_new(r.shape, "dtype", json_string("bf16"));
+            snprintf(r.shape_text, sizeof r.shape_text, "bf16 channels=%lld size=%lldx%lld", (long long)C,
+                     (long long)S, (long long)S);
+            report(run, &r);
+            rc = 0;
+        } else {
+            json_decref(r.shape);
+            fprintf(stderr, "bench: %s\n", i4_last_error());
+        }
+    }
+    free(w);
+    free(x);
+    free(y);
+    return rc;
+}
+
+/* ------------------------------------------------------------ dit-block, step */
+
+static void block_fn(void *c) { i4_bench_dit_block(c); }
+static void rest_fn(void *c) { i4_bench_dit_rest(c); }
+
+static i4_bench_dit_shape dit_shape(const bench_opts *o) {
+    i4_bench_dit_shape s = i4_bench_dit_real_shape();
+    s.dim = o->dim;
+    s.heads = o->heads;
+    s.ffn = o->ffn;
+    s.llm_features = o->llm_features;
+    return s;
+}
+
+static void dit_shape_json(i4_bench_result *r, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img) {
+    shape_int(r, "tokens", n_txt + n_img);
+    shape_int(r, "text_tokens", n_txt);
+    shape_int(r, "image_tokens", n_img);
+    shape_int(r, "dim", s->dim);
+    shape_int(r, "heads", s->heads);
+    shape_int(r, "head_dim", s->dim / s->heads);
+    shape_int(r, "ffn", s->ffn);
+    json_object_set_new(r->shape, "weights", json_string("fp8"));
+}
+
+/* Times one block of b over its current tokens and reports it; t gets the timing. */
+static int time_block(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img,
+                      i4_bench_timing *t, double *flops) {
+    i4_bench_result r;
+    result_init(&r, run, "dit-block");
+    if (i4_bench_time(block_fn, b, (int)run->o->warmup, (int)run->o->repeat, &r.t) != 0) {
+        json_decref(r.shape);
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return 1;
+    }
+    r.flops = i4_bench_dit_block_flops(s, n_txt + n_img);
+    dit_shape_json(&r, s, n_txt, n_img);
+    snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld (text %lld) D=%lld I=%lld", (long long)(n_txt + n_img),
+             (long long)n_txt, (long long)s->dim, (long long)s->ffn);
+    *t = r.t;
+    *flops = r.flops;
+    report(run, &r);
+    return 0;
+}
+
+static int bench_block(bench_run *run) {
+    const bench_opts *o = run->o;
+    const i4_bench_dit_shape s = dit_shape(o);
+    const int64_t n_txt = o->text_tokens, n_img = o->tokens - o->text_tokens;
+    if (!fits_memory("dit-block", i4_bench_dit_bytes(&s, n_txt, n_img, 0))) return 2;
+    i4_bench_dit *b;
+    if (i4_bench_dit_create(&b, &s, n_txt, n_img, 0, o->prec, SEED) != 0) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return 1;
+    }
+    i4_bench_timing t;
+    double flops;
+    int rc = time_block(run, b, &s, n_txt, n_img, &t, &flops);
+    i4_bench_dit_free(b);
+    return rc;
+}
+
+static int time_rest(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img,
+                     i4_bench_timing *t, double *flops) {
+    i4_bench_result r;
+    result_init(&r, run, "dit-rest");
+    if (i4_bench_time(rest_fn, b, (int)run->o->warmup, (int)run->o->repeat, &r.t) != 0) {
+        json_decref(r.shape);
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return 1;
+    }
+    r.flops = i4_bench_dit_rest_flops(s, n_txt, n_img);
+    dit_shape_json(&r, s, n_txt, n_img);
+    shape_int(&r, "llm_features", s->llm_features);
+    snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld (text %lld) outside blocks", (long long)(n_txt + n_img),
+             (long long)n_txt);
+    *t = r.t;
+    *flops = r.flops;
+    report(run, &r);
+    return 0;
+}
+
+static int bench_step(bench_run *run) {
+    const bench_opts *o = run->o;
+    const i4_bench_dit_shape s = dit_shape(o);
+    const int64_t g = o->resolution / 16, n_img = g * g, n_txt = o->text_tokens;
+    if (!fits_memory("step", i4_bench_dit_bytes(&s, n_txt, n_img, 1))) return 2;
+    i4_bench_dit *b;
+    if (i4_bench_dit_create(&b, &s, n_txt, n_img, 1, o->prec, SEED) != 0) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return 1;
+    }
+    /* [0] conditional (text + image tokens), [1] unconditional (image tokens only) */
+    i4_bench_timing tb[2], tr[2];
+    double fb[2], fr[2];
+    int rc = 0;
+    for (int u = 0; u < 2 && rc == 0; u++) {
+        const int64_t nt = u ? 0 : n_txt;
+        i4_bench_dit_set_tokens(b, nt, n_img);
+        rc = time_block(run, b, &s, nt, n_img, &tb[u], &fb[u]);
+        if (rc == 0) rc = time_rest(run, b, &s, nt, n_img, &tr[u], &fr[u]);
+    }
+    i4_bench_dit_free(b);
+    if (rc != 0) return rc;
+
+    const double L = (double)o->layers;
+    i4_bench_result r;
+    result_init(&r, run, "step");
+    r.extrapolated = 1;
+    r.t.min = L * (tb[0].min + tb[1].min) + tr[0].min + tr[1].min;
+    r.t.median = L * (tb[0].median + tb[1].median) + tr[0].median + tr[1].median;
+    r.t.foreign = -1;
+    if (tb[0].foreign >= 0 && tb[1].foreign >= 0 && tr[0].foreign >= 0 && tr[1].foreign >= 0)
+        r.t.foreign = tb[0].foreign + tb[1].foreign + tr[0].foreign + tr[1].foreign;
+    r.flops = L * (fb[0] + fb[1]) + fr[0] + fr[1];
+    shape_int(&r, "resolution", o->resolution);
+    shape_int(&r, "image_tokens", n_img);
+    shape_int(&r, "text_tokens", n_txt);
+    shape_int(&r, "layers", o->layers);
+    shape_int(&r, "transformers", 2);
+    shape_int(&r, "dim", s.dim);
+    shape_int(&r, "ffn", s.ffn);
+    json_object_set_new(r.shape, "estimate",
+                        json_string("layers*(block(text+image)+block(image))+rest(text+image)+rest(image)"));
+    snprintf(r.shape_text, sizeof r.shape_text, "EXTRAPOLATED %lldx%lld: 2 x (%lld x block + rest)",
+             (long long)o->resolution, (long long)o->resolution, (long long)o->layers);
+    report(run, &r);
+    if (!o->json)
+        printf("# step = %lld x (dit-block at %lld tokens + dit-block at %lld tokens) + both dit-rest lines: an\n"
+               "# extrapolation from the parts measured above, not a measured step (foreign s: their sum).\n",
+               (long long)o->layers, (long long)(n_txt + n_img), (long long)n_img);
+    return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+static void print_preamble(const bench_run *run) {
+    char model[160] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10)) {
+                const char *c = strchr(line, ':');
+                if (c) {
+                    snprintf(model, sizeof model, "%s", c + 2);
+                    model[strcspn(model, "\n")] = 0;
+                }
+                break;
+            }
+        fclose(f);
+    }
+    printf("# ideogram4 bench %s: backend cpu (kernels %s), %d threads, %s; %s; AVX-512F %s, AVX-512-BF16 %s\n",
+           run->o->op_name, KERNEL_ISA, run->threads, i4_precision_name(run->o->prec), model,
+           i4_peak_supported(I4_PEAK_ZMM_FMA) ? "yes" : "no", i4_peak_supported(I4_PEAK_ZMM_DPBF16) ? "yes" : "no");
+    printf("# %%peak: against the AVX2 FMA peak at the same thread count, measured before (now: %.1f GFLOP/s)\n"
+           "# and after each benchmark, the best so far; foreign s: CPU seconds other processes used\n"
+           "# during the timed runs\n",
+           run->peak);
+}
+
+int i4_cmd_bench(int argc, char **argv) {
+    bench_opts o;
+    int prc = parse_opts(argc, argv, &o);
+    if (prc == 1) return 0;
+    if (prc != 0) {
+        fprintf(stderr, "(see `ideogram4 bench --help`)\n");
+        return 2;
+    }
+    if (!i4_peak_supported(I4_PEAK_YMM_FMA)) {
+        fprintf(stderr, "bench: this CPU has no AVX2/FMA (the kernels need x86-64-v3)\n");
+        return 1;
+    }
+    i4_set_threads(o.threads);
+    bench_run run;
+    memset(&run, 0, sizeof run);
+    run.o = &o;
+    run.rep.out = stdout;
+    run.rep.json = o.json;
+    run.threads = i4_get_threads();
+    run.peak_iters = i4_peak_calibrate(I4_PEAK_YMM_FMA, PEAK_SECONDS);
+    run.peak = measure_ymm_peak(run.threads, run.peak_iters);
+    if (!o.json) print_preamble(&run);
+    switch (o.op) {
+    case OP_PEAK: return bench_peak(&run) == 0 ? 0 : 1;
+    case OP_LINEAR: return bench_linear(&run);
+    case OP_ATTENTION: return bench_attention(&run);
+    case OP_CONV: return bench_conv(&run);
+    case OP_BLOCK: return bench_block(&run);
+    default: return bench_step(&run);
+    }
+}
