@@ -1,6 +1,9 @@
 /* cpu_isa.c — see cpu_isa.h. */
 #include "ops/cpu_isa.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,14 @@ static const i4_cpu_kernels k_avx512 = {I4_ISA_AVX512, "avx512", i4_linear_avx51
                                         i4_conv2d_avx2, i4_dsum_avx2};
 #endif
 
+#if defined(__x86_64__)
+/* F16C (leaf 1, ECX bit 29): clang's __builtin_cpu_supports has no name for it. */
+static int has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 static int cpu_runs(i4_cpu_isa isa) {
     switch (isa) {
     case I4_ISA_SCALAR: return 1;
@@ -22,7 +33,7 @@ static int cpu_runs(i4_cpu_isa isa) {
     case I4_ISA_AVX2:
         __builtin_cpu_init();
         /* x86-64-v3: the AVX2 files are compiled for it (F16C for f16 decode). */
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c() &&
                __builtin_cpu_supports("bmi2");
     case I4_ISA_AVX512:
         return cpu_runs(I4_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
