@@ -12,12 +12,12 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
 # The binary targets baseline x86-64; the kernel tables of src/ops/<isa>/
 # are compiled for their instruction set (avx2: x86-64-v3 = AVX2 + FMA + F16C;
-# avx512: that + AVX-512 F/BW/VL/BF16) and chosen at run time from cpuid
+# avx512: that + AVX-512 F/BW/VL) and chosen at run time from cpuid
 # (src/ops/cpu_isa.c; IDEOGRAM4_CPU_ISA). A higher ARCH only changes what the
 # compiler may auto-vectorise in the rest of the code.
 ARCH      ?= -march=x86-64
 ARCH_AVX2 ?= -march=x86-64-v3
-ARCH_AVX512 ?= -march=x86-64-v3 -mavx512f -mavx512bw -mavx512vl -mavx512bf16
+ARCH_AVX512 ?= -march=x86-64-v3 -mavx512f -mavx512bw -mavx512vl
 WARN    := -Wall -Wextra -Wshadow -Wvla -Werror -Wno-unknown-pragmas -Wno-format-truncation
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iinclude -Isrc -Itests/unit $(PKG_CFLAGS) \
                -DI4_DATA_DIR='"$(abspath node_modules)"'

@@ -14,7 +14,7 @@ static const i4_cpu_kernels k_scalar = {I4_ISA_SCALAR, "scalar", i4_linear_scala
 #if defined(__x86_64__)
 static const i4_cpu_kernels k_avx2 = {I4_ISA_AVX2, "avx2", i4_linear_avx2, i4_attention_avx2, i4_conv2d_avx2,
                                       i4_dsum_avx2};
-static const i4_cpu_kernels k_avx512 = {I4_ISA_AVX512, "avx512", i4_linear_avx512, i4_attention_avx2,
+static const i4_cpu_kernels k_avx512 = {I4_ISA_AVX512, "avx512", i4_linear_avx512_zmm, i4_attention_avx2,
                                         i4_conv2d_avx2, i4_dsum_avx2};
 #endif
 
@@ -36,8 +36,9 @@ static int cpu_runs(i4_cpu_isa isa) {
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c() &&
                __builtin_cpu_supports("bmi2");
     case I4_ISA_AVX512:
+        /* the table's files are compiled with AVX-512 F, BW and VL enabled */
         return cpu_runs(I4_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+               __builtin_cpu_supports("avx512vl");
 #endif
     default: return 0;
     }
@@ -66,12 +67,9 @@ int i4_cpu_isa_parse(const char *name) {
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static const i4_cpu_kernels *g_default;
 
-/* The best table by default — except avx512, opt-in until it measures
- * faster than avx2 (SPEED.md): its bf16 linear ties the AVX2 one so far. */
-#define I4_ISA_DEFAULT_MAX I4_ISA_AVX2
 
 static void choose(void) {
-    for (int isa = I4_ISA_DEFAULT_MAX; isa >= 0 && !g_default; isa--) g_default = i4_cpu_kernels_for((i4_cpu_isa)isa);
+    for (int isa = I4_ISA_COUNT - 1; isa >= 0 && !g_default; isa--) g_default = i4_cpu_kernels_for((i4_cpu_isa)isa);
     const char *want = getenv("IDEOGRAM4_CPU_ISA");
     if (!want || !*want) return;
     int isa = i4_cpu_isa_parse(want);

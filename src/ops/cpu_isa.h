@@ -5,11 +5,11 @@
  * once per instruction set: a portable scalar C table (the reference every
  * other table is tested against, and what builds on any architecture) and an
  * AVX2 + FMA table (src/ops/avx2/, compiled with -march=x86-64-v3 while the
- * rest of the binary targets baseline x86-64) and an AVX-512 table for CPUs
- * with AVX-512-BF16 (src/ops/avx512/: linear in bf16 precision on
- * vdpbf16ps; its other entries are the AVX2 ones). The default table is chosen
- * once, at first use, from cpuid — the best table the CPU runs, avx512 being
- * opt-in for now (it does not yet beat avx2, see SPEED.md) — unless
+ * rest of the binary targets baseline x86-64) and an AVX-512 table
+ * (src/ops/avx512/: the AVX2 linear with a 6x32 zmm micro-kernel — the same
+ * FMA chains, so the same bits, at twice the width; its other entries are the
+ * AVX2 ones). The default table is chosen
+ * once, at first use, from cpuid — the best table the CPU runs — unless
  * IDEOGRAM4_CPU_ISA names one (scalar | avx2 | avx512; an unknown name or a table the
  * CPU cannot run is an error printed once, and the best table is used).
  * i4_linear, i4_attention and i4_conv2d (ops.h) call the default table.
@@ -62,8 +62,8 @@ void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q
                        i4_precision p);
 void i4_conv2d_avx2(const i4_conv_w *W, const float *x, int64_t H, int64_t Wd, int pad, float *y, i4_precision p);
 double i4_dsum_avx2(const float *x, int64_t n, double m, int sq);
-void i4_linear_avx512(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
-                      int64_t y_stride, i4_precision p);
+void i4_linear_avx512_zmm(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
+                          int64_t y_stride, i4_precision p);
 #endif
 
 #endif

@@ -140,3 +140,35 @@ I4_TEST(ops_isa_conv_and_norm_sums_match_scalar) {
         }
     }
 }
+
+/* The AVX-512 linear is the AVX2 one with a wider micro-kernel: the same
+ * FMA chains, so the same bits, in both precisions. */
+I4_TEST(ops_isa_avx512_linear_equals_avx2_bitwise) {
+    const i4_cpu_kernels *a = i4_cpu_kernels_for(I4_ISA_AVX2), *b = i4_cpu_kernels_for(I4_ISA_AVX512);
+    if (!a || !b) {
+        fprintf(stderr, "  (this CPU has no AVX-512 table: nothing to compare)\n");
+        return;
+    }
+    trng r = {17};
+    const i4_dtype dts[] = {I4_DT_F8_E4M3, I4_DT_BF16, I4_DT_F32};
+    const int64_t ns[] = {3, 9, 37, 130};
+    for (size_t di = 0; di < 3; di++)
+        for (size_t ni = 0; ni < 4; ni++)
+            for (int prec = 0; prec < 2; prec++) {
+                const int64_t in = 777, out = 83, n = ns[ni];
+                float *wf = malloc(sizeof(float) * in * out), *x = malloc(sizeof(float) * in * n);
+                float scale[83];
+                trng_fill(&r, wf, (size_t)(in * out), -1, 1);
+                trng_fill(&r, x, (size_t)(in * n), -1, 1);
+                trng_fill(&r, scale, 83, 0.01f, 0.1f);
+                if (prec) tround_bf16(x, (size_t)(in * n));
+                void *w = tencode(dts[di], wf, (size_t)(in * out));
+                i4_linear_w W = {.dtype = dts[di], .w = w, .scale = scale, .out = out, .in = in};
+                float *y0 = malloc(sizeof(float) * out * n), *y1 = malloc(sizeof(float) * out * n);
+                i4_precision p = prec ? I4_PRECISION_BF16 : I4_PRECISION_F32;
+                a->linear(&W, x, in, n, y0, out, p);
+                b->linear(&W, x, in, n, y1, out, p);
+                CHECK(memcmp(y0, y1, sizeof(float) * (size_t)(out * n)) == 0);
+                free(wf), free(x), free(w), free(y0), free(y1);
+            }
+}

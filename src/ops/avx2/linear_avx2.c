@@ -272,7 +272,36 @@ static void rowdot_rows(const lin_ctx *c, const float *x, int64_t xs, int64_t n,
     }
 }
 
-void i4_linear_avx2(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
+/* Rows t..t+mr-1, outputs po..po+nc-1 of y from a 6x16 tile: the first K
+ * chunk stores, middle chunks add, the last adds the bias (and rounds in
+ * bf16 mode); a single chunk does both. */
+static inline void store_tile(const lin_ctx *c, float *y, int64_t y_stride, int64_t t, int mr, int64_t po, int nc,
+                              const float *tile, const float *br, int first, int last) {
+    for (int r = 0; r < mr; r++) {
+        float *yr = y + (t + r) * y_stride + po;
+        const float *tr = tile + r * 16;
+        if (first && last) {
+            if (c->bf)
+                for (int j = 0; j < nc; j++) yr[j] = i4_round_bf16(tr[j] + br[j]);
+            else
+                for (int j = 0; j < nc; j++) yr[j] = tr[j] + br[j];
+        } else if (first) {
+            for (int j = 0; j < nc; j++) yr[j] = tr[j];
+        } else if (!last) {
+            for (int j = 0; j < nc; j++) yr[j] += tr[j];
+        } else if (c->bf) {
+            for (int j = 0; j < nc; j++) yr[j] = i4_round_bf16((yr[j] + tr[j]) + br[j]);
+        } else {
+            for (int j = 0; j < nc; j++) yr[j] = (yr[j] + tr[j]) + br[j];
+        }
+    }
+}
+
+#ifndef LINEAR_NAME
+#define LINEAR_NAME i4_linear_avx2
+#endif
+
+void LINEAR_NAME(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
                int64_t y_stride, i4_precision p) {
     const int64_t in = W->in, out = W->out;
     if (n <= 0 || out <= 0) return;
@@ -320,6 +349,9 @@ void i4_linear_avx2(const i4_linear_w *W, const float *x, int64_t x_stride, int6
     {
         float *panel = i4_scratch((size_t)(ob * kcmax) * sizeof(float));
         float *tile = i4_scratch(I4_MR * I4_NR * sizeof(float));
+#ifdef LINEAR_ZMM
+        float *tile2 = i4_scratch(I4_MR * I4_NR * sizeof(float));
+#endif
         float *bias = malloc((size_t)ob * sizeof(float));
         if (!panel || !tile || !bias) abort();
 #pragma omp for schedule(dynamic, 1)
@@ -340,33 +372,30 @@ void i4_linear_avx2(const i4_linear_w *W, const float *x, int64_t x_stride, int6
                     const int mr = (int)(t1 - t < I4_MR ? t1 - t : I4_MR);
                     for (int pi = 0; pi < np; pi++) {
                         const int64_t po = o0 + pi * 16;
+#ifdef LINEAR_ZMM
+                        if (pi + 1 < np) { /* two panels at once: a 6 x 32 tile in zmm registers */
+                            i4_kern_zmm2(mr, kc, x + t * x_stride + k0, x_stride, panel + pi * kc * 16,
+                                         panel + (pi + 1) * kc * 16, tile, tile2);
+                            store_tile(&c, y, y_stride, t, mr, po, (int)(o1 - po < 16 ? o1 - po : 16), tile,
+                                       bias + (po - o0), first, last);
+                            pi++;
+                            store_tile(&c, y, y_stride, t, mr, po + 16, (int)(o1 - po - 16 < 16 ? o1 - po - 16 : 16),
+                                       tile2, bias + (po + 16 - o0), first, last);
+                            continue;
+                        }
+#endif
                         const int nc = (int)(o1 - po < 16 ? o1 - po : 16);
                         i4_kern(mr, kc, x + t * x_stride + k0, x_stride, 1, panel + pi * kc * 16, 16, tile, 0);
-                        for (int r = 0; r < mr; r++) {
-                            float *yr = y + (t + r) * y_stride + po;
-                            const float *tr = tile + r * 16;
-                            const float *br = bias + (po - o0);
-                            if (first && last) {
-                                if (c.bf)
-                                    for (int j = 0; j < nc; j++) yr[j] = i4_round_bf16(tr[j] + br[j]);
-                                else
-                                    for (int j = 0; j < nc; j++) yr[j] = tr[j] + br[j];
-                            } else if (first) {
-                                for (int j = 0; j < nc; j++) yr[j] = tr[j];
-                            } else if (!last) {
-                                for (int j = 0; j < nc; j++) yr[j] += tr[j];
-                            } else if (c.bf) {
-                                for (int j = 0; j < nc; j++) yr[j] = i4_round_bf16((yr[j] + tr[j]) + br[j]);
-                            } else {
-                                for (int j = 0; j < nc; j++) yr[j] = (yr[j] + tr[j]) + br[j];
-                            }
-                        }
+                        store_tile(&c, y, y_stride, t, mr, po, nc, tile, bias + (po - o0), first, last);
                     }
                 }
             }
         }
         free(panel);
         free(tile);
+#ifdef LINEAR_ZMM
+        free(tile2);
+#endif
         free(bias);
     }
 }
