@@ -297,6 +297,16 @@ static void result_init(i4_bench_result *r, const bench_run *run, const char *op
     r->peak_gflops = run->peak;
 }
 
+/* A fresh result for op with fn(ctx) timed into it: 0, or -1 with the
+ * error printed and nothing left to free. */
+static int measure(bench_run *run, i4_bench_result *r, const char *op, void (*fn)(void *), void *ctx) {
+    result_init(r, run, op);
+    if (i4_bench_time(fn, ctx, (int)run->o->warmup, (int)run->o->repeat, &r->t) == 0) return 0;
+    json_decref(r->shape);
+    fprintf(stderr, "bench: %s\n", i4_last_error());
+    return -1;
+}
+
 static void shape_int(i4_bench_result *r, const char *key, long long v) {
     json_object_set_new(r->shape, key, json_integer(v));
 }
@@ -343,7 +353,6 @@ static void peak_fn(void *c) {
 }
 
 static int bench_peak(bench_run *run) {
-    const bench_opts *o = run->o;
     long iters[I4_PEAK_COUNT];
     for (int l = 0; l < I4_PEAK_COUNT; l++)
         iters[l] = i4_peak_supported((i4_peak_loop)l) ? i4_peak_calibrate((i4_peak_loop)l, PEAK_SECONDS) : 0;
@@ -353,11 +362,7 @@ static int bench_peak(bench_run *run) {
             if (!iters[l]) continue;
             peak_ctx c = {(i4_peak_loop)l, t, iters[l]};
             i4_bench_result r;
-            result_init(&r, run, "peak");
-            if (i4_bench_time(peak_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) != 0) {
-                json_decref(r.shape);
-                return -1;
-            }
+            if (measure(run, &r, "peak", peak_fn, &c) != 0) return -1;
             r.threads = t;
             r.isa = i4_peak_isa(c.loop);
             r.precision = i4_peak_arith(c.loop);
@@ -404,8 +409,7 @@ static int bench_linear(bench_run *run) {
         i4_fill_uniform(x, M * K, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
         linear_ctx c = {{o->dtype, w, scale, 0, I4_DT_F32, NULL, N, K}, x, y, M, o->prec};
         i4_bench_result r;
-        result_init(&r, run, "linear");
-        if (i4_bench_time(linear_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) == 0) {
+        if (measure(run, &r, "linear", linear_fn, &c) == 0) {
             r.flops = 2.0 * (double)M * (double)K * (double)N;
             json_object_set_new(r.shape, "dtype", json_string(dtype_label(o->dtype)));
             shape_int(&r, "m", M);
@@ -415,9 +419,6 @@ static int bench_linear(bench_run *run) {
                      (long long)M, (long long)K, (long long)N);
             report(run, &r);
             rc = 0;
-        } else {
-            json_decref(r.shape);
-            fprintf(stderr, "bench: %s\n", i4_last_error());
         }
     }
     free(w);
@@ -460,8 +461,7 @@ static int bench_attention(bench_run *run) {
         i4_fill_uniform(v, n, 1.0f, SEED + 2, bf);
         attention_ctx c = {q, k, v, out, T, (int)H, (int)D, o->prec};
         i4_bench_result r;
-        result_init(&r, run, "attention");
-        if (i4_bench_time(attention_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) == 0) {
+        if (measure(run, &r, "attention", attention_fn, &c) == 0) {
             r.flops = 4.0 * (double)T * (double)T * (double)H * (double)D;
             shape_int(&r, "tokens", T);
             shape_int(&r, "heads", H);
@@ -470,9 +470,6 @@ static int bench_attention(bench_run *run) {
                      (long long)H, (long long)D);
             report(run, &r);
             rc = 0;
-        } else {
-            json_decref(r.shape);
-            fprintf(stderr, "bench: %s\n", i4_last_error());
         }
     }
     free(q);
@@ -511,8 +508,7 @@ static int bench_conv(bench_run *run) {
         i4_fill_uniform(x, C * S * S, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
         conv_ctx c = {{I4_DT_BF16, w, I4_DT_F32, NULL, C, C, 3}, x, y, S, o->prec};
         i4_bench_result r;
-        result_init(&r, run, "conv3x3");
-        if (i4_bench_time(conv_fn, &c, (int)o->warmup, (int)o->repeat, &r.t) == 0) {
+        if (measure(run, &r, "conv3x3", conv_fn, &c) == 0) {
             r.flops = 2.0 * (double)C * (double)C * 9.0 * (double)S * (double)S;
             shape_int(&r, "channels", C);
             shape_int(&r, "size", S);
@@ -521,9 +517,6 @@ static int bench_conv(bench_run *run) {
                      (long long)S, (long long)S);
             report(run, &r);
             rc = 0;
-        } else {
-            json_decref(r.shape);
-            fprintf(stderr, "bench: %s\n", i4_last_error());
         }
     }
     free(w);
@@ -561,12 +554,7 @@ static void dit_shape_json(i4_bench_result *r, const i4_bench_dit_shape *s, int6
 static int time_block(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img,
                       i4_bench_timing *t, double *flops) {
     i4_bench_result r;
-    result_init(&r, run, "dit-block");
-    if (i4_bench_time(block_fn, b, (int)run->o->warmup, (int)run->o->repeat, &r.t) != 0) {
-        json_decref(r.shape);
-        fprintf(stderr, "bench: %s\n", i4_last_error());
-        return 1;
-    }
+    if (measure(run, &r, "dit-block", block_fn, b) != 0) return 1;
     r.flops = i4_bench_dit_block_flops(s, n_txt + n_img);
     dit_shape_json(&r, s, n_txt, n_img);
     snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld (text %lld) D=%lld I=%lld", (long long)(n_txt + n_img),
@@ -597,12 +585,7 @@ static int bench_block(bench_run *run) {
 static int time_rest(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img,
                      i4_bench_timing *t, double *flops) {
     i4_bench_result r;
-    result_init(&r, run, "dit-rest");
-    if (i4_bench_time(rest_fn, b, (int)run->o->warmup, (int)run->o->repeat, &r.t) != 0) {
-        json_decref(r.shape);
-        fprintf(stderr, "bench: %s\n", i4_last_error());
-        return 1;
-    }
+    if (measure(run, &r, "dit-rest", rest_fn, b) != 0) return 1;
     r.flops = i4_bench_dit_rest_flops(s, n_txt, n_img);
     dit_shape_json(&r, s, n_txt, n_img);
     shape_int(&r, "llm_features", s->llm_features);

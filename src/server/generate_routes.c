@@ -80,25 +80,12 @@ static int on_progress(void *user, i4_phase phase, int step, int steps) {
     return srv_job_should_stop(s, j);
 }
 
-/* "name + name" of the applied stack and the single LoRA's strength, as the
- * history row stores them (NULL when none). */
+/* The applied stack as the history row stores it: "a + b" (NULL when none)
+ * and the strength when exactly one LoRA is applied (else 0). */
 static char *lora_label_locked(i4_server *s, double *strength) {
     size_t n = json_array_size(s->applied_loras);
-    *strength = 0;
-    if (!n) return NULL;
-    size_t len = 1;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(json_string_value(json_object_get(json_array_get(s->applied_loras, i), "name"))) + 3;
-    char *label = malloc(len);
-    if (!label) return NULL;
-    label[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *l = json_array_get(s->applied_loras, i);
-        if (i) strcat(label, " + ");
-        strcat(label, json_string_value(json_object_get(l, "name")));
-        if (n == 1) *strength = json_number_value(json_object_get(l, "strength"));
-    }
-    return label;
+    *strength = n == 1 ? json_number_value(json_object_get(json_array_get(s->applied_loras, 0), "strength")) : 0;
+    return n ? srv_lora_label(s->applied_loras) : NULL;
 }
 
 static void run_generation(i4_server *s, srv_job *j) {

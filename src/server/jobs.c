@@ -111,6 +111,12 @@ int srv_job_submit_locked(i4_server *s, srv_job *j, char *id_out) {
     return 0;
 }
 
+srv_job *srv_job_pending_locked(i4_server *s, const srv_job_type *type) {
+    for (srv_job *j = s->jobs; j; j = j->table_next)
+        if (j->type == type && !finished(j)) return j;
+    return NULL;
+}
+
 srv_job *srv_job_find_locked(i4_server *s, const char *id, const srv_job_type *type) {
     for (srv_job *j = s->jobs; j; j = j->table_next)
         if ((!type || j->type == type) && !strcmp(j->id, id)) return j;

@@ -175,8 +175,7 @@ static json_t *find_listed(json_t *list, const char *name) {
     return NULL;
 }
 
-/* "a + b" of a stack's names (malloc'd). */
-static char *stack_label(json_t *stack) {
+char *srv_lora_label(json_t *stack) {
     size_t n = json_array_size(stack), len = 1;
     for (size_t i = 0; i < n; i++) len += strlen(json_string_value(json_object_get(json_array_get(stack, i), "name"))) + 3;
     char *label = malloc(len);
@@ -258,7 +257,7 @@ static void run_lora(i4_server *s, srv_job *j) {
     s->applied_loras = json_deep_copy(applied);
     pthread_mutex_unlock(&s->lock);
     if (applying) {
-        char *label = stack_label(applied);
+        char *label = srv_lora_label(applied);
         char msg[1200];
         i4_utf8_format(msg, sizeof msg, "LoRA stack applied: %s", label ? label : "");
         free(label);
@@ -272,12 +271,6 @@ static void run_lora(i4_server *s, srv_job *j) {
 const srv_job_type srv_lora_job = {"lora", run_lora, lora_spec_free};
 
 /* ------------------------------------------------------------ routes */
-
-static int lora_pending_locked(i4_server *s) {
-    for (srv_job *j = s->jobs; j; j = j->table_next)
-        if (j->type == &srv_lora_job && j->status <= JOB_RUNNING) return 1;
-    return 0;
-}
 
 static void start_op(srv_req *r, json_t *stack) {
     i4_server *s = r->s;
@@ -295,7 +288,7 @@ static void start_op(srv_req *r, json_t *stack) {
     }
     char id[33];
     pthread_mutex_lock(&s->lock);
-    int busy = lora_pending_locked(s);
+    int busy = srv_job_pending_locked(s, &srv_lora_job) != NULL;
     int rc = busy ? -1 : srv_job_submit_locked(s, j, id);
     pthread_mutex_unlock(&s->lock);
     if (rc != 0) {
@@ -394,10 +387,10 @@ static void lora_status(srv_req *r) {
     json_t *available = list_loras(s, &invalid);
     pthread_mutex_lock(&s->lock);
     json_t *applied = json_deep_copy(s->applied_loras);
-    int busy = lora_pending_locked(s);
+    int busy = srv_job_pending_locked(s, &srv_lora_job) != NULL;
     pthread_mutex_unlock(&s->lock);
     size_t n = json_array_size(applied);
-    char *label = n ? stack_label(applied) : NULL;
+    char *label = n ? srv_lora_label(applied) : NULL;
     double strength = n == 1 ? json_number_value(json_object_get(json_array_get(applied, 0), "strength"))
                       : n    ? 0.0
                              : s->opt.lora_strength;

@@ -93,16 +93,9 @@ static void run_unload(i4_server *s, srv_job *j) {
 const srv_job_type srv_load_job = {"load", run_load, no_spec_free};
 const srv_job_type srv_unload_job = {"unload", run_unload, no_spec_free};
 
-/* A load already waiting or running, if any (under lock). */
-static srv_job *pending_locked(i4_server *s, const srv_job_type *type) {
-    for (srv_job *j = s->jobs; j; j = j->table_next)
-        if (j->type == type && j->status <= JOB_RUNNING) return j;
-    return NULL;
-}
-
 int srv_model_submit_load(i4_server *s, char *id_out) {
     pthread_mutex_lock(&s->lock);
-    srv_job *pending = pending_locked(s, &srv_load_job);
+    srv_job *pending = srv_job_pending_locked(s, &srv_load_job);
     if (pending) { /* one load at a time: a second request joins the first */
         memcpy(id_out, pending->id, sizeof pending->id);
         pthread_mutex_unlock(&s->lock);
@@ -160,7 +153,7 @@ static void model_unload(srv_req *r) {
         return;
     }
     pthread_mutex_lock(&s->lock);
-    srv_job *pending = pending_locked(s, &srv_unload_job);
+    srv_job *pending = srv_job_pending_locked(s, &srv_unload_job);
     int rc = 0;
     if (pending) memcpy(w->id, pending->id, sizeof w->id);
     else {

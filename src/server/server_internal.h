@@ -178,6 +178,8 @@ void srv_job_discard(srv_job *j); /* a job that was never submitted */
  * id is written into id_out (33 bytes). */
 int srv_job_submit_locked(i4_server *s, srv_job *j, char *id_out);
 srv_job *srv_job_find_locked(i4_server *s, const char *id, const srv_job_type *type);
+/* A job of this type that is queued or running (under lock), else NULL. */
+srv_job *srv_job_pending_locked(i4_server *s, const srv_job_type *type);
 /* Cancel: 0 done (queued: removed at once; running: asked to stop),
  * 1 already finished, -1 not found. */
 int srv_job_cancel(i4_server *s, const char *id, const srv_job_type *type);
@@ -207,6 +209,9 @@ void srv_route_lora(srv_req *r, const char *path);
 void srv_route_magic(srv_req *r, const char *path);
 /* Queue a model load (autoload at start and POST /api/model/load). */
 int srv_model_submit_load(i4_server *s, char *id_out);
+/* "a + b" of a LoRA stack's names ([{"name", ...}], malloc'd); NULL when
+ * out of memory. */
+char *srv_lora_label(json_t *stack);
 extern const srv_job_type srv_generate_job, srv_lora_job, srv_load_job, srv_unload_job;
 /* Delete a file of the output folder by its stored name, confined to it. */
 void srv_delete_output_file(i4_server *s, const char *stored_name);
