@@ -55,6 +55,8 @@ typedef struct {
     const char *model_dir;  /* snapshot folder, or NULL to resolve repo in the HF cache */
     const char *repo;       /* default "ideogram-ai/ideogram-4-fp8" */
     i4_precision precision;
+    const char *backend;    /* "auto" | "cpu" | "vulkan"; NULL = $IDEOGRAM4_BACKEND, else auto */
+    int threads;            /* CPU backend threads; <= 0 = online CPUs */
 } i4_load_options;
 
 typedef enum {
@@ -77,6 +79,10 @@ int i4_pipeline_apply_lora(i4_pipeline *p, const char *path, float strength);
 int i4_pipeline_remove_loras(i4_pipeline *p);
 /* Snapshot folder in use. */
 const char *i4_pipeline_snapshot(const i4_pipeline *p);
+/* The backend the pipeline runs on, in one line: "cpu (avx512, 2 threads)". */
+const char *i4_pipeline_backend(const i4_pipeline *p);
+/* Is `name` a backend this build knows (auto, cpu, vulkan)? */
+int i4_backend_name_ok(const char *name);
 
 typedef struct {
     const char *prompt;        /* caption text, used verbatim */

@@ -17,9 +17,10 @@
 #include "model/debug_forward.h"
 #include "model/dit.h"
 
-int i4_debug_forward_dit(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
+int i4_debug_forward_dit(const char *component_dir, i4_precision p, i4_backend *be, const i4_tensor_set *in,
+                            i4_st_writer *out) {
     i4_dit *m = NULL;
-    if (i4_dit_load(&m, component_dir, p) != 0) return -1;
+    if (i4_dit_load(&m, component_dir, p, be) != 0) return -1;
     const i4_dit_config *c = i4_dit_config_get(m);
     int rc = -1;
     float *x = NULL, *feat = NULL, *vel = NULL;

@@ -43,7 +43,7 @@ const i4_tensor *i4_debug_input(const i4_tensor_set *in, const char *name, char 
     return t;
 }
 
-typedef int (*handler_fn)(const char *, i4_precision, const i4_tensor_set *, i4_st_writer *);
+typedef int (*handler_fn)(const char *, i4_precision, i4_backend *, const i4_tensor_set *, i4_st_writer *);
 
 static const struct {
     const char *component;
@@ -68,13 +68,20 @@ int i4_debug_forward(const char *component, const i4_load_options *opt, const ch
     char snapshot[PATH_MAX], dir[PATH_MAX + 64];
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, snapshot, sizeof snapshot) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/%s", snapshot, components[which].folder);
+    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL};
+    i4_backend *be = NULL;
+    if (i4_backend_create(&bo, &be) != 0) return -1;
     i4_tensor_set *in = NULL;
-    if (i4_tensor_set_open(&in, in_path) != 0) return -1;
+    if (i4_tensor_set_open(&in, in_path) != 0) {
+        i4_backend_destroy(be);
+        return -1;
+    }
     i4_st_writer *out = i4_st_writer_new();
-    int rc = out ? components[which].fn(dir, opt->precision, in, out) : i4_error("out of memory");
+    int rc = out ? components[which].fn(dir, opt->precision, be, in, out) : i4_error("out of memory");
     if (rc == 0) rc = i4_st_writer_save(out, out_path);
     i4_st_writer_free(out);
     i4_tensor_set_close(in);
+    i4_backend_destroy(be);
     return rc == 0 ? 0 : -1;
 }
 

@@ -7,15 +7,19 @@
 #ifndef I4_DEBUG_FORWARD_H
 #define I4_DEBUG_FORWARD_H
 
+#include "backend/backend.h"
 #include "ideogram4.h"
 #include "tensor/safetensors.h"
 
 /* Each reads its inputs from `in` (reporting missing or mis-shaped inputs by
  * name and expected shape), runs the network found in component_dir, and
  * adds its outputs to `out`. */
-int i4_debug_forward_dit(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out);
-int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out);
-int i4_debug_forward_vae(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out);
+int i4_debug_forward_dit(const char *component_dir, i4_precision p, i4_backend *be, const i4_tensor_set *in,
+                            i4_st_writer *out);
+int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, i4_backend *be, const i4_tensor_set *in,
+                            i4_st_writer *out);
+int i4_debug_forward_vae(const char *component_dir, i4_precision p, i4_backend *be, const i4_tensor_set *in,
+                            i4_st_writer *out);
 
 /* Look up input `name` and check its rank and dims (entries of `shape` that
  * are < 0 match anything; the actual dims are stored back into them). kind:

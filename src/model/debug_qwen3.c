@@ -9,7 +9,8 @@
 #include "model/debug_forward.h"
 #include "model/qwen3.h"
 
-int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
+int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, i4_backend *be, const i4_tensor_set *in,
+                            i4_st_writer *out) {
     int64_t shape[2] = {1, -1};
     const i4_tensor *t = i4_debug_input(in, "input_ids", 'i', 2, shape);
     if (!t) return -1;
@@ -17,7 +18,7 @@ int i4_debug_forward_qwen3(const char *component_dir, i4_precision p, const i4_t
     if (L < 1) return i4_error("input 'input_ids' is empty: expected I64 [1, L] with L >= 1");
 
     i4_qwen3 *m = NULL;
-    if (i4_qwen3_load(&m, component_dir, p) != 0) return -1;
+    if (i4_qwen3_load(&m, component_dir, p, be) != 0) return -1;
     const i4_qwen3_config *c = i4_qwen3_config_get(m);
     const int64_t nf = (int64_t)c->n_taps * c->hidden;
     int64_t *ids = malloc((size_t)L * sizeof *ids);

@@ -12,7 +12,8 @@
 #include "model/debug_forward.h"
 #include "model/vae.h"
 
-int i4_debug_forward_vae(const char *component_dir, i4_precision p, const i4_tensor_set *in, i4_st_writer *out) {
+int i4_debug_forward_vae(const char *component_dir, i4_precision p, i4_backend *be, const i4_tensor_set *in,
+                            i4_st_writer *out) {
     int64_t lshape[3] = {1, -1, -1}, gshape[1] = {2};
     const i4_tensor *lat = i4_debug_input(in, "latents", 'f', 3, lshape);
     if (!lat) return -1;
@@ -24,7 +25,7 @@ int i4_debug_forward_vae(const char *component_dir, i4_precision p, const i4_ten
         return i4_error("input 'grid' = (%lld, %lld) does not match 'latents' with %lld tokens (need gh*gw == tokens, "
                         "each in 1..4096)", (long long)g[0], (long long)g[1], (long long)lshape[1]);
     i4_vae *m = NULL;
-    if (i4_vae_load(&m, component_dir, p) != 0) return -1;
+    if (i4_vae_load(&m, component_dir, p, be) != 0) return -1;
     int rc = -1;
     float *z = NULL, *img = NULL;
     if (lshape[2] != i4_vae_token_channels(m)) {

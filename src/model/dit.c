@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "base/error.h"
 #include "model/config.h"
 #include "model/weights.h"
@@ -61,23 +62,31 @@
 #define IND_IMAGE 2
 #define IND_TEXT 3
 
+/* A Linear slot: the checkpoint's weights (bound at load) and the ones in
+ * use, which a LoRA may replace by merged weights bound into `own`. */
 typedef struct {
-    i4_linear_w q, k, v;   /* row thirds of attention.qkv */
-    i4_linear_w o, w1, w2, w3, mod;
-    i4_param norm_q, norm_k, an1, an2, fn1, fn2;
+    i4_dlinear cur, base;
+    i4_weight_set own;
+} dit_linear;
+
+typedef struct {
+    dit_linear qkv, o, w1, w2, w3, mod;
+    i4_dparam norm_q, norm_k, an1, an2, fn1, fn2;
 } dit_layer;
 
 struct i4_dit {
     i4_tensor_set *set;
+    i4_backend *be;
+    i4_weight_set weights; /* the checkpoint's tensors, bound once */
     i4_dit_config cfg;
     i4_precision p;
     float norm_eps;        /* block RMSNorms (config norm_eps, default 1e-5) */
     float qk_eps;          /* 1e-5 */
     float llm_eps;         /* 1e-6 */
     float final_eps;       /* 1e-6 */
-    i4_linear_w input_proj, llm_cond_proj, t_in, t_out, adaln_proj, final_mod, final_linear;
-    i4_param llm_cond_norm;
-    float *indicator;      /* [2, D], decoded (bf16-rounded in bf16 mode) */
+    dit_linear input_proj, llm_cond_proj, t_in, t_out, adaln_proj, final_mod, final_linear;
+    i4_dparam llm_cond_norm;
+    i4_buf *indicator;     /* [2, D] f32, decoded (bf16-rounded in bf16 mode) */
     dit_layer *layers;
 };
 
@@ -136,42 +145,40 @@ out:
     return rc;
 }
 
-static int bind_norm(const i4_tensor_set *set, const char *name, int64_t n, i4_param *out) {
-    return i4_bind_param(set, name, n, out);
+static int bind_linear(i4_dit *m, const char *prefix, int64_t out, int64_t in, int bias_rule, dit_linear *l,
+                       i4_linear_w *host) {
+    i4_linear_w w;
+    if (i4_bind_linear(m->set, prefix, out, in, bias_rule, &w) != 0) return -1;
+    if (i4_bind_dlinear(&m->weights, &w, &l->base) != 0) return -1;
+    l->cur = l->base;
+    i4_weight_set_init(&l->own, m->be);
+    if (host) *host = w;
+    return 0;
 }
 
-/* Row slice [first, first+rows) of a bound Linear (the fused qkv). */
-static i4_linear_w row_slice(const i4_linear_w *w, int64_t first, int64_t rows) {
-    i4_linear_w s = *w;
-    s.w = (const uint8_t *)w->w + (size_t)(first * w->in) * i4_dtype_size(w->dtype);
-    if (w->dtype == I4_DT_F8_E4M3 && !w->scale_per_tensor) s.scale = w->scale + first;
-    if (w->bias) s.bias = (const uint8_t *)w->bias + (size_t)first * i4_dtype_size(w->bias_dtype);
-    s.out = rows;
-    return s;
+static int bind_norm(i4_dit *m, const char *name, int64_t n, i4_dparam *out) {
+    i4_param prm;
+    if (i4_bind_param(m->set, name, n, &prm) != 0) return -1;
+    return i4_bind_dparam(&m->weights, prm.dtype, prm.data, prm.numel, out);
 }
 
-static int load_layer(const i4_tensor_set *set, const i4_dit_config *c, int64_t n, dit_layer *l) {
-    char pre[128], name[192];
+static int load_layer(i4_dit *m, int64_t n, dit_layer *l) {
+    char name[192];
+    const i4_dit_config *c = &m->cfg;
     const int64_t D = c->dim;
-    i4_linear_w qkv;
-#define P(suffix) (snprintf(pre, sizeof pre, "layers.%lld." suffix, (long long)n), pre)
 #define N(suffix) (snprintf(name, sizeof name, "layers.%lld." suffix, (long long)n), name)
-    if (i4_bind_linear(set, P("attention.qkv"), 3 * D, D, 0, &qkv) != 0) return -1;
-    l->q = row_slice(&qkv, 0, D);
-    l->k = row_slice(&qkv, D, D);
-    l->v = row_slice(&qkv, 2 * D, D);
-    if (i4_bind_linear(set, P("attention.o"), D, D, 0, &l->o) != 0) return -1;
-    if (i4_bind_linear(set, P("feed_forward.w1"), c->ffn_dim, D, 0, &l->w1) != 0) return -1;
-    if (i4_bind_linear(set, P("feed_forward.w2"), D, c->ffn_dim, 0, &l->w2) != 0) return -1;
-    if (i4_bind_linear(set, P("feed_forward.w3"), c->ffn_dim, D, 0, &l->w3) != 0) return -1;
-    if (i4_bind_linear(set, P("adaln_modulation"), 4 * D, c->adaln_dim, 2, &l->mod) != 0) return -1;
-    if (bind_norm(set, N("attention.norm_q.weight"), c->head_dim, &l->norm_q) != 0) return -1;
-    if (bind_norm(set, N("attention.norm_k.weight"), c->head_dim, &l->norm_k) != 0) return -1;
-    if (bind_norm(set, N("attention_norm1.weight"), D, &l->an1) != 0) return -1;
-    if (bind_norm(set, N("attention_norm2.weight"), D, &l->an2) != 0) return -1;
-    if (bind_norm(set, N("ffn_norm1.weight"), D, &l->fn1) != 0) return -1;
-    if (bind_norm(set, N("ffn_norm2.weight"), D, &l->fn2) != 0) return -1;
-#undef P
+    if (bind_linear(m, N("attention.qkv"), 3 * D, D, 0, &l->qkv, NULL) != 0) return -1;
+    if (bind_linear(m, N("attention.o"), D, D, 0, &l->o, NULL) != 0) return -1;
+    if (bind_linear(m, N("feed_forward.w1"), c->ffn_dim, D, 0, &l->w1, NULL) != 0) return -1;
+    if (bind_linear(m, N("feed_forward.w2"), D, c->ffn_dim, 0, &l->w2, NULL) != 0) return -1;
+    if (bind_linear(m, N("feed_forward.w3"), c->ffn_dim, D, 0, &l->w3, NULL) != 0) return -1;
+    if (bind_linear(m, N("adaln_modulation"), 4 * D, c->adaln_dim, 2, &l->mod, NULL) != 0) return -1;
+    if (bind_norm(m, N("attention.norm_q.weight"), c->head_dim, &l->norm_q) != 0) return -1;
+    if (bind_norm(m, N("attention.norm_k.weight"), c->head_dim, &l->norm_k) != 0) return -1;
+    if (bind_norm(m, N("attention_norm1.weight"), D, &l->an1) != 0) return -1;
+    if (bind_norm(m, N("attention_norm2.weight"), D, &l->an2) != 0) return -1;
+    if (bind_norm(m, N("ffn_norm1.weight"), D, &l->fn1) != 0) return -1;
+    if (bind_norm(m, N("ffn_norm2.weight"), D, &l->fn2) != 0) return -1;
 #undef N
     return 0;
 }
@@ -181,14 +188,15 @@ static int load_model(i4_dit *m, const char *dir) {
     const i4_tensor_set *set = m->set;
     const i4_tensor *t;
     char sb[96];
+    i4_linear_w hw;
     if (read_config(dir, c, &m->norm_eps) != 0) return -1;
     m->qk_eps = 1e-5f;
     m->llm_eps = 1e-6f;
     m->final_eps = 1e-6f;
 
-    if (i4_bind_linear(set, "input_proj", -1, -1, 1, &m->input_proj) != 0) return -1;
-    c->dim = m->input_proj.out;
-    c->in_channels = m->input_proj.in;
+    if (bind_linear(m, "input_proj", -1, -1, 1, &m->input_proj, &hw) != 0) return -1;
+    c->dim = hw.out;
+    c->in_channels = hw.in;
     const int64_t D = c->dim;
     if (!(t = i4_tensor_set_get(set, "layers.0.attention.norm_q.weight"))) return -1;
     if (t->ndim != 1)
@@ -202,36 +210,46 @@ static int load_model(i4_dit *m, const char *dir) {
     if (!(t = i4_tensor_set_get(set, "layers.0.feed_forward.w1.weight"))) return -1;
     if (t->ndim != 2) return i4_error("%s: tensor 'layers.0.feed_forward.w1.weight' is not 2-D", t->file);
     c->ffn_dim = t->shape[0];
-    if (i4_bind_linear(set, "adaln_proj", -1, D, 1, &m->adaln_proj) != 0) return -1;
-    c->adaln_dim = m->adaln_proj.out;
-    if (i4_bind_linear(set, "llm_cond_proj", D, -1, 1, &m->llm_cond_proj) != 0) return -1;
-    c->llm_features = m->llm_cond_proj.in;
+    if (bind_linear(m, "adaln_proj", -1, D, 1, &m->adaln_proj, &hw) != 0) return -1;
+    c->adaln_dim = hw.out;
+    if (bind_linear(m, "llm_cond_proj", D, -1, 1, &m->llm_cond_proj, &hw) != 0) return -1;
+    c->llm_features = hw.in;
     if (count_layers(set, &c->n_layers) != 0) return -1;
 
-    if (bind_norm(set, "llm_cond_norm.weight", c->llm_features, &m->llm_cond_norm) != 0) return -1;
-    if (i4_bind_linear(set, "t_embedding.mlp_in", D, D, 1, &m->t_in) != 0) return -1;
-    if (i4_bind_linear(set, "t_embedding.mlp_out", D, D, 1, &m->t_out) != 0) return -1;
-    if (i4_bind_linear(set, "final_layer.adaln_modulation", D, c->adaln_dim, 1, &m->final_mod) != 0) return -1;
-    if (i4_bind_linear(set, "final_layer.linear", c->in_channels, D, 1, &m->final_linear) != 0) return -1;
+    if (bind_norm(m, "llm_cond_norm.weight", c->llm_features, &m->llm_cond_norm) != 0) return -1;
+    if (bind_linear(m, "t_embedding.mlp_in", D, D, 1, &m->t_in, NULL) != 0) return -1;
+    if (bind_linear(m, "t_embedding.mlp_out", D, D, 1, &m->t_out, NULL) != 0) return -1;
+    if (bind_linear(m, "final_layer.adaln_modulation", D, c->adaln_dim, 1, &m->final_mod, NULL) != 0) return -1;
+    if (bind_linear(m, "final_layer.linear", c->in_channels, D, 1, &m->final_linear, NULL) != 0) return -1;
     i4_param ind;
-    if (bind_norm(set, "embed_image_indicator.weight", -1, &ind) != 0) return -1;
+    if (i4_bind_param(set, "embed_image_indicator.weight", -1, &ind) != 0) return -1;
     if (ind.t->ndim != 2 || ind.t->shape[0] < 2 || ind.t->shape[1] != D)
         return i4_error("%s: tensor 'embed_image_indicator.weight' has shape %s, expected [2, %lld]", ind.t->file,
                         i4_shape_str(sb, sizeof sb, ind.t->ndim, ind.t->shape), (long long)D);
-    m->indicator = malloc((size_t)(2 * D) * sizeof *m->indicator);
+    float *indicator = malloc((size_t)(2 * D) * sizeof *indicator);
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
-    if (!m->indicator || !m->layers) return i4_error("out of memory");
-    i4_param_read(&ind, 0, 2 * D, m->indicator, m->p);
+    if (!indicator || !m->layers) {
+        free(indicator);
+        return i4_error("out of memory");
+    }
+    i4_param_read(&ind, 0, 2 * D, indicator, m->p);
+    m->indicator = i4_be_alloc(m->be, (size_t)(2 * D) * sizeof *indicator);
+    int rc = m->indicator ? i4_be_upload(m->be, i4_dv_of(m->indicator), indicator, (size_t)(2 * D) * sizeof *indicator)
+                          : -1;
+    free(indicator);
+    if (rc != 0) return -1;
     for (int64_t n = 0; n < c->n_layers; n++)
-        if (load_layer(set, c, n, &m->layers[n]) != 0) return -1;
+        if (load_layer(m, n, &m->layers[n]) != 0) return -1;
     return 0;
 }
 
-int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p) {
+int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p, i4_backend *be) {
     *out = NULL;
     i4_dit *m = calloc(1, sizeof *m);
     if (!m) return i4_error("out of memory");
     m->p = p;
+    m->be = be;
+    i4_weight_set_init(&m->weights, be);
     if (i4_tensor_set_open_component(&m->set, component_dir, "diffusion_pytorch_model") != 0 ||
         load_model(m, component_dir) != 0) {
         i4_error_prefix("loading the transformer from %s", component_dir);
@@ -246,12 +264,12 @@ const i4_dit_config *i4_dit_config_get(const i4_dit *m) { return &m->cfg; }
 
 const i4_tensor_set *i4_dit_tensors(const i4_dit *m) { return m->set; }
 
+i4_backend *i4_dit_backend(const i4_dit *m) { return m->be; }
+
 /* ------------------------------------------------------------ LoRA hook */
 
-/* The slot of the Linear at an official module path; *qkv_layer is set for
- * layers.N.attention.qkv (stored as three row slices). NULL when unknown. */
-static i4_linear_w *linear_slot(i4_dit *m, const char *path, dit_layer **qkv_layer) {
-    *qkv_layer = NULL;
+/* The slot of the Linear at an official module path; NULL when unknown. */
+static dit_linear *linear_slot(i4_dit *m, const char *path) {
     static const struct { const char *name; size_t off; } top[] = {
         {"input_proj", offsetof(i4_dit, input_proj)},
         {"llm_cond_proj", offsetof(i4_dit, llm_cond_proj)},
@@ -262,17 +280,14 @@ static i4_linear_w *linear_slot(i4_dit *m, const char *path, dit_layer **qkv_lay
         {"final_layer.linear", offsetof(i4_dit, final_linear)},
     };
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
-        if (!strcmp(path, top[i].name)) return (i4_linear_w *)((char *)m + top[i].off);
+        if (!strcmp(path, top[i].name)) return (dit_linear *)((char *)m + top[i].off);
     if (strncmp(path, "layers.", 7) != 0 || path[7] < '0' || path[7] > '9') return NULL;
     char *end = NULL;
     long long n = strtoll(path + 7, &end, 10);
     if (*end != '.' || n < 0 || n >= m->cfg.n_layers) return NULL;
     dit_layer *l = &m->layers[n];
     const char *rest = end + 1;
-    if (!strcmp(rest, "attention.qkv")) {
-        *qkv_layer = l;
-        return &l->q;
-    }
+    if (!strcmp(rest, "attention.qkv")) return &l->qkv;
     if (!strcmp(rest, "attention.o")) return &l->o;
     if (!strcmp(rest, "feed_forward.w1")) return &l->w1;
     if (!strcmp(rest, "feed_forward.w2")) return &l->w2;
@@ -282,57 +297,60 @@ static i4_linear_w *linear_slot(i4_dit *m, const char *path, dit_layer **qkv_lay
 }
 
 int i4_dit_set_linear(i4_dit *m, const char *path, const i4_linear_w *w) {
-    dit_layer *qkv = NULL;
-    i4_linear_w *slot = linear_slot(m, path, &qkv);
+    dit_linear *slot = linear_slot(m, path);
     if (!slot) return i4_error("transformer: no Linear at module path '%s'", path);
-    i4_linear_w orig;
-    if (i4_bind_linear(m->set, path, -1, -1, 2, &orig) != 0) return -1;
     if (w) {
-        if (w->out != orig.out || w->in != orig.in)
+        const i4_dlinear *b = &slot->base;
+        if (w->out != b->out || w->in != b->in)
             return i4_error("transformer: replacement for '%s' is [%lld, %lld], the layer is [%lld, %lld]", path,
-                            (long long)w->out, (long long)w->in, (long long)orig.out, (long long)orig.in);
+                            (long long)w->out, (long long)w->in, (long long)b->out, (long long)b->in);
         if (!w->w || (w->dtype == I4_DT_F8_E4M3 && !w->scale))
             return i4_error("transformer: replacement for '%s' has no weight data or no FP8 scale", path);
-        orig = *w;
-    }
-    if (qkv) {
-        const int64_t D = m->cfg.dim;
-        qkv->q = row_slice(&orig, 0, D);
-        qkv->k = row_slice(&orig, D, D);
-        qkv->v = row_slice(&orig, 2 * D, D);
+        i4_weight_set own;
+        i4_dlinear d;
+        i4_weight_set_init(&own, m->be);
+        if (i4_bind_dlinear(&own, w, &d) != 0) {
+            i4_weight_set_release(&own);
+            return -1;
+        }
+        i4_weight_set_release(&slot->own);
+        slot->own = own;
+        slot->cur = d;
     } else {
-        *slot = orig;
+        i4_weight_set_release(&slot->own);
+        slot->cur = slot->base;
     }
     return 0;
 }
 
+static void release_slot(dit_linear *l) {
+    if (l->own.be) i4_weight_set_release(&l->own);
+}
+
 void i4_dit_free(i4_dit *m) {
     if (!m) return;
+    dit_linear *top[] = {&m->input_proj, &m->llm_cond_proj, &m->t_in, &m->t_out,
+                         &m->adaln_proj, &m->final_mod,     &m->final_linear};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++) release_slot(top[i]);
+    for (int64_t n = 0; m->layers && n < m->cfg.n_layers; n++) {
+        dit_layer *l = &m->layers[n];
+        release_slot(&l->qkv); release_slot(&l->o); release_slot(&l->w1);
+        release_slot(&l->w2); release_slot(&l->w3); release_slot(&l->mod);
+    }
+    if (m->be) {
+        i4_be_release(m->be, m->indicator);
+        i4_weight_set_release(&m->weights);
+    }
     if (m->set) i4_tensor_set_close(m->set);
-    free(m->indicator);
     free(m->layers);
     free(m);
 }
 
 /* ------------------------------------------------------------ forward */
 
-static inline float rnd(float v, int bf) { return bf ? i4_round_bf16(v) : v; }
-
-/* x[r, i] *= s[i] (each product rounded once in bf16 mode). */
-static void mul_rows(float *x, const float *s, int64_t rows, int64_t dim, int bf) {
-#pragma omp parallel for schedule(static) if (rows * dim > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < dim; i++) x[r * dim + i] = rnd(x[r * dim + i] * s[i], bf);
-}
-
-/* h += bf16(g · a), rounded sum. */
-static void gated_residual(float *h, const float *a, const float *g, int64_t rows, int64_t dim, int bf) {
-#pragma omp parallel for schedule(static) if (rows * dim > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < dim; i++) h[r * dim + i] = rnd(h[r * dim + i] + rnd(g[i] * a[r * dim + i], bf), bf);
-}
-
-/* The sinusoidal timestep features of §3.7 (f32; bf16 mode rounds). */
+/* The sinusoidal timestep features of §3.7 (f32; bf16 mode rounds). Computed
+ * on the host in double-precision sin/cos (GPU sin/cos are not exact) and
+ * uploaded: D values per forward. */
 static void timestep_features(float *emb, int64_t D, float t, int bf) {
     const int64_t half = D / 2;
     const float s = 1e4f * t;
@@ -340,180 +358,243 @@ static void timestep_features(float *emb, int64_t D, float t, int bf) {
     for (int64_t j = 0; j < half; j++) {
         float freq = (float)exp((double)((float)j * coef));
         float arg = s * freq;
-        emb[j] = rnd((float)sin((double)arg), bf);
-        emb[half + j] = rnd((float)cos((double)arg), bf);
+        float sv = (float)sin((double)arg), cv = (float)cos((double)arg);
+        emb[j] = bf ? i4_round_bf16(sv) : sv;
+        emb[half + j] = bf ? i4_round_bf16(cv) : cv;
     }
     if (D % 2) emb[D - 1] = 0; /* F.pad for odd widths (never the case) */
 }
 
-/* dst[r] = src[idx[r]] for rows of length ld (rounded to bf16 in bf16 mode: model entry casts). */
-static void gather_rows(float *dst, const float *src, int64_t ld, const int64_t *idx, int64_t n, int bf) {
-#pragma omp parallel for schedule(static) if (n * ld > 65536)
-    for (int64_t r = 0; r < n; r++) {
-        const float *s = src + idx[r] * ld;
-        float *d = dst + r * ld;
-        for (int64_t i = 0; i < ld; i++) d[i] = rnd(s[i], bf);
+#define TEXT_CHUNK 256 /* text rows per llm_cond_proj step (bounds the F-wide buffer) */
+
+struct i4_dit_run {
+    const i4_dit *m;
+    int64_t L, n_img, n_txt;
+    i4_mask_kind mask;
+    i4_workspace ws;
+    /* layout, uploaded once */
+    i4_dv img_idx, txt_idx, sel, seg, cosb, sinb;
+    /* activations */
+    i4_dv h, xn, work, xi, txt, vec, modb;
+    float *emb_host; /* [D] */
+};
+
+/* Take every buffer of a run from ws (a planning pass sizes it first). */
+static void run_layout(i4_dit_run *r, i4_workspace *ws) {
+    const i4_dit_config *c = &r->m->cfg;
+    const int64_t L = r->L, D = c->dim, C = c->in_channels, F = c->llm_features, A = c->adaln_dim, I = c->ffn_dim;
+    const int64_t wcols = 4 * D > 2 * I ? 4 * D : 2 * I; /* q|k|v|att, later w1|w3 outputs */
+    const int64_t tx_rows = r->n_txt < TEXT_CHUNK ? r->n_txt : TEXT_CHUNK;
+    const size_t f = sizeof(float), i64 = sizeof(int64_t);
+    r->img_idx = i4_workspace_take(ws, (size_t)(r->n_img > 0 ? r->n_img : 1) * i64);
+    r->txt_idx = i4_workspace_take(ws, (size_t)(r->n_txt > 0 ? r->n_txt : 1) * i64);
+    r->sel = i4_workspace_take(ws, (size_t)L * i64);
+    r->seg = i4_workspace_take(ws, (size_t)L * i64);
+    r->cosb = i4_workspace_take(ws, (size_t)(L * c->head_dim) * f);
+    r->sinb = i4_workspace_take(ws, (size_t)(L * c->head_dim) * f);
+    r->h = i4_workspace_take(ws, (size_t)(L * D) * f);
+    r->xn = i4_workspace_take(ws, (size_t)(L * D) * f);
+    r->work = i4_workspace_take(ws, (size_t)(L * wcols) * f);
+    r->xi = i4_workspace_take(ws, (size_t)((r->n_img > 0 ? r->n_img : 1) * C) * f);
+    r->txt = i4_workspace_take(ws, (size_t)((tx_rows > 0 ? tx_rows : 1) * F) * f);
+    r->vec = i4_workspace_take(ws, (size_t)(3 * D + 2 * A) * f); /* emb, t1, tc [D]; c, silu(c) [A] */
+    r->modb = i4_workspace_take(ws, (size_t)(4 * D) * f);
+}
+
+int i4_dit_run_new(const i4_dit *m, const int64_t *pos, const int64_t *seg, const int64_t *ind, int64_t L,
+                   i4_dit_run **out) {
+    *out = NULL;
+    if (!m) return i4_error("transformer: no model");
+    if (L <= 0) return i4_error("transformer forward: empty sequence (L = %lld)", (long long)L);
+    if (!pos || !seg || !ind) return i4_error("transformer forward: missing layout array");
+    const i4_dit_config *c = &m->cfg;
+    const int64_t hd = c->head_dim;
+    i4_dit_run *r = calloc(1, sizeof *r);
+    if (!r) return i4_error("out of memory");
+    r->m = m;
+    r->L = L;
+    for (int64_t n = 0; n < L; n++) {
+        r->n_img += ind[n] == IND_IMAGE;
+        r->n_txt += ind[n] == IND_TEXT;
     }
+    r->mask = I4_MASK_NONE;
+    for (int64_t n = 1; n < L; n++)
+        if (seg[n] != seg[0]) r->mask = I4_MASK_SEGMENT;
+
+    i4_workspace plan;
+    i4_workspace_plan(&plan);
+    run_layout(r, &plan);
+    int64_t *img = malloc((size_t)(r->n_img + 1) * sizeof *img), *txt = malloc((size_t)(r->n_txt + 1) * sizeof *txt);
+    int64_t *sel = malloc((size_t)L * sizeof *sel);
+    float *cosb = malloc((size_t)(L * hd) * sizeof *cosb), *sinb = malloc((size_t)(L * hd) * sizeof *sinb);
+    r->emb_host = malloc((size_t)c->dim * sizeof *r->emb_host);
+    int rc = -1;
+    if (!img || !txt || !sel || !cosb || !sinb || !r->emb_host) {
+        i4_error("transformer forward: out of memory (L = %lld)", (long long)L);
+        goto out;
+    }
+    if (i4_workspace_init(&r->ws, m->be, plan.used, "transformer forward") != 0) goto out;
+    run_layout(r, &r->ws);
+    int64_t ni = 0, nt = 0;
+    for (int64_t n = 0; n < L; n++) {
+        if (ind[n] == IND_IMAGE) img[ni++] = n;
+        if (ind[n] == IND_TEXT) txt[nt++] = n;
+        sel[n] = ind[n] == IND_IMAGE; /* role embedding: row 1 for image tokens, row 0 else */
+    }
+    i4_rope_table_mrope(cosb, sinb, pos, L, (int)hd, c->rope_theta, c->mrope_section, m->p);
+    i4_backend *be = m->be;
+    if (i4_be_upload(be, r->img_idx, img, (size_t)ni * sizeof *img) != 0 ||
+        i4_be_upload(be, r->txt_idx, txt, (size_t)nt * sizeof *txt) != 0 ||
+        i4_be_upload(be, r->sel, sel, (size_t)L * sizeof *sel) != 0 ||
+        i4_be_upload(be, r->seg, seg, (size_t)L * sizeof *seg) != 0 ||
+        i4_be_upload(be, r->cosb, cosb, (size_t)(L * hd) * sizeof *cosb) != 0 ||
+        i4_be_upload(be, r->sinb, sinb, (size_t)(L * hd) * sizeof *sinb) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(img); free(txt); free(sel); free(cosb); free(sinb);
+    if (rc != 0) {
+        i4_dit_run_free(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void i4_dit_run_free(i4_dit_run *r) {
+    if (!r) return;
+    if (r->ws.buf) i4_workspace_free(&r->ws);
+    free(r->emb_host);
+    free(r);
+}
+
+int64_t i4_dit_run_tokens(const i4_dit_run *r) { return r->L; }
+
+int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity) {
+    const i4_dit *m = r->m;
+    const i4_dit_config *c = &m->cfg;
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
+    const i4_precision p = m->p;
+    const int bf = p == I4_PRECISION_BF16;
+    const int64_t L = r->L, D = c->dim, C = c->in_channels, F = c->llm_features, A = c->adaln_dim, I = c->ffn_dim;
+    const int H = (int)c->n_heads, hd = (int)c->head_dim;
+    if (!isfinite(t)) return i4_error("transformer forward: timestep is not finite");
+
+    op->fill(be, r->h, L * D, 0.0f);
+
+    /* 1-4. Image rows: h_img = input_proj(bf16(x)) (text/padding rows stay 0). */
+    if (r->n_img > 0) {
+        op->gather_rows(be, r->xi, x, C, r->img_idx, r->n_img, bf);
+        op->linear(be, &m->input_proj.cur, r->xi, C, r->n_img, r->xn, D, p);
+        op->scatter_rows(be, r->h, r->xn, D, D, r->img_idx, r->n_img);
+    }
+
+    /* 5-6. Time embedding and the adaLN conditioning c = silu(adaln_proj(tc)). */
+    i4_dv emb = r->vec, t1 = i4_dv_f32(r->vec, D), tc = i4_dv_f32(r->vec, 2 * D), cc = i4_dv_f32(r->vec, 3 * D),
+          cf = i4_dv_f32(r->vec, 3 * D + A);
+    timestep_features(r->emb_host, D, t, bf);
+    if (i4_be_upload(be, emb, r->emb_host, (size_t)D * sizeof(float)) != 0) return -1;
+    op->linear(be, &m->t_in.cur, emb, D, 1, t1, D, p);
+    op->act(be, I4_ACT_SILU, t1, D, p);
+    op->linear(be, &m->t_out.cur, t1, D, 1, tc, D, p);
+    op->linear(be, &m->adaln_proj.cur, tc, D, 1, cc, A, p);
+    op->act(be, I4_ACT_SILU, cc, A, p);
+    op->copy2d(be, cf, 0, 1, cc, 0, 1, 1, A, 0, p);
+    op->act(be, I4_ACT_SILU, cf, A, p); /* the final layer sees silu(silu(adaln_proj(tc))) (§3.5 step 13) */
+
+    /* 7-8. Text rows: h_txt = llm_cond_proj(RMSNorm(bf16(feat))), in chunks of text rows. */
+    if (r->n_txt > 0 && feat.buf) {
+        for (int64_t r0 = 0; r0 < r->n_txt; r0 += TEXT_CHUNK) {
+            int64_t nr = r->n_txt - r0 < TEXT_CHUNK ? r->n_txt - r0 : TEXT_CHUNK;
+            i4_dv idx = i4_dv_i64(r->txt_idx, r0);
+            op->gather_rows(be, r->txt, feat, F, idx, nr, bf);
+            op->rmsnorm(be, r->txt, r->txt, nr, F, F, &m->llm_cond_norm, m->llm_eps, p, I4_RMS_ROUND_ONCE);
+            op->linear(be, &m->llm_cond_proj.cur, r->txt, F, nr, r->xn, D, p);
+            op->scatter_rows(be, r->h, r->xn, D, D, idx, nr);
+        }
+    } else if (r->n_txt > 0) {
+        /* Zero features: RMSNorm(0) = 0, so every text row is the projection
+         * of a zero row — its (rounded) bias. */
+        op->fill(be, r->txt, F, 0.0f);
+        op->linear(be, &m->llm_cond_proj.cur, r->txt, F, 1, r->xn, D, p);
+        op->scatter_rows(be, r->h, r->xn, 0, D, r->txt_idx, r->n_txt);
+    }
+
+    /* 9. Role embedding: row 1 for image tokens, row 0 for everything else. */
+    op->add_rows_indexed(be, r->h, i4_dv_of(m->indicator), r->sel, L, D, p);
+
+    /* 10-12. Blocks (RoPE tables and the segment mask were made with the run). */
+    const float att_scale = 1.0f / sqrtf((float)hd);
+    i4_dv q = r->work, kk = i4_dv_f32(r->work, L * D), v = i4_dv_f32(r->work, 2 * L * D),
+          att = i4_dv_f32(r->work, 3 * L * D);
+    i4_dv f1 = r->work, f3 = i4_dv_f32(r->work, L * I);
+    i4_dv s_a = r->modb, g_a = i4_dv_f32(r->modb, D), s_f = i4_dv_f32(r->modb, 2 * D), g_f = i4_dv_f32(r->modb, 3 * D);
+    i4_dv seg = r->mask == I4_MASK_SEGMENT ? r->seg : i4_dv_none();
+    for (int64_t li = 0; li < c->n_layers; li++) {
+        const dit_layer *l = &m->layers[li];
+        op->linear(be, &l->mod.cur, cc, A, 1, r->modb, 4 * D, p);
+        op->add_scalar(be, s_a, D, 1.0f, p);
+        op->add_scalar(be, s_f, D, 1.0f, p);
+        op->act(be, I4_ACT_TANH, g_a, D, p);
+        op->act(be, I4_ACT_TANH, g_f, D, p);
+
+        /* attention sub-layer */
+        const i4_dlinear wq = i4_dlinear_rows(&l->qkv.cur, 0, D), wk = i4_dlinear_rows(&l->qkv.cur, D, D),
+                         wv = i4_dlinear_rows(&l->qkv.cur, 2 * D, D);
+        op->rmsnorm(be, r->xn, r->h, L, D, D, &l->an1, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+        op->mul_rows(be, r->xn, s_a, L, D, p);
+        op->linear(be, &wq, r->xn, D, L, q, D, p);
+        op->linear(be, &wk, r->xn, D, L, kk, D, p);
+        op->linear(be, &wv, r->xn, D, L, v, D, p);
+        op->rmsnorm(be, q, q, L * H, hd, hd, &l->norm_q, m->qk_eps, p, I4_RMS_ROUND_ONCE);
+        op->rmsnorm(be, kk, kk, L * H, hd, hd, &l->norm_k, m->qk_eps, p, I4_RMS_ROUND_ONCE);
+        op->rope(be, q, L, H, hd, D, r->cosb, r->sinb, p);
+        op->rope(be, kk, L, H, hd, D, r->cosb, r->sinb, p);
+        op->attention(be, att, D, q, D, kk, D, v, D, L, L, H, H, hd, att_scale, r->mask, seg, p);
+        op->linear(be, &l->o.cur, att, D, L, r->xn, D, p);
+        op->rmsnorm(be, r->xn, r->xn, L, D, D, &l->an2, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+        op->gated_add(be, r->h, r->xn, g_a, L, D, p);
+
+        /* feed-forward sub-layer */
+        op->rmsnorm(be, r->xn, r->h, L, D, D, &l->fn1, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+        op->mul_rows(be, r->xn, s_f, L, D, p);
+        op->linear(be, &l->w1.cur, r->xn, D, L, f1, I, p);
+        op->linear(be, &l->w3.cur, r->xn, D, L, f3, I, p);
+        op->act(be, I4_ACT_SILU, f1, L * I, p);
+        op->mul(be, f1, f3, L * I, p);
+        op->linear(be, &l->w2.cur, f1, I, L, r->xn, D, p);
+        op->rmsnorm(be, r->xn, r->xn, L, D, D, &l->fn2, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+        op->gated_add(be, r->h, r->xn, g_f, L, D, p);
+    }
+
+    /* 13-14. Final layer: v = linear(LN(h) · bf16(1 + adaln_modulation(silu(c)))). */
+    op->linear(be, &m->final_mod.cur, cf, A, 1, r->modb, D, p);
+    op->add_scalar(be, r->modb, D, 1.0f, p);
+    op->layernorm(be, r->xn, r->h, L, D, m->final_eps, p);
+    op->mul_rows(be, r->xn, r->modb, L, D, p);
+    op->linear(be, &m->final_linear.cur, r->xn, D, L, velocity, C, p);
+    return 0;
 }
 
 int i4_dit_forward(const i4_dit *m, const float *x, float t, const float *feat, const int64_t *pos,
                    const int64_t *seg, const int64_t *ind, int64_t L, float *velocity) {
     if (!m) return i4_error("transformer forward: no model");
+    if (!x || !velocity) return i4_error("transformer forward: missing input array");
+    i4_dit_run *r = NULL;
+    if (i4_dit_run_new(m, pos, seg, ind, L, &r) != 0) return -1;
     const i4_dit_config *c = &m->cfg;
-    const i4_precision p = m->p;
-    const int bf = p == I4_PRECISION_BF16;
-    const int64_t D = c->dim, C = c->in_channels, F = c->llm_features, A = c->adaln_dim, I = c->ffn_dim;
-    const int H = (int)c->n_heads, hd = (int)c->head_dim;
-    if (L <= 0) return i4_error("transformer forward: empty sequence (L = %lld)", (long long)L);
-    if (!x || !pos || !seg || !ind || !velocity) return i4_error("transformer forward: missing input array");
-    if (!isfinite(t)) return i4_error("transformer forward: timestep is not finite");
-
-    /* Buffers: h, xn [L, D]; work [L, max(4D, 2I)] holds q|k|v|att, later w1|w3 outputs. */
-    const int64_t wcols = 4 * D > 2 * I ? 4 * D : 2 * I;
-    const int64_t chunk = 256; /* text rows per llm_cond step */
-    int64_t n_img = 0, n_txt = 0;
-    for (int64_t n = 0; n < L; n++) {
-        n_img += ind[n] == IND_IMAGE;
-        n_txt += ind[n] == IND_TEXT;
-    }
-    float *h = malloc((size_t)(L * D) * sizeof *h);
-    float *xn = malloc((size_t)(L * D) * sizeof *xn);
-    float *work = malloc((size_t)(L * wcols) * sizeof *work);
-    float *cosb = malloc((size_t)(L * hd) * sizeof *cosb);
-    float *sinb = malloc((size_t)(L * hd) * sizeof *sinb);
-    int64_t *idx = malloc((size_t)L * sizeof *idx);
-    float *vec = malloc((size_t)(3 * D + 2 * A) * sizeof *vec); /* emb, t1, tc [D]; c, silu(c) [A] */
-    int64_t tx_rows = n_txt < chunk ? n_txt : chunk;
-    float *txt = feat && n_txt > 0 ? malloc((size_t)(tx_rows * F) * sizeof *txt) : NULL;
-    if (!h || !xn || !work || !cosb || !sinb || !idx || !vec || (feat && n_txt > 0 && !txt)) {
-        free(h); free(xn); free(work); free(cosb); free(sinb); free(idx); free(vec); free(txt);
-        return i4_error("transformer forward: out of memory (L = %lld)", (long long)L);
-    }
-    memset(h, 0, (size_t)(L * D) * sizeof *h);
-
-    /* 1-4. Image rows: h_img = input_proj(bf16(x)) (text/padding rows stay 0). */
-    int64_t k = 0;
-    for (int64_t n = 0; n < L; n++)
-        if (ind[n] == IND_IMAGE) idx[k++] = n;
-    if (n_img > 0) {
-        float *xi = work; /* [n_img, C] */
-        float *tmp = NULL;
-        if (C > wcols) xi = tmp = malloc((size_t)(n_img * C) * sizeof *xi);
-        float *hi = xn; /* [n_img, D] */
-        if (!xi) {
-            free(h); free(xn); free(work); free(cosb); free(sinb); free(idx); free(vec); free(txt);
-            return i4_error("transformer forward: out of memory");
-        }
-        gather_rows(xi, x, C, idx, n_img, bf);
-        i4_linear(&m->input_proj, xi, C, n_img, hi, D, p);
-        for (int64_t r = 0; r < n_img; r++) memcpy(h + idx[r] * D, hi + r * D, (size_t)D * sizeof *h);
-        free(tmp);
-    }
-
-    /* 5-6. Time embedding and the adaLN conditioning c = silu(adaln_proj(tc)). */
-    float *emb = vec, *t1 = vec + D, *tc = vec + 2 * D, *cc = vec + 3 * D, *cf = vec + 3 * D + A;
-    timestep_features(emb, D, t, bf);
-    i4_linear(&m->t_in, emb, D, 1, t1, D, p);
-    i4_silu(t1, D, p);
-    i4_linear(&m->t_out, t1, D, 1, tc, D, p);
-    i4_linear(&m->adaln_proj, tc, D, 1, cc, A, p);
-    i4_silu(cc, A, p);
-    memcpy(cf, cc, (size_t)A * sizeof *cf);
-    i4_silu(cf, A, p); /* the final layer sees silu(silu(adaln_proj(tc))) (§3.5 step 13) */
-
-    /* 7-8. Text rows: h_txt = llm_cond_proj(RMSNorm(bf16(feat))), in chunks of text rows. */
-    k = 0;
-    for (int64_t n = 0; n < L; n++)
-        if (ind[n] == IND_TEXT) idx[k++] = n;
-    if (n_txt > 0 && feat) {
-        for (int64_t r0 = 0; r0 < n_txt; r0 += chunk) {
-            int64_t nr = n_txt - r0 < chunk ? n_txt - r0 : chunk;
-            gather_rows(txt, feat, F, idx + r0, nr, bf);
-            i4_rmsnorm(txt, txt, nr, F, F, m->llm_cond_norm.dtype, m->llm_cond_norm.data, m->llm_eps, p,
-                       I4_RMS_ROUND_ONCE);
-            i4_linear(&m->llm_cond_proj, txt, F, nr, xn, D, p);
-            for (int64_t r = 0; r < nr; r++) memcpy(h + idx[r0 + r] * D, xn + r * D, (size_t)D * sizeof *h);
-        }
-    } else if (n_txt > 0) {
-        /* Zero features: RMSNorm(0) = 0, so the projection is its bias. */
-        float *b = xn;
-        for (int64_t i = 0; i < D; i++) b[i] = 0;
-        if (m->llm_cond_proj.bias) {
-            i4_convert_to_f32(m->llm_cond_proj.bias_dtype, m->llm_cond_proj.bias, b, (size_t)D);
-            for (int64_t i = 0; i < D; i++) b[i] = rnd(b[i], bf);
-        }
-        for (int64_t r = 0; r < n_txt; r++) memcpy(h + idx[r] * D, b, (size_t)D * sizeof *h);
-    }
-
-    /* 9. Role embedding: row 1 for image tokens, row 0 for everything else. */
-#pragma omp parallel for schedule(static) if (L * D > 65536)
-    for (int64_t n = 0; n < L; n++) {
-        const float *e = m->indicator + (ind[n] == IND_IMAGE ? D : 0);
-        for (int64_t i = 0; i < D; i++) h[n * D + i] = rnd(h[n * D + i] + e[i], bf);
-    }
-
-    /* 10-11. RoPE tables and the segment mask. */
-    i4_rope_table_mrope(cosb, sinb, pos, L, hd, c->rope_theta, c->mrope_section, p);
-    i4_mask_kind mask = I4_MASK_NONE;
-    for (int64_t n = 1; n < L; n++)
-        if (seg[n] != seg[0]) mask = I4_MASK_SEGMENT;
-    const float att_scale = 1.0f / sqrtf((float)hd);
-
-    /* 12. Blocks. */
-    float *modb = malloc((size_t)(4 * D) * sizeof *modb);
-    if (!modb) {
-        free(h); free(xn); free(work); free(cosb); free(sinb); free(idx); free(vec); free(txt);
-        return i4_error("transformer forward: out of memory");
-    }
-    float *q = work, *kk = work + L * D, *v = work + 2 * L * D, *att = work + 3 * L * D;
-    float *f1 = work, *f3 = work + L * I;
-    for (int64_t li = 0; li < c->n_layers; li++) {
-        const dit_layer *l = &m->layers[li];
-        i4_linear(&l->mod, cc, A, 1, modb, 4 * D, p);
-        float *s_a = modb, *g_a = modb + D, *s_f = modb + 2 * D, *g_f = modb + 3 * D;
-        for (int64_t i = 0; i < D; i++) {
-            s_a[i] = rnd(1.0f + s_a[i], bf);
-            s_f[i] = rnd(1.0f + s_f[i], bf);
-        }
-        i4_tanh(g_a, D, p);
-        i4_tanh(g_f, D, p);
-
-        /* attention sub-layer */
-        i4_rmsnorm(xn, h, L, D, D, l->an1.dtype, l->an1.data, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        mul_rows(xn, s_a, L, D, bf);
-        i4_linear(&l->q, xn, D, L, q, D, p);
-        i4_linear(&l->k, xn, D, L, kk, D, p);
-        i4_linear(&l->v, xn, D, L, v, D, p);
-        i4_rmsnorm(q, q, L * H, hd, hd, l->norm_q.dtype, l->norm_q.data, m->qk_eps, p, I4_RMS_ROUND_ONCE);
-        i4_rmsnorm(kk, kk, L * H, hd, hd, l->norm_k.dtype, l->norm_k.data, m->qk_eps, p, I4_RMS_ROUND_ONCE);
-        i4_rope_apply(q, L, H, hd, D, cosb, sinb, p);
-        i4_rope_apply(kk, L, H, hd, D, cosb, sinb, p);
-        i4_attention(att, D, q, D, kk, D, v, D, L, L, H, H, hd, att_scale, mask, seg, p);
-        i4_linear(&l->o, att, D, L, xn, D, p);
-        i4_rmsnorm(xn, xn, L, D, D, l->an2.dtype, l->an2.data, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        gated_residual(h, xn, g_a, L, D, bf);
-
-        /* feed-forward sub-layer */
-        i4_rmsnorm(xn, h, L, D, D, l->fn1.dtype, l->fn1.data, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        mul_rows(xn, s_f, L, D, bf);
-        i4_linear(&l->w1, xn, D, L, f1, I, p);
-        i4_linear(&l->w3, xn, D, L, f3, I, p);
-        i4_silu(f1, L * I, p);
-#pragma omp parallel for schedule(static) if (L * I > 65536)
-        for (int64_t i = 0; i < L * I; i++) f1[i] = rnd(f1[i] * f3[i], bf);
-        i4_linear(&l->w2, f1, I, L, xn, D, p);
-        i4_rmsnorm(xn, xn, L, D, D, l->fn2.dtype, l->fn2.data, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        gated_residual(h, xn, g_f, L, D, bf);
-    }
-
-    /* 13-14. Final layer: v = linear(LN(h) · bf16(1 + adaln_modulation(silu(c)))). */
-    i4_linear(&m->final_mod, cf, A, 1, modb, D, p);
-    for (int64_t i = 0; i < D; i++) modb[i] = rnd(1.0f + modb[i], bf);
-    i4_layernorm_noaffine(xn, h, L, D, m->final_eps, p);
-    mul_rows(xn, modb, L, D, bf);
-    i4_linear(&m->final_linear, xn, D, L, velocity, C, p);
-
-    free(modb);
-    free(h); free(xn); free(work); free(cosb); free(sinb); free(idx); free(vec); free(txt);
-    return 0;
+    const size_t xb = (size_t)(L * c->in_channels) * sizeof(float), fb = (size_t)(L * c->llm_features) * sizeof(float);
+    i4_backend *be = m->be;
+    i4_buf *bx = i4_be_alloc(be, xb), *bv = i4_be_alloc(be, xb), *bf = feat ? i4_be_alloc(be, fb) : NULL;
+    int rc = -1;
+    if (bx && bv && (!feat || bf) && i4_be_upload(be, i4_dv_of(bx), x, xb) == 0 &&
+        (!feat || i4_be_upload(be, i4_dv_of(bf), feat, fb) == 0) &&
+        i4_dit_run_forward(r, i4_dv_of(bx), t, feat ? i4_dv_of(bf) : i4_dv_none(), i4_dv_of(bv)) == 0)
+        rc = i4_be_download(be, velocity, i4_dv_of(bv), xb);
+    i4_be_release(be, bx);
+    i4_be_release(be, bv);
+    i4_be_release(be, bf);
+    i4_dit_run_free(r);
+    return rc;
 }

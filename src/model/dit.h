@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "ideogram4.h"
 #include "ops/ops.h"
 #include "tensor/safetensors.h"
@@ -29,9 +30,25 @@ typedef struct i4_dit i4_dit;
 /* Load from a component folder (snapshot/transformer or
  * snapshot/unconditional_transformer): config.json (optional) +
  * diffusion_pytorch_model.safetensors or its sharded index. */
-int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p);
+int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p, i4_backend *be);
 const i4_dit_config *i4_dit_config_get(const i4_dit *m);
+i4_backend *i4_dit_backend(const i4_dit *m);
 void i4_dit_free(i4_dit *m);
+
+/*
+ * A run: the workspace and uploaded layout (index lists, RoPE tables, the
+ * segment ids) of one sequence shape, made once and reused for every
+ * forward of that shape (every sampling step). pos [L, 3], seg [L], ind [L]
+ * are read at creation only.
+ */
+typedef struct i4_dit_run i4_dit_run;
+int i4_dit_run_new(const i4_dit *m, const int64_t *pos, const int64_t *seg, const int64_t *ind, int64_t L,
+                   i4_dit_run **out);
+void i4_dit_run_free(i4_dit_run *r);
+int64_t i4_dit_run_tokens(const i4_dit_run *r);
+/* One forward on device memory: x [L, C_in], feat [L, F] or none (all-zero
+ * features), velocity [L, C_in]. Queues ops only (no host round trip). */
+int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity);
 
 /*
  * One forward pass over a packed sequence of L tokens (docs/MODEL.md §3.5, §4).
@@ -39,6 +56,7 @@ void i4_dit_free(i4_dit *m);
  *   feat [L, F] text features, or NULL for "all zero" (the unconditional layout)
  *   pos [L, 3]  seg [L]  ind [L] (3 text, 2 image, other = padding)
  *   velocity [L, C_in] output (meaningful at ind == 2 rows)
+ * Host arrays in and out: a run, uploads and a download around one forward.
  */
 int i4_dit_forward(const i4_dit *m, const float *x, float t, const float *feat, const int64_t *pos,
                    const int64_t *seg, const int64_t *ind, int64_t L, float *velocity);

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend/backend.h"
 #include "base/error.h"
 #include "model/config.h"
 #include "model/weights.h"
@@ -58,15 +59,17 @@ static const int TAPS[] = {0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35};
 #define MAX_TOKENS 2048
 
 typedef struct {
-    i4_param in_norm, post_norm, q_norm, k_norm;
-    i4_linear_w q, k, v, o, gate, up, down;
+    i4_dparam in_norm, post_norm, q_norm, k_norm;
+    i4_dlinear q, k, v, o, gate, up, down;
 } qwen3_layer;
 
 struct i4_qwen3 {
     i4_tensor_set *set;
+    i4_backend *be;
+    i4_weight_set weights; /* the layers' tensors, bound once */
     i4_qwen3_config cfg;
     i4_precision prec;
-    i4_param embed;
+    i4_param embed;        /* read on the host: only the n looked-up rows are uploaded */
     int n_run;             /* layers run = last tap + 1 */
     qwen3_layer *layers;   /* [n_run] */
 };
@@ -89,19 +92,23 @@ static int64_t count_layers(const i4_tensor_set *set, const char *prefix) {
     return max_n + 1;
 }
 
-static int bind_layer(const i4_tensor_set *set, const char *prefix, int N, const i4_qwen3_config *c,
-                      qwen3_layer *L) {
+static int bind_layer(i4_weight_set *ws, const i4_tensor_set *set, const char *prefix, int N,
+                      const i4_qwen3_config *c, qwen3_layer *L) {
     char p[256];
+    i4_linear_w lw;
+    i4_param prm;
     const int64_t H = c->hidden, hd = c->head_dim;
 #define LIN(field, name, o, i)                                                           \
     do {                                                                                 \
         snprintf(p, sizeof p, "%slayers.%d.%s", prefix, N, name);                        \
-        if (i4_bind_linear(set, p, o, i, 0, &L->field) != 0) return -1;                  \
+        if (i4_bind_linear(set, p, o, i, 0, &lw) != 0) return -1;                        \
+        if (i4_bind_dlinear(ws, &lw, &L->field) != 0) return -1;                         \
     } while (0)
-#define PARAM(field, name, numel)                                                        \
+#define PARAM(field, name, count)                                                        \
     do {                                                                                 \
         snprintf(p, sizeof p, "%slayers.%d.%s", prefix, N, name);                        \
-        if (i4_bind_param(set, p, numel, &L->field) != 0) return -1;                     \
+        if (i4_bind_param(set, p, count, &prm) != 0) return -1;                          \
+        if (i4_bind_dparam(ws, prm.dtype, prm.data, prm.numel, &L->field) != 0) return -1; \
     } while (0)
     LIN(q, "self_attn.q_proj", c->n_heads * hd, H);
     LIN(k, "self_attn.k_proj", c->n_kv_heads * hd, H);
@@ -213,15 +220,17 @@ static int load(i4_qwen3 *m, const char *dir) {
     m->layers = calloc((size_t)m->n_run, sizeof *m->layers);
     if (!m->layers) return i4_error("out of memory");
     for (int N = 0; N < m->n_run; N++)
-        if (bind_layer(set, prefix, N, c, &m->layers[N]) != 0) return -1;
+        if (bind_layer(&m->weights, set, prefix, N, c, &m->layers[N]) != 0) return -1;
     return 0;
 }
 
-int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p) {
+int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be) {
     *out = NULL;
     i4_qwen3 *m = calloc(1, sizeof *m);
     if (!m) return i4_error("out of memory");
     m->prec = p;
+    m->be = be;
+    i4_weight_set_init(&m->weights, be);
     if (load(m, component_dir) != 0) {
         i4_error_prefix("loading the text encoder from %s", component_dir);
         i4_qwen3_free(m);
@@ -235,6 +244,7 @@ const i4_qwen3_config *i4_qwen3_config_get(const i4_qwen3 *m) { return &m->cfg; 
 
 void i4_qwen3_free(i4_qwen3 *m) {
     if (!m) return;
+    i4_weight_set_release(&m->weights);
     i4_tensor_set_close(m->set);
     free(m->layers);
     free(m);
@@ -242,24 +252,33 @@ void i4_qwen3_free(i4_qwen3 *m) {
 
 /* -------------------------------------------------------------- forward */
 
-/* x += y, rounded to bf16 in bf16 mode (a bf16 tensor add). */
-static void add_residual(float *x, const float *y, int64_t n, int bf) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) x[i] = bf ? i4_round_bf16(x[i] + y[i]) : x[i] + y[i];
-}
+/* The encoder's buffers for n tokens, taken from one workspace. */
+typedef struct {
+    i4_dv x, u, q, att, k, v, g, up, cs, sn, feat;
+} encode_buffers;
 
-/* g = silu(g) * u (two roundings in bf16 mode: silu's output and the product). */
-static void swiglu(float *g, const float *u, int64_t n, i4_precision p) {
-    const int bf = p == I4_PRECISION_BF16;
-    i4_silu(g, n, p);
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) g[i] = bf ? i4_round_bf16(g[i] * u[i]) : g[i] * u[i];
+static void take_encode_buffers(i4_workspace *w, encode_buffers *b, const i4_qwen3_config *c, int64_t n) {
+    const int64_t H = c->hidden, hd = c->head_dim, F = c->ffn_dim;
+    const int64_t qd = c->n_heads * hd, kd = c->n_kv_heads * hd, nf = (int64_t)c->n_taps * H;
+    const size_t f = sizeof(float);
+    b->x = i4_workspace_take(w, (size_t)(n * H) * f);
+    b->u = i4_workspace_take(w, (size_t)(n * H) * f);
+    b->q = i4_workspace_take(w, (size_t)(n * qd) * f);
+    b->att = i4_workspace_take(w, (size_t)(n * qd) * f);
+    b->k = i4_workspace_take(w, (size_t)(n * kd) * f);
+    b->v = i4_workspace_take(w, (size_t)(n * kd) * f);
+    b->g = i4_workspace_take(w, (size_t)(n * F) * f);
+    b->up = i4_workspace_take(w, (size_t)(n * F) * f);
+    b->cs = i4_workspace_take(w, (size_t)(n * hd) * f);
+    b->sn = i4_workspace_take(w, (size_t)(n * hd) * f);
+    b->feat = i4_workspace_take(w, (size_t)(n * nf) * f);
 }
 
 int i4_qwen3_encode(const i4_qwen3 *m, const int64_t *ids, int64_t n, float *features) {
     const i4_qwen3_config *c = &m->cfg;
     const i4_precision p = m->prec;
-    const int bf = p == I4_PRECISION_BF16;
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
     if (n < 1) return i4_error("text encoder: no tokens");
     if (n > MAX_TOKENS) return i4_error("text encoder: %lld tokens, at most %d are supported", (long long)n, MAX_TOKENS);
     for (int64_t i = 0; i < n; i++)
@@ -271,64 +290,69 @@ int i4_qwen3_encode(const i4_qwen3 *m, const int64_t *ids, int64_t n, float *fea
     const int64_t qd = c->n_heads * hd, kd = c->n_kv_heads * hd, nf = (int64_t)c->n_taps * H;
     const int nh = (int)c->n_heads, nkv = (int)c->n_kv_heads;
     const float eps = (float)c->rms_eps;
+    i4_workspace ws = {0}, plan;
+    encode_buffers b;
+    i4_workspace_plan(&plan);
+    take_encode_buffers(&plan, &b, c, n);
+    /* Host side: the n embedding rows (decoded from the stored table) and the RoPE tables. */
     float *x = malloc((size_t)(n * H) * sizeof *x);
-    float *u = malloc((size_t)(n * H) * sizeof *u);
-    float *q = malloc((size_t)(n * qd) * sizeof *q);
-    float *att = malloc((size_t)(n * qd) * sizeof *att);
-    float *k = malloc((size_t)(n * kd) * sizeof *k);
-    float *v = malloc((size_t)(n * kd) * sizeof *v);
-    float *g = malloc((size_t)(n * F) * sizeof *g);
-    float *up = malloc((size_t)(n * F) * sizeof *up);
     float *cs = malloc((size_t)(n * hd) * sizeof *cs);
     float *sn = malloc((size_t)(n * hd) * sizeof *sn);
     int64_t *pos = malloc((size_t)n * sizeof *pos);
-    int rc = 0;
-    if (!x || !u || !q || !att || !k || !v || !g || !up || !cs || !sn || !pos) {
-        rc = i4_error("text encoder: out of memory for %lld tokens", (long long)n);
+    int rc = -1;
+    if (!x || !cs || !sn || !pos) {
+        i4_error("text encoder: out of memory for %lld tokens", (long long)n);
         goto done;
     }
+    if (i4_workspace_init(&ws, be, plan.used, "text encoder") != 0) goto done;
+    take_encode_buffers(&ws, &b, c, n);
 
     for (int64_t i = 0; i < n; i++) {
         i4_param_read(&m->embed, ids[i] * H, H, x + i * H, p);
         pos[i] = i;
     }
     i4_rope_table_1d(cs, sn, pos, n, (int)hd, c->rope_theta, p);
+    if (i4_be_upload(be, b.x, x, (size_t)(n * H) * sizeof *x) != 0 ||
+        i4_be_upload(be, b.cs, cs, (size_t)(n * hd) * sizeof *cs) != 0 ||
+        i4_be_upload(be, b.sn, sn, (size_t)(n * hd) * sizeof *sn) != 0)
+        goto done;
     const float scale = (float)(1.0 / sqrt((double)hd));
 
     int tap = 0;
     for (int N = 0; N < m->n_run; N++) {
         const qwen3_layer *L = &m->layers[N];
         /* Attention block. */
-        i4_rmsnorm(u, x, n, H, H, L->in_norm.dtype, L->in_norm.data, eps, p, I4_RMS_ROUND_TWICE);
-        i4_linear(&L->q, u, H, n, q, qd, p);
-        i4_linear(&L->k, u, H, n, k, kd, p);
-        i4_linear(&L->v, u, H, n, v, kd, p);
-        i4_rmsnorm(q, q, n * nh, hd, hd, L->q_norm.dtype, L->q_norm.data, eps, p, I4_RMS_ROUND_TWICE);
-        i4_rmsnorm(k, k, n * nkv, hd, hd, L->k_norm.dtype, L->k_norm.data, eps, p, I4_RMS_ROUND_TWICE);
-        i4_rope_apply(q, n, nh, (int)hd, qd, cs, sn, p);
-        i4_rope_apply(k, n, nkv, (int)hd, kd, cs, sn, p);
-        i4_attention(att, qd, q, qd, k, kd, v, kd, n, n, nh, nkv, (int)hd, scale, I4_MASK_CAUSAL, NULL, p);
-        i4_linear(&L->o, att, qd, n, u, H, p);
-        add_residual(x, u, n * H, bf);
-        /* MLP block. */
-        i4_rmsnorm(u, x, n, H, H, L->post_norm.dtype, L->post_norm.data, eps, p, I4_RMS_ROUND_TWICE);
-        i4_linear(&L->gate, u, H, n, g, F, p);
-        i4_linear(&L->up, u, H, n, up, F, p);
-        swiglu(g, up, n * F, p);
-        i4_linear(&L->down, g, F, n, u, H, p);
-        add_residual(x, u, n * H, bf);
+        op->rmsnorm(be, b.u, b.x, n, H, H, &L->in_norm, eps, p, I4_RMS_ROUND_TWICE);
+        op->linear(be, &L->q, b.u, H, n, b.q, qd, p);
+        op->linear(be, &L->k, b.u, H, n, b.k, kd, p);
+        op->linear(be, &L->v, b.u, H, n, b.v, kd, p);
+        op->rmsnorm(be, b.q, b.q, n * nh, hd, hd, &L->q_norm, eps, p, I4_RMS_ROUND_TWICE);
+        op->rmsnorm(be, b.k, b.k, n * nkv, hd, hd, &L->k_norm, eps, p, I4_RMS_ROUND_TWICE);
+        op->rope(be, b.q, n, nh, (int)hd, qd, b.cs, b.sn, p);
+        op->rope(be, b.k, n, nkv, (int)hd, kd, b.cs, b.sn, p);
+        op->attention(be, b.att, qd, b.q, qd, b.k, kd, b.v, kd, n, n, nh, nkv, (int)hd, scale, I4_MASK_CAUSAL,
+                      i4_dv_none(), p);
+        op->linear(be, &L->o, b.att, qd, n, b.u, H, p);
+        op->add(be, b.x, b.u, n * H, p);
+        /* MLP block: down(bf16(silu(gate) * up)). */
+        op->rmsnorm(be, b.u, b.x, n, H, H, &L->post_norm, eps, p, I4_RMS_ROUND_TWICE);
+        op->linear(be, &L->gate, b.u, H, n, b.g, F, p);
+        op->linear(be, &L->up, b.u, H, n, b.up, F, p);
+        op->act(be, I4_ACT_SILU, b.g, n * F, p);
+        op->mul(be, b.g, b.up, n * F, p);
+        op->linear(be, &L->down, b.g, F, n, b.u, H, p);
+        op->add(be, b.x, b.u, n * H, p);
 
+        /* Tap: features[i, d * n_taps + tap] = x[i, d] (interleaved, §6.5). */
         if (tap < c->n_taps && N == c->taps[tap]) {
-            const int nt = c->n_taps, kk = tap;
-#pragma omp parallel for schedule(static) if (n * H > 65536)
-            for (int64_t i = 0; i < n; i++)
-                for (int64_t d = 0; d < H; d++) features[i * nf + d * nt + kk] = x[i * H + d];
+            op->copy2d(be, i4_dv_f32(b.feat, tap), nf, c->n_taps, b.x, H, 1, n, H, 0, p);
             tap++;
         }
     }
+    rc = i4_be_download(be, features, b.feat, (size_t)(n * nf) * sizeof *features);
 
 done:
-    free(x); free(u); free(q); free(att); free(k); free(v);
-    free(g); free(up); free(cs); free(sn); free(pos);
+    if (ws.buf) i4_workspace_free(&ws);
+    free(x); free(cs); free(sn); free(pos);
     return rc;
 }

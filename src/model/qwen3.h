@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "ideogram4.h"
 
 typedef struct {
@@ -25,7 +26,7 @@ typedef struct i4_qwen3 i4_qwen3;
 
 /* Load from snapshot/text_encoder (config.json + model.safetensors or index).
  * Accepts the prefixes "language_model." and "model.language_model.". */
-int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p);
+int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be);
 const i4_qwen3_config *i4_qwen3_config_get(const i4_qwen3 *m);
 void i4_qwen3_free(i4_qwen3 *m);
 

@@ -26,9 +26,11 @@
  * and bn tensors are not used; the bn running statistics are only compared
  * with the official constants (a warning when they differ).
  *
- * Memory: only the buffers a stage needs are alive, freed as we go: a resnet
- * holds at most three activations, an upsampler its 2x input and output (peak
- * for the real decoder at 1024x1024: ~2 GB, in up_blocks.2/3).
+ * Memory: one workspace per decode on the backend: three activation slots
+ * sized for the largest stage (a resnet needs three activations, an
+ * upsampler its 2x input and output; 3 x 512 MiB for the real decoder at
+ * 1024x1024), the attention's four token-major scratch tensors at the
+ * middle resolution, and the image.
  * The attention uses i4_attention on token-major [H*W, C] tensors (no
  * [tokens x tokens] matrix).
  */
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "base/error.h"
 #include "model/config.h"
 #include "model/vae.h"
@@ -49,37 +52,41 @@
 #define MAX_BLOCKS 8
 
 typedef struct {
-    float *gamma, *beta;  /* decoded to f32 at load */
+    float *gamma, *beta;  /* decoded to f32 at load (host copies the backend binds) */
+    i4_dparam dgamma, dbeta;
     int64_t c;
 } gnorm;
 
 typedef struct {
     gnorm n1, n2;
-    i4_conv_w c1, c2, sc;
+    i4_dconv c1, c2, sc;
     int has_sc;
     int64_t ci, co;
 } resnet;
 
 typedef struct {
     gnorm gn;
-    i4_linear_w q, k, v, o;
+    i4_dlinear q, k, v, o;
 } attn;
 
 typedef struct {
     resnet *res;
     int n_res;
     int has_up;
-    i4_conv_w up;
+    i4_dconv up;
 } upblock;
 
 struct i4_vae {
     i4_tensor_set *set;
+    i4_backend *be;
+    i4_weight_set weights; /* bound once: the checkpoint's tensors, decoded norms, latent constants */
+    i4_dv lat_scale, lat_shift;
     i4_precision prec;
     int64_t latent_ch, groups;
     int ph, pw;
     int n_blocks;
     int64_t widths[MAX_BLOCKS];  /* decoder block_out_channels (config order) */
-    i4_conv_w post_quant, conv_in, conv_out;
+    i4_dconv post_quant, conv_in, conv_out;
     resnet mid0, mid1;
     attn att;
     upblock up[MAX_BLOCKS];
@@ -90,8 +97,10 @@ struct i4_vae {
 
 /* ----------------------------------------------------------------- binding */
 
-static int bind_conv(i4_vae *m, const char *prefix, int64_t co, int64_t ci, int k, i4_conv_w *w) {
-    if (i4_bind_conv(m->set, prefix, co, ci, k, w) != 0) return -1;
+static int bind_conv(i4_vae *m, const char *prefix, int64_t co, int64_t ci, int k, i4_dconv *w) {
+    i4_conv_w hw;
+    if (i4_bind_conv(m->set, prefix, co, ci, k, &hw) != 0) return -1;
+    if (i4_bind_dconv(&m->weights, &hw, w) != 0) return -1;
     m->bound += 2;
     return 0;
 }
@@ -112,6 +121,9 @@ static int bind_gn(i4_vae *m, const char *prefix, int64_t c, gnorm *g) {
     i4_param_read(&pw, 0, c, g->gamma, I4_PRECISION_F32);
     i4_param_read(&pb, 0, c, g->beta, I4_PRECISION_F32);
     g->c = c;
+    if (i4_bind_dparam(&m->weights, I4_DT_F32, g->gamma, c, &g->dgamma) != 0 ||
+        i4_bind_dparam(&m->weights, I4_DT_F32, g->beta, c, &g->dbeta) != 0)
+        return -1;
     m->bound += 2;
     return 0;
 }
@@ -146,8 +158,10 @@ static void free_resnet(resnet *r) {
     free_gn(&r->n2);
 }
 
-static int bind_linear(i4_vae *m, const char *prefix, int64_t c, i4_linear_w *w) {
-    if (i4_bind_linear(m->set, prefix, c, c, 1, w) != 0) return -1;
+static int bind_linear(i4_vae *m, const char *prefix, int64_t c, i4_dlinear *w) {
+    i4_linear_w hw;
+    if (i4_bind_linear(m->set, prefix, c, c, 1, &hw) != 0) return -1;
+    if (i4_bind_dlinear(&m->weights, &hw, w) != 0) return -1;
     m->bound += 2;
     return 0;
 }
@@ -312,14 +326,20 @@ static int load_inner(i4_vae *m, const char *dir) {
                         "widths, layers_per_block)", i4_tensor_set_origin(m->set), (long long)in_file,
                         (long long)m->bound);
     check_bn(m, bn_eps);
+    const size_t tc = (size_t)(m->latent_ch * m->ph * m->pw);
+    if (tc <= 128 && (i4_weight_set_bind(&m->weights, i4_latent_scale, tc * sizeof(float), &m->lat_scale) != 0 ||
+                      i4_weight_set_bind(&m->weights, i4_latent_shift, tc * sizeof(float), &m->lat_shift) != 0))
+        return -1;
     return 0;
 }
 
-int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p) {
+int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p, i4_backend *be) {
     *out = NULL;
     i4_vae *m = calloc(1, sizeof *m);
     if (!m) return i4_error("out of memory");
     m->prec = p;
+    m->be = be;
+    i4_weight_set_init(&m->weights, be);
     if (load_inner(m, component_dir) != 0) {
         i4_error_prefix("loading the VAE from %s", component_dir);
         i4_vae_free(m);
@@ -331,6 +351,7 @@ int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p) {
 
 void i4_vae_free(i4_vae *m) {
     if (!m) return;
+    i4_weight_set_release(&m->weights);
     free_resnet(&m->mid0);
     free_resnet(&m->mid1);
     free_gn(&m->att.gn);
@@ -355,149 +376,140 @@ void i4_vae_image_size(const i4_vae *m, int64_t gh, int64_t gw, int64_t *height,
 
 /* ----------------------------------------------------------------- forward */
 
-static float *alloc_act(int64_t c, int64_t hw) {
-    float *p = malloc((size_t)(c * hw) * sizeof *p);
-    if (!p) i4_error("out of memory for a %lld x %lld activation", (long long)c, (long long)hw);
-    return p;
+/* The decode's device buffers: three activation slots, the attention scratch,
+ * the latent tokens and the image. */
+typedef struct {
+    i4_dv slot[3], t, q, k, v, tokens, image;
+} decode_buffers;
+
+/* Largest activation (floats) any stage holds in one slot. */
+static int64_t largest_activation(const i4_vae *m, int64_t H, int64_t W) {
+    int64_t hw = H * W, best = m->latent_ch * hw;
+    if (m->conv_in.c_out * hw > best) best = m->conv_in.c_out * hw;
+    for (int j = 0; j < m->n_blocks; j++) {
+        const upblock *u = &m->up[j];
+        for (int r = 0; r < u->n_res; r++) {
+            int64_t c = u->res[r].ci > u->res[r].co ? u->res[r].ci : u->res[r].co;
+            if (c * hw > best) best = c * hw;
+        }
+        if (u->has_up) {
+            hw *= 4;
+            if (u->res[u->n_res - 1].co * hw > best) best = u->res[u->n_res - 1].co * hw;
+        }
+    }
+    if (m->norm_out.c * hw > best) best = m->norm_out.c * hw;
+    return best;
 }
 
-static void add_inplace(float *y, const float *x, int64_t n, i4_precision p) {
-    const int bf = p == I4_PRECISION_BF16;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) y[i] = bf ? i4_round_bf16(y[i] + x[i]) : y[i] + x[i];
+static void take_decode_buffers(i4_workspace *w, decode_buffers *b, const i4_vae *m, int64_t gh, int64_t gw) {
+    const int64_t H = gh * m->ph, W = gw * m->pw, act = largest_activation(m, H, W), C = m->att.gn.c;
+    int64_t oh, ow;
+    i4_vae_image_size(m, gh, gw, &oh, &ow);
+    const size_t f = sizeof(float);
+    for (int i = 0; i < 3; i++) b->slot[i] = i4_workspace_take(w, (size_t)act * f);
+    b->t = i4_workspace_take(w, (size_t)(C * H * W) * f);
+    b->q = i4_workspace_take(w, (size_t)(C * H * W) * f);
+    b->k = i4_workspace_take(w, (size_t)(C * H * W) * f);
+    b->v = i4_workspace_take(w, (size_t)(C * H * W) * f);
+    b->tokens = i4_workspace_take(w, (size_t)(gh * gw * i4_vae_token_channels(m)) * f);
+    b->image = i4_workspace_take(w, (size_t)(3 * oh * ow) * f);
 }
 
-static void gn_silu(const i4_vae *m, const gnorm *g, float *y, const float *x, int64_t hw) {
-    i4_groupnorm(y, x, g->c, hw, m->groups, I4_DT_F32, g->gamma, g->beta, GN_EPS, m->prec);
-    i4_silu(y, g->c * hw, m->prec);
+static void gn_silu(const i4_vae *m, const gnorm *g, i4_dv y, i4_dv x, int64_t hw) {
+    i4_backend *be = m->be;
+    be->ops->groupnorm(be, y, x, g->c, hw, m->groups, &g->dgamma, &g->dbeta, GN_EPS, m->prec);
+    be->ops->act(be, I4_ACT_SILU, y, g->c * hw, m->prec);
 }
 
-/* Consumes x [ci, H, W]; returns a new buffer [co, H, W] (NULL on error).
- * Peak memory: three activations (x, conv1 output, conv2 output); with a
- * conv_shortcut the shortcut is computed first so x can be normalised in place. */
-static float *resnet_forward(const i4_vae *m, const resnet *r, float *x, int64_t H, int64_t W) {
+/* Res(x) on the slots: x in *cur; o1, o2 scratch; the result is left in *cur
+ * (the slot pointers are swapped as needed). */
+static void resnet_forward(const i4_vae *m, const resnet *r, i4_dv *cur, i4_dv *o1, i4_dv *o2, int64_t H, int64_t W) {
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
     const int64_t hw = H * W;
-    float *s = NULL, *a = NULL, *b = NULL;
     if (r->has_sc) {
-        if (!(s = alloc_act(r->co, hw))) goto fail;
-        i4_conv2d(&r->sc, x, H, W, 0, s, m->prec);
-        gn_silu(m, &r->n1, x, x, hw);       /* x is not needed any more */
-        a = x;
-        x = NULL;
+        op->conv2d(be, &r->sc, *cur, H, W, 0, *o1, m->prec);  /* shortcut first: x is then free */
+        gn_silu(m, &r->n1, *cur, *cur, hw);
+        op->conv2d(be, &r->c1, *cur, H, W, 1, *o2, m->prec);
+        gn_silu(m, &r->n2, *o2, *o2, hw);
+        op->conv2d(be, &r->c2, *o2, H, W, 1, *cur, m->prec);
+        op->add(be, *cur, *o1, r->co * hw, m->prec);
     } else {
-        if (!(a = alloc_act(r->ci, hw))) goto fail;
-        gn_silu(m, &r->n1, a, x, hw);
+        gn_silu(m, &r->n1, *o1, *cur, hw);
+        op->conv2d(be, &r->c1, *o1, H, W, 1, *o2, m->prec);
+        gn_silu(m, &r->n2, *o2, *o2, hw);
+        op->conv2d(be, &r->c2, *o2, H, W, 1, *o1, m->prec);
+        op->add(be, *o1, *cur, r->co * hw, m->prec);
+        i4_dv t = *cur;
+        *cur = *o1;
+        *o1 = t;
     }
-    if (!(b = alloc_act(r->co, hw))) goto fail;
-    i4_conv2d(&r->c1, a, H, W, 1, b, m->prec);
-    if (r->has_sc) {                        /* a (ci channels) -> a buffer of co channels */
-        free(a);
-        if (!(a = alloc_act(r->co, hw))) goto fail;
-    }
-    gn_silu(m, &r->n2, b, b, hw);
-    i4_conv2d(&r->c2, b, H, W, 1, a, m->prec);  /* co <= ci here when no shortcut (ci == co) */
-    free(b);
-    add_inplace(a, r->has_sc ? s : x, r->co * hw, m->prec);
-    free(s);
-    free(x);
-    return a;
-fail:
-    free(s); free(a); free(b); free(x);
-    return NULL;
 }
 
 /* In place on x [C, H, W]: x += to_out(attention(q, k, v)), tokens = pixels. */
-static int attn_forward(const i4_vae *m, float *x, int64_t H, int64_t W) {
+static void attn_forward(const i4_vae *m, const decode_buffers *b, i4_dv x, int64_t H, int64_t W) {
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
     const attn *at = &m->att;
     const int64_t C = at->gn.c, n = H * W;
-    float *t = alloc_act(C, n), *q = alloc_act(C, n), *k = alloc_act(C, n), *v = alloc_act(C, n);
-    if (!t || !q || !k || !v) {
-        free(t); free(q); free(k); free(v);
-        return -1;
-    }
     /* GroupNorm in NCHW (into q as scratch), then transpose to tokens [n, C]. */
-    i4_groupnorm(q, x, C, n, m->groups, I4_DT_F32, at->gn.gamma, at->gn.beta, GN_EPS, m->prec);
-#pragma omp parallel for schedule(static) if (C * n > 65536)
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t c = 0; c < C; c++) t[i * C + c] = q[c * n + i];
-    i4_linear(&at->q, t, C, n, q, C, m->prec);
-    i4_linear(&at->k, t, C, n, k, C, m->prec);
-    i4_linear(&at->v, t, C, n, v, C, m->prec);
+    op->groupnorm(be, b->q, x, C, n, m->groups, &at->gn.dgamma, &at->gn.dbeta, GN_EPS, m->prec);
+    op->copy2d(be, b->t, C, 1, b->q, 1, n, n, C, 0, m->prec);
+    op->linear(be, &at->q, b->t, C, n, b->q, C, m->prec);
+    op->linear(be, &at->k, b->t, C, n, b->k, C, m->prec);
+    op->linear(be, &at->v, b->t, C, n, b->v, C, m->prec);
     /* One head of dim C; torch SDPA's default scale 1/sqrt(C) (computed in double). */
-    i4_attention(t, C, q, C, k, C, v, C, n, n, 1, 1, (int)C, (float)(1.0 / sqrt((double)C)), I4_MASK_NONE, NULL,
-                 m->prec);
-    i4_linear(&at->o, t, C, n, q, C, m->prec);
-    const int bf = m->prec == I4_PRECISION_BF16;
-#pragma omp parallel for schedule(static) if (C * n > 65536)
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t i = 0; i < n; i++) {
-            float s = x[c * n + i] + q[i * C + c];
-            x[c * n + i] = bf ? i4_round_bf16(s) : s;
-        }
-    free(t); free(q); free(k); free(v);
-    return 0;
-}
-
-/* Consumes x [C, H, W]; returns conv3x3(nearest2x(x)) [C, 2H, 2W]. */
-static float *upsample_forward(const i4_vae *m, const i4_conv_w *w, float *x, int64_t C, int64_t H, int64_t W) {
-    float *u = alloc_act(C, 4 * H * W);
-    if (!u) {
-        free(x);
-        return NULL;
-    }
-    i4_upsample_nearest2x(u, x, C, H, W);
-    free(x);
-    float *y = alloc_act(w->c_out, 4 * H * W);
-    if (y) i4_conv2d(w, u, 2 * H, 2 * W, 1, y, m->prec);
-    free(u);
-    return y;
+    op->attention(be, b->t, C, b->q, C, b->k, C, b->v, C, n, n, 1, 1, (int)C, (float)(1.0 / sqrt((double)C)),
+                  I4_MASK_NONE, i4_dv_none(), m->prec);
+    op->linear(be, &at->o, b->t, C, n, b->q, C, m->prec);
+    /* x[c, i] = rnd(x[c, i] + out[i, c]) */
+    op->copy2d(be, x, 1, n, b->q, C, 1, n, C, 1, m->prec);
 }
 
 int i4_vae_decode_tokens(const i4_vae *m, const float *latents, int64_t gh, int64_t gw, float *image) {
     if (!m || !latents || !image) return i4_error("vae decode: NULL argument");
     if (gh <= 0 || gw <= 0 || gh > 4096 || gw > 4096)
         return i4_error("vae decode: invalid token grid %lld x %lld", (long long)gh, (long long)gw);
+    if (i4_vae_token_channels(m) != 128)
+        return i4_error("unpack latents: %d*%d patches x %lld channels = %lld token channels, but the official "
+                        "latent constants cover 128", m->ph, m->pw, (long long)m->latent_ch,
+                        (long long)i4_vae_token_channels(m));
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
     const i4_precision p = m->prec;
-    int64_t H = gh * m->ph, W = gw * m->pw;
-    float *z = alloc_act(m->latent_ch, H * W);
-    if (!z) return -1;
-    if (i4_vae_unpack_latents(latents, gh, gw, m->ph, m->pw, m->latent_ch, z) != 0) {
-        free(z);
-        return -1;
-    }
-    if (p == I4_PRECISION_BF16) i4_round_bf16_inplace(z, (size_t)(m->latent_ch * H * W));
-    float *h = alloc_act(m->latent_ch, H * W);
-    if (!h) {
-        free(z);
-        return -1;
-    }
-    i4_conv2d(&m->post_quant, z, H, W, 0, h, p);
-    free(z);
-    float *x = alloc_act(m->conv_in.c_out, H * W);
-    if (!x) {
-        free(h);
-        return -1;
-    }
-    i4_conv2d(&m->conv_in, h, H, W, 1, x, p);
-    free(h);
-    if (!(x = resnet_forward(m, &m->mid0, x, H, W))) return -1;
-    if (attn_forward(m, x, H, W) != 0) {
-        free(x);
-        return -1;
-    }
-    if (!(x = resnet_forward(m, &m->mid1, x, H, W))) return -1;
+    int64_t H = gh * m->ph, W = gw * m->pw, oh, ow;
+    i4_vae_image_size(m, gh, gw, &oh, &ow);
+    i4_workspace plan, ws;
+    decode_buffers b;
+    i4_workspace_plan(&plan);
+    take_decode_buffers(&plan, &b, m, gh, gw);
+    if (i4_workspace_init(&ws, be, plan.used, "VAE decode") != 0) return -1;
+    take_decode_buffers(&ws, &b, m, gh, gw);
+    int rc = -1;
+    if (i4_be_upload(be, b.tokens, latents, (size_t)(gh * gw * 128) * sizeof(float)) != 0) goto out;
+
+    i4_dv cur = b.slot[0], o1 = b.slot[1], o2 = b.slot[2];
+    op->unpack_latents(be, o1, b.tokens, gh, gw, m->ph, m->pw, m->latent_ch, m->lat_scale, m->lat_shift);
+    if (p == I4_PRECISION_BF16) op->add_scalar(be, o1, m->latent_ch * H * W, 0.0f, p); /* the cast to bf16 */
+    op->conv2d(be, &m->post_quant, o1, H, W, 0, o2, p);
+    op->conv2d(be, &m->conv_in, o2, H, W, 1, cur, p);
+    resnet_forward(m, &m->mid0, &cur, &o1, &o2, H, W);
+    attn_forward(m, &b, cur, H, W);
+    resnet_forward(m, &m->mid1, &cur, &o1, &o2, H, W);
     for (int j = 0; j < m->n_blocks; j++) {
         const upblock *u = &m->up[j];
-        for (int r = 0; r < u->n_res; r++)
-            if (!(x = resnet_forward(m, &u->res[r], x, H, W))) return -1;
+        for (int r = 0; r < u->n_res; r++) resnet_forward(m, &u->res[r], &cur, &o1, &o2, H, W);
         if (u->has_up) {
-            if (!(x = upsample_forward(m, &u->up, x, u->res[u->n_res - 1].co, H, W))) return -1;
+            op->upsample2x(be, o1, cur, u->res[u->n_res - 1].co, H, W);
             H *= 2;
             W *= 2;
+            op->conv2d(be, &u->up, o1, H, W, 1, cur, p);
         }
     }
-    gn_silu(m, &m->norm_out, x, x, H * W);
-    i4_conv2d(&m->conv_out, x, H, W, 1, image, p);
-    free(x);
-    return 0;
+    gn_silu(m, &m->norm_out, cur, cur, H * W);
+    op->conv2d(be, &m->conv_out, cur, H, W, 1, b.image, p);
+    rc = i4_be_download(be, image, b.image, (size_t)(3 * oh * ow) * sizeof(float));
+out:
+    i4_workspace_free(&ws);
+    return rc;
 }

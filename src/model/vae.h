@@ -8,12 +8,13 @@
 
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "ideogram4.h"
 
 typedef struct i4_vae i4_vae;
 
 /* Load from snapshot/vae (config.json + diffusion_pytorch_model.safetensors). */
-int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p);
+int i4_vae_load(i4_vae **out, const char *component_dir, i4_precision p, i4_backend *be);
 void i4_vae_free(i4_vae *m);
 /* Channels per DiT token (latent_channels * 4 = 128). */
 int64_t i4_vae_token_channels(const i4_vae *m);

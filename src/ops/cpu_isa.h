@@ -44,6 +44,14 @@ const i4_cpu_kernels *i4_cpu_kernels_default(void);
 /* "scalar" / "avx2" → isa; -1 when unknown. */
 int i4_cpu_isa_parse(const char *name);
 
+/* The norms of ops.h with an explicit table (for its dsum). */
+void i4_rmsnorm_k(const i4_cpu_kernels *k, float *y, const float *x, int64_t rows, int64_t dim, int64_t stride,
+                  i4_dtype wt, const void *w, float eps, i4_precision p, i4_rms_rounding r);
+void i4_layernorm_noaffine_k(const i4_cpu_kernels *k, float *y, const float *x, int64_t rows, int64_t dim, float eps,
+                             i4_precision p);
+void i4_groupnorm_k(const i4_cpu_kernels *k, float *y, const float *x, int64_t C, int64_t HW, int64_t groups,
+                    i4_dtype gt, const void *gamma, const void *beta, float eps, i4_precision p);
+
 /* The tables' entries. */
 void i4_linear_scalar(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
                       int64_t y_stride, i4_precision p);

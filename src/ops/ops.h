@@ -130,6 +130,34 @@ typedef struct {
 void i4_conv2d(const i4_conv_w *W, const float *x, int64_t H, int64_t Wd, int pad, float *y,
                i4_precision p);
 
+/* ---- Element-wise and data movement (src/ops/elementwise.c) --------------
+ * rnd(v) is bf16(v) in bf16 mode and v in f32 mode; each product and sum
+ * below is rounded where rnd appears (the rounding of the bf16 torch ops the
+ * networks use). f32 elements, contiguous unless strides are given. */
+void i4_ew_add(float *x, const float *y, int64_t n, i4_precision p);          /* x = rnd(x + y) */
+void i4_ew_mul(float *x, const float *y, int64_t n, i4_precision p);          /* x = rnd(x * y) */
+void i4_ew_add_scalar(float *x, int64_t n, float c, i4_precision p);          /* x = rnd(x + c) */
+/* x[r, i] = rnd(x[r, i] * s[i]) */
+void i4_ew_mul_rows(float *x, const float *s, int64_t rows, int64_t dim, i4_precision p);
+/* h[r, i] = rnd(h[r, i] + rnd(g[i] * a[r, i])) */
+void i4_ew_gated_add(float *h, const float *a, const float *g, int64_t rows, int64_t dim, i4_precision p);
+/* h[r, i] = rnd(h[r, i] + table[sel[r] * dim + i]) */
+void i4_ew_add_rows_indexed(float *h, const float *table, const int64_t *sel, int64_t rows, int64_t dim,
+                            i4_precision p);
+/* dst[r, :] = src[idx[r], :] (bf16-rounded when round_bf16), rows of ld */
+void i4_gather_rows(float *dst, const float *src, int64_t ld, const int64_t *idx, int64_t n, int round_bf16);
+/* dst[idx[r], :] = src[r * src_stride, :] (src_stride 0: one row for all) */
+void i4_scatter_rows(float *dst, const float *src, int64_t src_stride, int64_t ld, const int64_t *idx, int64_t n);
+/* dst[r*drs + c*dcs] = src[r*srs + c*scs], or rnd(dst[..] + src[..]) when accumulate */
+void i4_copy2d(float *dst, int64_t drs, int64_t dcs, const float *src, int64_t srs, int64_t scs, int64_t rows,
+               int64_t cols, int accumulate, i4_precision p);
+void i4_fill(float *x, int64_t n, float value);
+/* Token latents [gh*gw, ph*pw*ae] → [ae, gh*ph, gw*pw]: t * scale[c] + shift[c], c = (py*pw + px)*ae + a */
+void i4_unpack_latents(float *lat, const float *tokens, int64_t gh, int64_t gw, int ph, int pw, int64_t ae,
+                       const float *scale, const float *shift);
+/* z[e] += (g*vc[e] + (1-g)*vu[e]) * dt, evaluated in this order in f32 */
+void i4_guidance_step(float *z, const float *vc, const float *vu, int64_t n, float g, float dt);
+
 /* Nearest-neighbour 2x upsampling: y[c, y, x] = x[c, y/2, x/2]; y is [C, 2H, 2W]. */
 void i4_upsample_nearest2x(float *y, const float *x, int64_t C, int64_t H, int64_t W);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/backend.h"
 #include "base/error.h"
 #include "base/io.h"
 #include "ideogram4.h"
@@ -30,6 +31,8 @@
 struct i4_pipeline {
     char snapshot[PATH_MAX];
     i4_precision precision;
+    i4_backend *be;         /* every network runs on it */
+    char backend_desc[96];
     i4_tokenizer *tokenizer;
     i4_dit *cond, *uncond;
     i4_vae *vae;
@@ -48,15 +51,18 @@ int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
     if (!p) return i4_error("out of memory");
     p->precision = opt->precision;
     char dir[PATH_MAX + 32];
+    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL};
+    if (i4_backend_create(&bo, &p->be) != 0) goto fail;
+    snprintf(p->backend_desc, sizeof p->backend_desc, "%s", i4_be_describe(p->be));
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, p->snapshot, sizeof p->snapshot) != 0) goto fail;
     component(dir, sizeof dir, p, "tokenizer");
     if (i4_tokenizer_load(&p->tokenizer, dir) != 0) goto fail;
     component(dir, sizeof dir, p, "transformer");
-    if (i4_dit_load(&p->cond, dir, p->precision) != 0) goto fail;
+    if (i4_dit_load(&p->cond, dir, p->precision, p->be) != 0) goto fail;
     component(dir, sizeof dir, p, "unconditional_transformer");
-    if (i4_dit_load(&p->uncond, dir, p->precision) != 0) goto fail;
+    if (i4_dit_load(&p->uncond, dir, p->precision, p->be) != 0) goto fail;
     component(dir, sizeof dir, p, "vae");
-    if (i4_vae_load(&p->vae, dir, p->precision) != 0) goto fail;
+    if (i4_vae_load(&p->vae, dir, p->precision, p->be) != 0) goto fail;
     const i4_dit_config *c = i4_dit_config_get(p->cond), *u = i4_dit_config_get(p->uncond);
     if (c->in_channels != u->in_channels || c->in_channels != i4_vae_token_channels(p->vae)) {
         i4_error("%s: transformer channels (%lld, %lld) and VAE token channels (%lld) disagree", p->snapshot,
@@ -109,10 +115,15 @@ void i4_pipeline_free(i4_pipeline *p) {
     i4_dit_free(p->cond);
     i4_dit_free(p->uncond);
     i4_vae_free(p->vae);
+    i4_backend_destroy(p->be);
     free(p);
 }
 
 const char *i4_pipeline_snapshot(const i4_pipeline *p) { return p->snapshot; }
+
+const char *i4_pipeline_backend(const i4_pipeline *p) { return p->backend_desc; }
+
+int i4_backend_name_ok(const char *name) { return i4_backend_name_valid(name); }
 
 void i4_generate_params_init(i4_generate_params *gp) {
     memset(gp, 0, sizeof *gp);
@@ -140,7 +151,7 @@ static int encode_text(i4_pipeline *p, const char *prompt, float **feat, int64_t
     char dir[PATH_MAX + 32];
     component(dir, sizeof dir, p, "text_encoder");
     i4_qwen3 *te = NULL;
-    if (i4_qwen3_load(&te, dir, p->precision) != 0) {
+    if (i4_qwen3_load(&te, dir, p->precision, p->be) != 0) {
         free(ids);
         return -1;
     }

@@ -41,55 +41,87 @@ void i4_noise(uint64_t seed, float *z, int64_t n) {
     for (int64_t i = 0; i < n; i++) z[i] = (float)i4_rng_normal(&r);
 }
 
+typedef struct {
+    i4_dv x, feat, z, vc, vu;
+} loop_buffers;
+
+static void take_loop_buffers(i4_workspace *w, loop_buffers *b, int64_t L, int64_t n_img, int64_t C, int64_t F) {
+    const size_t fs = sizeof(float);
+    b->x = i4_workspace_take(w, fs * (size_t)(L * C));
+    b->feat = i4_workspace_take(w, fs * (size_t)(L * F));
+    b->z = i4_workspace_take(w, fs * (size_t)(n_img * C));
+    b->vc = i4_workspace_take(w, fs * (size_t)(L * C));
+    b->vu = i4_workspace_take(w, fs * (size_t)(n_img * C));
+}
+
 int i4_sample(const i4_dit *cond, const i4_dit *uncond, const float *text_feat, int64_t n_text, int64_t gh,
               int64_t gw, const i4_sampler_params *sp, float *z, i4_step_fn progress, void *user) {
     const i4_dit_config *cc = i4_dit_config_get(cond), *uc = i4_dit_config_get(uncond);
-    int64_t C = cc->in_channels, F = cc->llm_features;
+    i4_backend *be = i4_dit_backend(cond);
+    const int64_t C = cc->in_channels, F = cc->llm_features;
     if (uc->in_channels != C) return i4_error("conditional and unconditional transformers disagree on channels");
+    if (i4_dit_backend(uncond) != be) return i4_error("the two transformers are on different backends");
     if (sp->steps < 1) return i4_error("steps must be at least 1");
-    int64_t n_img = gh * gw, L = n_text + n_img;
-    int rc = 0;
-    float *times = malloc(sizeof(float) * (size_t)(sp->steps + 1));
-    float *x = calloc((size_t)(L * C), sizeof(float));
-    float *feat = calloc((size_t)(L * F), sizeof(float));
-    float *vc = malloc(sizeof(float) * (size_t)(L * C));
-    float *vu = malloc(sizeof(float) * (size_t)(n_img * C));
+    const int64_t n_img = gh * gw, L = n_text + n_img;
+    const size_t fs = sizeof(float);
+    int rc = -1;
+    i4_dit_run *rc_run = NULL, *ru_run = NULL;
+    i4_workspace ws = {0};
+    float *times = malloc(fs * (size_t)(sp->steps + 1));
     int64_t *pos = malloc(sizeof(int64_t) * (size_t)(L * 3)), *seg = malloc(sizeof(int64_t) * (size_t)L);
     int64_t *ind = malloc(sizeof(int64_t) * (size_t)L);
     int64_t *upos = malloc(sizeof(int64_t) * (size_t)(n_img * 3)), *useg = malloc(sizeof(int64_t) * (size_t)n_img);
     int64_t *uind = malloc(sizeof(int64_t) * (size_t)n_img);
-    if (!times || !x || !feat || !vc || !vu || !pos || !seg || !ind || !upos || !useg || !uind) {
-        rc = i4_error("out of memory for the sampler (%lld tokens)", (long long)L);
+    if (!times || !pos || !seg || !ind || !upos || !useg || !uind) {
+        i4_error("out of memory for the sampler (%lld tokens)", (long long)L);
         goto done;
     }
     i4_schedule_times(sp->steps, sp->mu, sp->sigma, times);
     i4_layout_conditional(n_text, gh, gw, pos, seg, ind);
     i4_layout_unconditional(gh, gw, upos, useg, uind);
-    memcpy(feat, text_feat, sizeof(float) * (size_t)(n_text * F));
+    if (i4_dit_run_new(cond, pos, seg, ind, L, &rc_run) != 0 || i4_dit_run_new(uncond, upos, useg, uind, n_img, &ru_run) != 0)
+        goto done;
+
+    /* Device state of the loop: x = [0_text ; z] and feat [L, F] for the
+     * conditional pass, z, and the two velocities. */
+    i4_workspace plan;
+    i4_workspace_plan(&plan);
+    loop_buffers lb;
+    take_loop_buffers(&plan, &lb, L, n_img, C, F);
+    if (i4_workspace_init(&ws, be, plan.used, "sampler") != 0) goto done;
+    take_loop_buffers(&ws, &lb, L, n_img, C, F);
+    const i4_dv x = lb.x, feat = lb.feat, zd = lb.z, vc = lb.vc, vu = lb.vu;
+    be->ops->fill(be, x, L * C, 0.0f);
+    be->ops->fill(be, feat, L * F, 0.0f);
+    if (i4_be_upload(be, feat, text_feat, fs * (size_t)(n_text * F)) != 0 ||
+        i4_be_upload(be, zd, z, fs * (size_t)(n_img * C)) != 0)
+        goto done;
+    rc = 0;
     for (int k = 0; k < sp->steps && rc == 0; k++) {
         int i = sp->steps - 1 - k;
         float t = times[i + 1], s = times[i];
         float t_model = i4_round_bf16(t);
-        memcpy(x + n_text * C, z, sizeof(float) * (size_t)(n_img * C));
-        if (i4_dit_forward(cond, x, t_model, feat, pos, seg, ind, L, vc) != 0 ||
-            i4_dit_forward(uncond, z, t_model, NULL, upos, useg, uind, n_img, vu) != 0) {
+        be->ops->copy2d(be, i4_dv_f32(x, n_text * C), C, 1, zd, C, 1, n_img, C, 0, I4_PRECISION_F32);
+        if (i4_dit_run_forward(rc_run, x, t_model, feat, vc) != 0 ||
+            i4_dit_run_forward(ru_run, zd, t_model, i4_dv_none(), vu) != 0) {
             rc = i4_error_prefix("sampling step %d", k + 1);
             break;
         }
-        float g = sp->guidance[k], one_minus_g = 1.0f - g;
-        float dt = s - t;
-        const float *vci = vc + n_text * C;
-        for (int64_t e = 0; e < n_img * C; e++) {
-            float gv = g * vci[e];
-            float uv = one_minus_g * vu[e];
-            float v = gv + uv;
-            float step = v * dt;
-            z[e] = z[e] + step;
+        be->ops->guidance_step(be, zd, i4_dv_f32(vc, n_text * C), vu, n_img * C, sp->guidance[k], s - t);
+        /* progress and cancel see finished steps */
+        if (i4_be_sync(be) != 0) {
+            rc = i4_error_prefix("sampling step %d", k + 1);
+            break;
         }
         if (progress && progress(user, k + 1, sp->steps)) rc = I4_ERR_CANCELLED;
     }
+    /* z is the latents after the last finished step, also when cancelled */
+    if ((rc == 0 || rc == I4_ERR_CANCELLED) && i4_be_download(be, z, zd, fs * (size_t)(n_img * C)) != 0) rc = -1;
 done:
-    free(times); free(x); free(feat); free(vc); free(vu);
+    if (ws.buf) i4_workspace_free(&ws);
+    i4_dit_run_free(rc_run);
+    i4_dit_run_free(ru_run);
+    free(times);
     free(pos); free(seg); free(ind); free(upos); free(useg); free(uind);
     return rc;
 }

@@ -56,6 +56,11 @@ const char *i4_test_tmpdir(void);
  * I4_TEST_TINY_SEED), written once per runner process into the temp dir. */
 #define I4_TEST_TINY_SEED 1
 const char *i4_test_tiny_model(void);
+/* The backend the model tests run on: made once from $IDEOGRAM4_BACKEND
+ * (default auto) and the default thread count; NULL (and a message) when
+ * it cannot be made. Lives until the runner exits. */
+struct i4_backend;
+struct i4_backend *i4_test_backend(void);
 /* Path of a file under tests/vectors (the runner runs from the repo root). */
 const char *i4_test_vector_path(const char *name, char *buf, size_t size);
 

@@ -135,7 +135,7 @@ static int run_case(vec_case *c, const char *component, i4_precision p, float *o
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%s", tiny_snapshot(), component);
     i4_dit *m = NULL;
-    if (i4_dit_load(&m, dir, p) != 0) {
+    if (i4_dit_load(&m, dir, p, i4_test_backend()) != 0) {
         fprintf(stderr, "  load %s: %s\n", dir, i4_last_error());
         return -1;
     }
@@ -320,7 +320,7 @@ I4_TEST(dit_load_errors) {
     i4_dit *m = NULL;
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/dit-no-such-folder", i4_test_tmpdir());
-    CHECK(i4_dit_load(&m, dir, I4_PRECISION_F32) != 0);
+    CHECK(i4_dit_load(&m, dir, I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(m == NULL);
     CHECK(strstr(i4_last_error(), "dit-no-such-folder") != NULL);
     /* A checkpoint without one block tensor names the tensor. */
@@ -341,7 +341,7 @@ I4_TEST(dit_load_errors) {
     CHECK(i4_st_writer_save(w, file) == 0);
     i4_st_writer_free(w);
     i4_tensor_set_close(set);
-    CHECK(i4_dit_load(&m, dir, I4_PRECISION_BF16) != 0);
+    CHECK(i4_dit_load(&m, dir, I4_PRECISION_BF16, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "layers.1.ffn_norm2.weight") != NULL);
 }
 
@@ -415,7 +415,7 @@ I4_TEST(dit_set_linear) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/transformer", tiny_snapshot());
     i4_dit *m = NULL;
-    REQUIRE(i4_dit_load(&m, dir, I4_PRECISION_F32) == 0);
+    REQUIRE(i4_dit_load(&m, dir, I4_PRECISION_F32, i4_test_backend()) == 0);
     const size_t n = (size_t)(c.L * c.C);
     float *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
     REQUIRE(ref && got);

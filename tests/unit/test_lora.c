@@ -445,7 +445,7 @@ static i4_dit *load_dit(i4_precision p) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/transformer", i4_test_tiny_model());
     i4_dit *m = NULL;
-    if (i4_dit_load(&m, dir, p) != 0) fprintf(stderr, "  load %s: %s\n", dir, i4_last_error());
+    if (i4_dit_load(&m, dir, p, i4_test_backend()) != 0) fprintf(stderr, "  load %s: %s\n", dir, i4_last_error());
     return m;
 }
 

@@ -69,7 +69,7 @@ static void free_case(vec_case *vc) {
 /* Encode ids with the text encoder in dir; returns a malloc'd [n, nf] or NULL. */
 static float *encode(const char *dir, i4_precision p, const int64_t *ids, int64_t n, int64_t *nf) {
     i4_qwen3 *m = NULL;
-    if (i4_qwen3_load(&m, dir, p) != 0) {
+    if (i4_qwen3_load(&m, dir, p, i4_test_backend()) != 0) {
         fprintf(stderr, "  %s\n", i4_last_error());
         return NULL;
     }
@@ -87,7 +87,7 @@ static float *encode(const char *dir, i4_precision p, const int64_t *ids, int64_
 
 I4_TEST(qwen3_config_from_tensors) {
     i4_qwen3 *m = NULL;
-    REQUIRE(i4_qwen3_load(&m, tiny_te(), I4_PRECISION_F32) == 0);
+    REQUIRE(i4_qwen3_load(&m, tiny_te(), I4_PRECISION_F32, i4_test_backend()) == 0);
     const i4_qwen3_config *c = i4_qwen3_config_get(m);
     CHECK(c->hidden == 32 && c->n_layers == 36 && c->n_heads == 4 && c->n_kv_heads == 2 && c->head_dim == 16);
     CHECK(c->ffn_dim == 64 && c->vocab == 151936);
@@ -179,7 +179,7 @@ I4_TEST(qwen3_timing_mixed) {
     for (int pi = 0; pi < 2; pi++) {
         i4_precision p = pi ? I4_PRECISION_BF16 : I4_PRECISION_F32;
         i4_qwen3 *m = NULL;
-        REQUIRE(i4_qwen3_load(&m, tiny_te(), p) == 0);
+        REQUIRE(i4_qwen3_load(&m, tiny_te(), p, i4_test_backend()) == 0);
         float *f = malloc((size_t)(vc.n * vc.nf) * sizeof *f);
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -260,7 +260,7 @@ I4_TEST(qwen3_config_older_rope_keys) {
                                 "\"rope_theta\": 1000000, \"rope_scaling\": {\"rope_type\": \"default\", "
                                 "\"mrope_section\": [4, 2, 2], \"mrope_interleaved\": true}}}\n") == 0);
     i4_qwen3 *m = NULL;
-    REQUIRE(i4_qwen3_load(&m, dir, I4_PRECISION_F32) == 0);
+    REQUIRE(i4_qwen3_load(&m, dir, I4_PRECISION_F32, i4_test_backend()) == 0);
     CHECK_NEAR(i4_qwen3_config_get(m)->rope_theta, 1e6, 1e-6);
     CHECK_NEAR(i4_qwen3_config_get(m)->rms_eps, 1e-5, 1e-12);
     i4_qwen3_free(m);
@@ -272,24 +272,24 @@ I4_TEST(qwen3_load_errors) {
     /* Too few layers for the taps (layer 35 removed). */
     snprintf(dir, sizeof dir, "%s/qwen3_35layers", i4_test_tmpdir());
     REQUIRE(copy_renamed(tiny_te(), dir, "language_model.", "layers.35.", 0) == 0);
-    CHECK(i4_qwen3_load(&m, dir, I4_PRECISION_F32) != 0 && m == NULL);
+    CHECK(i4_qwen3_load(&m, dir, I4_PRECISION_F32, i4_test_backend()) != 0 && m == NULL);
     CHECK(strstr(i4_last_error(), "35 decoder layers") && strstr(i4_last_error(), "at least 36"));
     /* A missing tensor is named. */
     snprintf(dir, sizeof dir, "%s/qwen3_noknorm", i4_test_tmpdir());
     REQUIRE(copy_renamed(tiny_te(), dir, "language_model.", "layers.7.self_attn.k_norm", 0) == 0);
-    CHECK(i4_qwen3_load(&m, dir, I4_PRECISION_F32) != 0);
+    CHECK(i4_qwen3_load(&m, dir, I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "language_model.layers.7.self_attn.k_norm.weight") != NULL);
     /* Not a text encoder. */
     snprintf(dir, sizeof dir, "%s/qwen3_noembed", i4_test_tmpdir());
     REQUIRE(copy_renamed(tiny_te(), dir, "language_model.", "embed_tokens", 0) == 0);
-    CHECK(i4_qwen3_load(&m, dir, I4_PRECISION_F32) != 0 && strstr(i4_last_error(), "embed_tokens"));
-    CHECK(i4_qwen3_load(&m, "/nonexistent/text_encoder", I4_PRECISION_F32) != 0 &&
+    CHECK(i4_qwen3_load(&m, dir, I4_PRECISION_F32, i4_test_backend()) != 0 && strstr(i4_last_error(), "embed_tokens"));
+    CHECK(i4_qwen3_load(&m, "/nonexistent/text_encoder", I4_PRECISION_F32, i4_test_backend()) != 0 &&
           strstr(i4_last_error(), "not found"));
 }
 
 I4_TEST(qwen3_bad_token_ids) {
     i4_qwen3 *m = NULL;
-    REQUIRE(i4_qwen3_load(&m, tiny_te(), I4_PRECISION_F32) == 0);
+    REQUIRE(i4_qwen3_load(&m, tiny_te(), I4_PRECISION_F32, i4_test_backend()) == 0);
     float *f = malloc(3 * 13 * 32 * sizeof *f);
     const int64_t hi[3] = {1, 151936, 2}, neg[3] = {1, 2, -5};
     CHECK(i4_qwen3_encode(m, hi, 3, f) != 0);

@@ -110,12 +110,12 @@ static int load_models(models *m) {
     char dir[PATH_MAX];
     memset(m, 0, sizeof *m);
     snprintf(dir, sizeof dir, "%s/transformer", i4_test_tiny_model());
-    if (i4_dit_load(&m->cond, dir, I4_PRECISION_F32) != 0) {
+    if (i4_dit_load(&m->cond, dir, I4_PRECISION_F32, i4_test_backend()) != 0) {
         fprintf(stderr, "  load %s: %s\n", dir, i4_last_error());
         return -1;
     }
     snprintf(dir, sizeof dir, "%s/unconditional_transformer", i4_test_tiny_model());
-    if (i4_dit_load(&m->uncond, dir, I4_PRECISION_F32) != 0) {
+    if (i4_dit_load(&m->uncond, dir, I4_PRECISION_F32, i4_test_backend()) != 0) {
         fprintf(stderr, "  load %s: %s\n", dir, i4_last_error());
         return -1;
     }

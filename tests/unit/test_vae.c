@@ -171,7 +171,7 @@ static double now_ms(void) {
  * or any index/layout error fails it. */
 I4_TEST(vae_decode_f32_vs_reference) {
     i4_vae *m = NULL;
-    REQUIRE(i4_vae_load(&m, tiny_vae(), I4_PRECISION_F32) == 0);
+    REQUIRE(i4_vae_load(&m, tiny_vae(), I4_PRECISION_F32, i4_test_backend()) == 0);
     CHECK(i4_vae_token_channels(m) == 128);
     CHECK(i4_vae_bn_mismatches(m) == 0);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -208,7 +208,7 @@ I4_TEST(vae_decode_f32_vs_reference) {
  * rounding would pull it towards f32). The output must be bf16-valued. */
 I4_TEST(vae_decode_bf16_vs_reference) {
     i4_vae *m = NULL;
-    REQUIRE(i4_vae_load(&m, tiny_vae(), I4_PRECISION_BF16) == 0);
+    REQUIRE(i4_vae_load(&m, tiny_vae(), I4_PRECISION_BF16, i4_test_backend()) == 0);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         vec_case v;
         REQUIRE(load_case(cases[c], &v) == 0);
@@ -235,7 +235,7 @@ I4_TEST(vae_decode_bf16_vs_reference) {
 
 I4_TEST(vae_decode_rejects_bad_grid) {
     i4_vae *m = NULL;
-    REQUIRE(i4_vae_load(&m, tiny_vae(), I4_PRECISION_F32) == 0);
+    REQUIRE(i4_vae_load(&m, tiny_vae(), I4_PRECISION_F32, i4_test_backend()) == 0);
     float tok[128] = {0}, img[3 * 16 * 16];
     CHECK(i4_vae_decode_tokens(m, tok, 0, 1, img) != 0);
     CHECK(strstr(i4_last_error(), "grid") != NULL);
@@ -377,7 +377,7 @@ I4_TEST(vae_bn_mismatch_warns_but_loads) {
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o) == 0);
     i4_vae *m = NULL;
     fprintf(stderr, "  (a bn warning is expected below)\n");
-    REQUIRE(i4_vae_load(&m, dst, I4_PRECISION_F32) == 0);
+    REQUIRE(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) == 0);
     CHECK(i4_vae_bn_mismatches(m) == 1);
     /* The constants, not the buffers, are used: same image as the original. */
     vec_case v;
@@ -393,7 +393,7 @@ I4_TEST(vae_bn_mismatch_warns_but_loads) {
     snprintf(dst, sizeof dst, "%s/vae_no_bn", i4_test_tmpdir());
     rewrite_opts o2 = {.drop = "bn.running_var"};
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o2) == 0);
-    REQUIRE(i4_vae_load(&m, dst, I4_PRECISION_F32) == 0);
+    REQUIRE(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) == 0);
     CHECK(i4_vae_bn_mismatches(m) == -1);
     i4_vae_free(m);
 }
@@ -405,7 +405,7 @@ I4_TEST(vae_load_errors) {
     snprintf(dst, sizeof dst, "%s/vae_missing", i4_test_tmpdir());
     rewrite_opts o1 = {.drop = "decoder.up_blocks.2.resnets.0.conv_shortcut.weight"};
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o1) == 0);
-    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32) != 0 && m == NULL);
+    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) != 0 && m == NULL);
     CHECK(strstr(i4_last_error(), "decoder.up_blocks.2.resnets.0.conv_shortcut.weight") != NULL);
 
     /* Config widths disagree with the tensor shapes. */
@@ -413,7 +413,7 @@ I4_TEST(vae_load_errors) {
     rewrite_opts o2 = {.config = "{\"latent_channels\": 32, \"block_out_channels\": [32, 32, 64, 128], "
                                  "\"layers_per_block\": 2, \"norm_num_groups\": 32, \"patch_size\": [2, 2]}"};
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o2) == 0);
-    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32) != 0);
+    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "decoder.conv_in.weight") != NULL);
     CHECK(strstr(i4_last_error(), "[128, 32, 3, 3]") != NULL);
 
@@ -422,25 +422,25 @@ I4_TEST(vae_load_errors) {
     rewrite_opts o3 = {.config = "{\"latent_channels\": 32, \"block_out_channels\": [32, 32, 64, 64], "
                                  "\"layers_per_block\": 1, \"norm_num_groups\": 32, \"patch_size\": [2, 2]}"};
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o3) == 0);
-    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32) != 0);
+    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "decoder tensors in the checkpoint") != NULL);
 
     /* An unexpected decoder tensor. */
     snprintf(dst, sizeof dst, "%s/vae_extra", i4_test_tmpdir());
     rewrite_opts o4 = {.extra = 1};
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o4) == 0);
-    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32) != 0);
+    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "decoder tensors in the checkpoint") != NULL);
 
     /* Latent channels that the 128 constants cannot cover. */
     snprintf(dst, sizeof dst, "%s/vae_latent16", i4_test_tmpdir());
     rewrite_opts o5 = {.config = "{\"latent_channels\": 16, \"patch_size\": [2, 2]}"};
     REQUIRE(rewrite_vae(tiny_vae(), dst, &o5) == 0);
-    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32) != 0);
+    CHECK(i4_vae_load(&m, dst, I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "128") != NULL);
 
     /* No config.json / no folder. */
-    CHECK(i4_vae_load(&m, "/nonexistent/vae", I4_PRECISION_F32) != 0);
+    CHECK(i4_vae_load(&m, "/nonexistent/vae", I4_PRECISION_F32, i4_test_backend()) != 0);
     CHECK(strstr(i4_last_error(), "config.json") != NULL);
 }
 

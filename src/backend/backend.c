@@ -1,0 +1,144 @@
+/*
+ * backend.c — choosing a backend by name, binding weights once, and the
+ * per-shape workspace (see backend.h).
+ */
+#include "backend/backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+int i4_backend_name_valid(const char *name) {
+    return name && (!strcmp(name, "auto") || !strcmp(name, "cpu") || !strcmp(name, "vulkan"));
+}
+
+int i4_backend_create(const i4_backend_options *opt, i4_backend **out) {
+    *out = NULL;
+    const char *name = opt && opt->name && *opt->name ? opt->name : getenv("IDEOGRAM4_BACKEND");
+    if (!name || !*name) name = "auto";
+    if (!i4_backend_name_valid(name))
+        return i4_error("unknown backend '%s' (auto, cpu or vulkan)", name);
+    const int threads = opt ? opt->threads : 0;
+    const char *isa = opt && opt->cpu_isa ? opt->cpu_isa : NULL;
+    if (!strcmp(name, "vulkan"))
+        return i4_error("the vulkan backend is not part of this build yet; use --backend cpu");
+    /* auto: the only backend of this build is the CPU one. */
+    return i4_cpu_backend_create(threads, isa, out);
+}
+
+void i4_backend_destroy(i4_backend *be) {
+    if (be) be->ops->destroy(be);
+}
+
+/* ---- weights */
+
+void i4_weight_set_init(i4_weight_set *ws, i4_backend *be) {
+    memset(ws, 0, sizeof *ws);
+    ws->be = be;
+}
+
+void i4_weight_set_release(i4_weight_set *ws) {
+    for (size_t i = 0; i < ws->n; i++) i4_be_release(ws->be, ws->bufs[i]);
+    free(ws->bufs);
+    ws->bufs = NULL;
+    ws->n = ws->cap = 0;
+}
+
+int i4_weight_set_bind(i4_weight_set *ws, const void *host, size_t bytes, i4_dv *out) {
+    *out = i4_dv_none();
+    if (!host) return 0;
+    if (ws->n == ws->cap) {
+        size_t cap = ws->cap ? ws->cap * 2 : 64;
+        i4_buf **b = realloc(ws->bufs, cap * sizeof *b);
+        if (!b) return i4_error("out of memory");
+        ws->bufs = b;
+        ws->cap = cap;
+    }
+    i4_buf *b = i4_be_wrap(ws->be, host, bytes);
+    if (!b) return -1;
+    ws->bufs[ws->n++] = b;
+    *out = i4_dv_of(b);
+    return 0;
+}
+
+int i4_bind_dlinear(i4_weight_set *ws, const i4_linear_w *w, i4_dlinear *out) {
+    memset(out, 0, sizeof *out);
+    out->dtype = w->dtype;
+    out->scale_per_tensor = w->scale_per_tensor;
+    out->bias_dtype = w->bias_dtype;
+    out->out = w->out;
+    out->in = w->in;
+    const size_t wbytes = (size_t)(w->out * w->in) * i4_dtype_size(w->dtype);
+    if (i4_weight_set_bind(ws, w->w, wbytes, &out->w) != 0) return -1;
+    if (w->dtype == I4_DT_F8_E4M3 &&
+        i4_weight_set_bind(ws, w->scale, (size_t)(w->scale_per_tensor ? 1 : w->out) * sizeof(float), &out->scale) != 0)
+        return -1;
+    return i4_weight_set_bind(ws, w->bias, (size_t)w->out * i4_dtype_size(w->bias_dtype), &out->bias);
+}
+
+int i4_bind_dconv(i4_weight_set *ws, const i4_conv_w *w, i4_dconv *out) {
+    memset(out, 0, sizeof *out);
+    out->dtype = w->dtype;
+    out->bias_dtype = w->bias_dtype;
+    out->c_out = w->c_out;
+    out->c_in = w->c_in;
+    out->k = w->k;
+    const size_t wbytes = (size_t)(w->c_out * w->c_in * w->k * w->k) * i4_dtype_size(w->dtype);
+    if (i4_weight_set_bind(ws, w->w, wbytes, &out->w) != 0) return -1;
+    return i4_weight_set_bind(ws, w->bias, (size_t)w->c_out * i4_dtype_size(w->bias_dtype), &out->bias);
+}
+
+int i4_bind_dparam(i4_weight_set *ws, i4_dtype dtype, const void *data, int64_t n, i4_dparam *out) {
+    out->dtype = dtype;
+    out->n = n;
+    return i4_weight_set_bind(ws, data, (size_t)n * i4_dtype_size(dtype), &out->data);
+}
+
+i4_dlinear i4_dlinear_rows(const i4_dlinear *w, int64_t first, int64_t rows) {
+    i4_dlinear s = *w;
+    s.w.off += (size_t)(first * w->in) * i4_dtype_size(w->dtype);
+    if (w->dtype == I4_DT_F8_E4M3 && !w->scale_per_tensor) s.scale.off += (size_t)first * sizeof(float);
+    if (w->bias.buf) s.bias.off += (size_t)first * i4_dtype_size(w->bias_dtype);
+    s.out = rows;
+    return s;
+}
+
+/* ---- workspace */
+
+#define WS_ALIGN 64
+
+int i4_workspace_init(i4_workspace *w, i4_backend *be, size_t bytes, const char *what) {
+    memset(w, 0, sizeof *w);
+    w->be = be;
+    w->size = bytes;
+    w->buf = i4_be_alloc(be, bytes);
+    if (!w->buf)
+        return i4_error("%s: cannot allocate its %.1f MiB workspace on the %s backend", what,
+                        (double)bytes / (1 << 20), i4_be_name(be));
+    return 0;
+}
+
+void i4_workspace_plan(i4_workspace *w) { memset(w, 0, sizeof *w); }
+
+i4_dv i4_workspace_take(i4_workspace *w, size_t bytes) {
+    size_t start = (w->used + WS_ALIGN - 1) & ~(size_t)(WS_ALIGN - 1);
+    if (!w->buf) { /* planning: only count */
+        w->used = start + bytes;
+        return i4_dv_none();
+    }
+    if (start + bytes > w->size) {
+        fprintf(stderr, "ideogram4: internal error: workspace of %zu bytes overrun (%zu + %zu)\n", w->size, start,
+                bytes);
+        abort();
+    }
+    w->used = start + bytes;
+    i4_dv v = {w->buf, start};
+    return v;
+}
+
+void i4_workspace_free(i4_workspace *w) {
+    if (w->buf) i4_be_release(w->be, w->buf);
+    memset(w, 0, sizeof *w);
+}

@@ -1,0 +1,239 @@
+/*
+ * backend.h — the compute backend under the three networks and the sampler.
+ *
+ * A backend owns device memory and runs ops on it. The models never touch
+ * activation memory directly: they allocate device buffers (once per shape,
+ * in a workspace), upload their inputs, queue ops, and download the result.
+ * A forward pass, and a whole sampling step, is a sequence of ops with no
+ * host round trip in between; only downloads (and i4_be_sync) wait.
+ *
+ *   buffers  alloc / free / upload / download; `wrap` binds constant host
+ *            data (the mmap'd weights, in their stored dtype) — the CPU
+ *            backend uses the host memory in place, a GPU backend copies it
+ *            once at load.
+ *   views    i4_dv = buffer + byte offset; ops take views plus element
+ *            strides, so slices (the q|k|v thirds of a fused Linear, the
+ *            image rows of a packed sequence) cost nothing.
+ *   weights  i4_dlinear / i4_dconv / i4_dparam: the kernel views of ops.h
+ *            with device views instead of host pointers, bound once.
+ *   ops      every piece of arithmetic the networks and the sampler do
+ *            (below). Activations are f32; `p` selects the precision mode of
+ *            ops.h (bf16 mode rounds each op's result as documented there).
+ *
+ * Errors: ops are queued and report nothing; a failure (out of device
+ * memory, device lost) is remembered and returned by the next sync,
+ * download or i4_be_status — the CPU backend cannot fail in an op.
+ *
+ * Thread count and CPU instruction set belong to the backend context
+ * (i4_backend_options), not to global state.
+ */
+#ifndef I4_BACKEND_H
+#define I4_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ideogram4.h"
+#include "ops/ops.h"
+#include "tensor/dtype.h"
+
+typedef struct i4_backend i4_backend;
+typedef struct i4_buf i4_buf;
+
+/* A device view: `off` bytes into `buf`. buf == NULL is "none". */
+typedef struct {
+    i4_buf *buf;
+    size_t off;
+} i4_dv;
+
+static inline i4_dv i4_dv_none(void) {
+    i4_dv v = {NULL, 0};
+    return v;
+}
+/* The view `elems` f32 elements further on. */
+static inline i4_dv i4_dv_f32(i4_dv v, int64_t elems) {
+    v.off += (size_t)elems * sizeof(float);
+    return v;
+}
+/* The view `elems` int64 elements further on. */
+static inline i4_dv i4_dv_i64(i4_dv v, int64_t elems) {
+    v.off += (size_t)elems * sizeof(int64_t);
+    return v;
+}
+
+/* A Linear bound on a backend (see i4_linear_w in ops.h for the math). */
+typedef struct {
+    i4_dtype dtype;
+    i4_dv w;              /* [out, in], stored bytes */
+    i4_dv scale;          /* F8: [out] f32 per-row scales, or [1] when scale_per_tensor */
+    int scale_per_tensor;
+    i4_dtype bias_dtype;
+    i4_dv bias;           /* [out] or none */
+    int64_t out, in;
+} i4_dlinear;
+
+/* A conv2d weight bound on a backend (see i4_conv_w). */
+typedef struct {
+    i4_dtype dtype;
+    i4_dv w;              /* [c_out, c_in, k, k] */
+    i4_dtype bias_dtype;
+    i4_dv bias;           /* [c_out] or none */
+    int64_t c_out, c_in;
+    int k;
+} i4_dconv;
+
+/* A parameter vector as stored (norm weights, embeddings). */
+typedef struct {
+    i4_dtype dtype;
+    i4_dv data;
+    int64_t n;
+} i4_dparam;
+
+typedef enum { I4_ACT_SILU = 0, I4_ACT_TANH = 1 } i4_act_kind;
+
+/* The backend's function table; use the i4_be_* wrappers below. */
+typedef struct {
+    const char *name;
+    void (*destroy)(i4_backend *be);
+    i4_buf *(*alloc)(i4_backend *be, size_t bytes);
+    i4_buf *(*wrap)(i4_backend *be, const void *host, size_t bytes);
+    void (*release)(i4_backend *be, i4_buf *b);
+    int (*upload)(i4_backend *be, i4_dv dst, const void *src, size_t bytes);
+    int (*download)(i4_backend *be, void *dst, i4_dv src, size_t bytes);
+    int (*sync)(i4_backend *be);
+    /* A one-line description: "cpu (avx512, 2 threads)". */
+    const char *(*describe)(i4_backend *be);
+
+    /* ---- ops (see ops.h for the math of the first eight) ---- */
+    void (*linear)(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t x_stride, int64_t n, i4_dv y,
+                   int64_t y_stride, i4_precision p);
+    void (*rmsnorm)(i4_backend *be, i4_dv y, i4_dv x, int64_t rows, int64_t dim, int64_t stride,
+                    const i4_dparam *w, float eps, i4_precision p, i4_rms_rounding r);
+    void (*layernorm)(i4_backend *be, i4_dv y, i4_dv x, int64_t rows, int64_t dim, float eps, i4_precision p);
+    void (*groupnorm)(i4_backend *be, i4_dv y, i4_dv x, int64_t C, int64_t HW, int64_t groups,
+                      const i4_dparam *gamma, const i4_dparam *beta, float eps, i4_precision p);
+    void (*act)(i4_backend *be, i4_act_kind kind, i4_dv x, int64_t n, i4_precision p);
+    void (*rope)(i4_backend *be, i4_dv x, int64_t n, int n_heads, int head_dim, int64_t stride, i4_dv cos_tab,
+                 i4_dv sin_tab, i4_precision p);
+    /* seg: int64 [nq] for I4_MASK_SEGMENT, else none */
+    void (*attention)(i4_backend *be, i4_dv out, int64_t out_stride, i4_dv q, int64_t q_stride, i4_dv k,
+                      int64_t k_stride, i4_dv v, int64_t v_stride, int64_t nq, int64_t nk, int n_heads,
+                      int n_kv_heads, int head_dim, float scale, i4_mask_kind mask, i4_dv seg, i4_precision p);
+    void (*conv2d)(i4_backend *be, const i4_dconv *W, i4_dv x, int64_t H, int64_t Wd, int pad, i4_dv y,
+                   i4_precision p);
+    void (*upsample2x)(i4_backend *be, i4_dv y, i4_dv x, int64_t C, int64_t H, int64_t W);
+
+    /* ---- element-wise (bf16 mode rounds each product and sum as written) ---- */
+    /* x[i] = rnd(x[i] + y[i]) */
+    void (*add)(i4_backend *be, i4_dv x, i4_dv y, int64_t n, i4_precision p);
+    /* x[i] = rnd(x[i] * y[i]) */
+    void (*mul)(i4_backend *be, i4_dv x, i4_dv y, int64_t n, i4_precision p);
+    /* x[i] = rnd(x[i] + c) */
+    void (*add_scalar)(i4_backend *be, i4_dv x, int64_t n, float c, i4_precision p);
+    /* x[r, i] = rnd(x[r, i] * s[i])  (rows of length dim, contiguous) */
+    void (*mul_rows)(i4_backend *be, i4_dv x, i4_dv s, int64_t rows, int64_t dim, i4_precision p);
+    /* h[r, i] = rnd(h[r, i] + rnd(g[i] * a[r, i])) */
+    void (*gated_add)(i4_backend *be, i4_dv h, i4_dv a, i4_dv g, int64_t rows, int64_t dim, i4_precision p);
+    /* h[r, i] = rnd(h[r, i] + table[sel[r], i]); sel int64 [rows] */
+    void (*add_rows_indexed)(i4_backend *be, i4_dv h, i4_dv table, i4_dv sel, int64_t rows, int64_t dim,
+                             i4_precision p);
+    /* dst[r, :] = rnd(src[idx[r], :]) for rows of length ld (rnd only when round_bf16) */
+    void (*gather_rows)(i4_backend *be, i4_dv dst, i4_dv src, int64_t ld, i4_dv idx, int64_t n, int round_bf16);
+    /* dst[idx[r], :] = src[r * src_stride, :]; src_stride 0 broadcasts one row */
+    void (*scatter_rows)(i4_backend *be, i4_dv dst, i4_dv src, int64_t src_stride, int64_t ld, i4_dv idx,
+                         int64_t n);
+    /* dst[r*drs + c*dcs] = (accumulate ? rnd(dst[..] + src[..]) : src[r*srs + c*scs]), f32 elements */
+    void (*copy2d)(i4_backend *be, i4_dv dst, int64_t drs, int64_t dcs, i4_dv src, int64_t srs, int64_t scs,
+                   int64_t rows, int64_t cols, int accumulate, i4_precision p);
+    void (*fill)(i4_backend *be, i4_dv x, int64_t n, float value);
+    /* Token latents [gh*gw, ph*pw*ae] → image latents [ae, gh*ph, gw*pw]:
+     * lat = t * scale[c] + shift[c], c = (py*pw + px)*ae + a (scale/shift f32 [ph*pw*ae]) */
+    void (*unpack_latents)(i4_backend *be, i4_dv lat, i4_dv tokens, int64_t gh, int64_t gw, int ph, int pw,
+                           int64_t ae, i4_dv scale, i4_dv shift);
+    /* Guided Euler step: z[e] += (g*vc[e] + (1-g)*vu[e]) * dt, in that f32 order */
+    void (*guidance_step)(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64_t n, float g, float dt);
+} i4_backend_ops;
+
+struct i4_backend {
+    const i4_backend_ops *ops;
+};
+
+/* ---- creating one ------------------------------------------------------- */
+
+typedef struct {
+    const char *name;  /* "auto" | "cpu" | "vulkan"; NULL = $IDEOGRAM4_BACKEND, else auto */
+    int threads;       /* CPU threads; <= 0 = online CPUs */
+    const char *cpu_isa; /* NULL = $IDEOGRAM4_CPU_ISA, else the best this CPU runs */
+} i4_backend_options;
+
+/* Create the backend named in opt (auto picks the best available; a named
+ * backend that is unavailable is an error saying why). */
+int i4_backend_create(const i4_backend_options *opt, i4_backend **out);
+void i4_backend_destroy(i4_backend *be);
+/* Is `name` a backend name this build knows ("auto", "cpu", "vulkan")? */
+int i4_backend_name_valid(const char *name);
+
+/* The CPU backend (src/backend/cpu_backend.c). isa NULL = default table. */
+int i4_cpu_backend_create(int threads, const char *isa, i4_backend **out);
+
+/* ---- wrappers ------------------------------------------------------------ */
+
+static inline const char *i4_be_name(i4_backend *be) { return be->ops->name; }
+static inline const char *i4_be_describe(i4_backend *be) { return be->ops->describe(be); }
+static inline i4_buf *i4_be_alloc(i4_backend *be, size_t bytes) { return be->ops->alloc(be, bytes); }
+static inline i4_buf *i4_be_wrap(i4_backend *be, const void *host, size_t bytes) {
+    return be->ops->wrap(be, host, bytes);
+}
+static inline void i4_be_release(i4_backend *be, i4_buf *b) {
+    if (b) be->ops->release(be, b);
+}
+static inline int i4_be_upload(i4_backend *be, i4_dv dst, const void *src, size_t bytes) {
+    return be->ops->upload(be, dst, src, bytes);
+}
+static inline int i4_be_download(i4_backend *be, void *dst, i4_dv src, size_t bytes) {
+    return be->ops->download(be, dst, src, bytes);
+}
+static inline int i4_be_sync(i4_backend *be) { return be->ops->sync(be); }
+static inline i4_dv i4_dv_of(i4_buf *b) {
+    i4_dv v = {b, 0};
+    return v;
+}
+
+/* ---- binding weights (bound once at load; owned by an i4_weight_set) ---- */
+
+/* The buffers a model bound; released together. */
+typedef struct {
+    i4_backend *be;
+    i4_buf **bufs;
+    size_t n, cap;
+} i4_weight_set;
+
+void i4_weight_set_init(i4_weight_set *ws, i4_backend *be);
+void i4_weight_set_release(i4_weight_set *ws);
+/* Bind host data (stored bytes) of `bytes`; returns its view, or none with an error set. */
+int i4_weight_set_bind(i4_weight_set *ws, const void *host, size_t bytes, i4_dv *out);
+int i4_bind_dlinear(i4_weight_set *ws, const i4_linear_w *w, i4_dlinear *out);
+int i4_bind_dconv(i4_weight_set *ws, const i4_conv_w *w, i4_dconv *out);
+int i4_bind_dparam(i4_weight_set *ws, i4_dtype dtype, const void *data, int64_t n, i4_dparam *out);
+/* A row slice [first, first+rows) of a bound Linear (the q|k|v thirds). */
+i4_dlinear i4_dlinear_rows(const i4_dlinear *w, int64_t first, int64_t rows);
+
+/* ---- workspace: one device buffer sized once per shape, handed out in slices ---- */
+
+typedef struct {
+    i4_backend *be;
+    i4_buf *buf;
+    size_t size, used;
+} i4_workspace;
+
+/* Allocate `bytes` on the backend (error naming `what` when it does not fit). */
+int i4_workspace_init(i4_workspace *w, i4_backend *be, size_t bytes, const char *what);
+/* A planning workspace: takes only count bytes (w->used is the size to
+ * allocate); a model lays its buffers out once to plan, once for real. */
+void i4_workspace_plan(i4_workspace *w);
+/* The next `bytes` (64-byte aligned); aborts the program on overflow, a
+ * sizing bug (callers size the workspace from the same arithmetic). */
+i4_dv i4_workspace_take(i4_workspace *w, size_t bytes);
+void i4_workspace_free(i4_workspace *w);
+
+#endif
