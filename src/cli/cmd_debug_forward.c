@@ -13,7 +13,7 @@
 #include "ideogram4.h"
 
 int i4_cmd_debug_forward(int argc, char **argv) {
-    const char *component = NULL, *model = NULL, *repo = NULL, *in_path = NULL, *out_path = NULL;
+    const char *component = NULL, *model = NULL, *repo = NULL, *in_path = NULL, *out_path = NULL, *backend = NULL;
     i4_precision prec = I4_PRECISION_F32;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -24,6 +24,13 @@ int i4_cmd_debug_forward(int argc, char **argv) {
         else if (!strcmp(a, "--in") && v) in_path = argv[++i];
         else if (!strcmp(a, "--out") && v) out_path = argv[++i];
         else if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--backend") && v) {
+            backend = argv[++i];
+            if (!i4_backend_name_ok(backend)) {
+                fprintf(stderr, "debug-forward: unknown backend '%s' (auto, cpu or vulkan)\n", backend);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--precision") && v) {
             if (i4_precision_parse(argv[++i], &prec) != 0) {
                 fprintf(stderr, "debug-forward: %s\n", i4_last_error());
@@ -37,11 +44,10 @@ int i4_cmd_debug_forward(int argc, char **argv) {
     }
     if (!component || !in_path || !out_path) {
         fprintf(stderr, "usage: ideogram4 debug-forward COMPONENT --model DIR --in IN.safetensors --out OUT.safetensors "
-                        "[--precision f32|bf16]\n");
+                        "[--precision f32|bf16] [--backend auto|cpu|vulkan] [--threads N]\n");
         return 2;
     }
-    i4_set_threads(threads);
-    i4_load_options opt = {.model_dir = model, .repo = repo, .precision = prec};
+    i4_load_options opt = {.model_dir = model, .repo = repo, .precision = prec, .backend = backend, .threads = threads};
     int rc = i4_debug_forward(component, &opt, in_path, out_path);
     if (rc == I4_ERR_INVALID_ARG) {
         fprintf(stderr, "debug-forward: %s\n", i4_last_error());

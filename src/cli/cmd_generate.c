@@ -112,7 +112,8 @@ static void usage(void) {
             "  --lora PATH [--lora-strength S] (repeatable; strength default 0.6)\n"
             "  --noise FILE.safetensors        initial noise (tensor `noise` F32 [1,tokens,128])\n"
             "  --save-latents FILE.safetensors final latents (tensor `latents`)\n"
-            "  --threads N --precision f32|bf16\n");
+            "  --threads N --precision f32|bf16\n"
+            "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n");
 }
 
 int i4_cmd_generate(int argc, char **argv) {
@@ -143,6 +144,14 @@ int i4_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--height")) { if (parse_int(a, v, 1, 16384, &height)) return 2; }
         else if (!strcmp(a, "--resolution")) { if (parse_int(a, v, 1, 16384, &resolution)) return 2; }
         else if (!strcmp(a, "--quality")) { if (parse_int(a, v, 1, 100, &quality)) return 2; }
+        else if (!strcmp(a, "--backend") && v) {
+            if (!i4_backend_name_ok(v)) {
+                fprintf(stderr, "generate: unknown backend '%s' (auto, cpu or vulkan)\n", v);
+                return 2;
+            }
+            lo.backend = v;
+            i++;
+        }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, v, 0, 4096, &threads)) return 2; }
         else if (!strcmp(a, "--steps")) { if (parse_int(a, v, 1, 1000, &x)) return 2; gp.steps = (int)x; }
         else if (!strcmp(a, "--seed")) {
@@ -236,7 +245,7 @@ int i4_cmd_generate(int argc, char **argv) {
         if (i4_mkdirs(parent) != 0) { fprintf(stderr, "generate: %s\n", i4_last_error()); free(prompt_buf); return 1; }
     }
 
-    i4_set_threads((int)threads);
+    lo.threads = (int)threads;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -267,10 +276,10 @@ int i4_cmd_generate(int argc, char **argv) {
         return 1;
     }
     double t_load = i4_now_seconds() - t0;
-    fprintf(stderr, "loaded %s in %.1f s (%s, %d threads)\n", i4_pipeline_snapshot(pipe), t_load,
-            i4_precision_name(lo.precision), i4_get_threads());
-    i4_log(&lg, I4_LOG_INFO, "model", "loaded %s in %.2f s (%s, %d threads)", i4_pipeline_snapshot(pipe), t_load,
-           i4_precision_name(lo.precision), i4_get_threads());
+    fprintf(stderr, "loaded %s in %.1f s (%s, %s)\n", i4_pipeline_snapshot(pipe), t_load,
+            i4_precision_name(lo.precision), i4_pipeline_backend(pipe));
+    i4_log(&lg, I4_LOG_INFO, "model", "loaded %s in %.2f s (%s, %s)", i4_pipeline_snapshot(pipe), t_load,
+           i4_precision_name(lo.precision), i4_pipeline_backend(pipe));
     for (int i = 0; i < n_loras; i++) {
         if (i4_pipeline_apply_lora(pipe, loras[i], (float)lora_strength) != 0) {
             fprintf(stderr, "generate: %s\n", i4_last_error());

@@ -2,7 +2,7 @@
  * cmd_serve.c — `ideogram4 serve [--host H] [--port P] [--model DIR | --repo
  * ORG/NAME | --demo] [--output DIR] [--db FILE] [--lora-dir DIR]
  * [--log-dir DIR] [--webui DIR] [--queue N] [--load] [--precision f32|bf16]
- * [--threads N]`.
+ * [--threads N] [--backend auto|cpu|vulkan]`.
  *
  * Settings come from `.env` in the working directory (never overriding the
  * environment), then the IDEOGRAM4_* variables (docs/APP.md §10.1), then these
@@ -58,6 +58,7 @@ int i4_cmd_serve(int argc, char **argv) {
             printf("usage: ideogram4 serve [--host H] [--port P] [--model DIR | --repo ORG/NAME | --demo]\n"
                    "                       [--output DIR] [--db FILE] [--lora-dir DIR] [--log-dir DIR]\n"
                    "                       [--webui DIR] [--queue N] [--load] [--precision f32|bf16] [--threads N]\n"
+                   "                       [--backend auto|cpu|vulkan]\n"
                    "Settings also come from .env and IDEOGRAM4_* variables (see README).\n");
             return 0;
         }
@@ -74,6 +75,10 @@ int i4_cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--webui")) o.webui_dir = v;
         else if (!strcmp(a, "--queue")) { if (parse_int(a, v, 0, 1000, &o.queue_size)) return 2; }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, v, 0, 1024, &threads)) return 2; }
+        else if (!strcmp(a, "--backend")) {
+            if (!i4_backend_name_ok(v)) { fprintf(stderr, "serve: unknown backend '%s' (auto, cpu or vulkan)\n", v); return 2; }
+            o.backend = v;
+        }
         else if (!strcmp(a, "--precision")) {
             if (i4_precision_parse(v, &o.precision) != 0) { fprintf(stderr, "serve: %s\n", i4_last_error()); return 2; }
         } else { fprintf(stderr, "serve: unknown option '%s'\n", a); return 2; }
@@ -90,7 +95,7 @@ int i4_cmd_serve(int argc, char **argv) {
         }
         o.model_dir = demo_dir;
     }
-    i4_set_threads(threads);
+    o.threads = threads;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

@@ -140,6 +140,10 @@ int i4_server_options_from_env(i4_server_options *o) {
     i4_image_format f;
     if (i4_image_format_parse(o->default_format, &f) != 0)
         return i4_error("IDEOGRAM4_DEFAULT_FORMAT='%s': expected png, webp or jpeg", o->default_format);
+    if ((v = env("IDEOGRAM4_BACKEND"))) {
+        if (!i4_backend_name_ok(v)) return i4_error("IDEOGRAM4_BACKEND=%s: unknown backend (auto, cpu or vulkan)", v);
+        o->backend = v;
+    }
     if ((v = env("IDEOGRAM4_PRECISION")) && i4_precision_parse(v, &o->precision) != 0)
         return i4_error("IDEOGRAM4_PRECISION: %s", i4_last_error());
     return 0;

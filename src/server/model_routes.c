@@ -46,7 +46,11 @@ static void run_load(i4_server *s, srv_job *j) {
     srv_job_update(s, j, "loading", 10, "Loading pipeline...");
     i4_log(&s->log, I4_LOG_INFO, "model", "loading %s",
            s->opt.model_dir ? s->opt.model_dir : s->opt.repo ? s->opt.repo : "ideogram-ai/ideogram-4-fp8");
-    i4_load_options lo = {.model_dir = s->opt.model_dir, .repo = s->opt.repo, .precision = s->opt.precision};
+    i4_load_options lo = {.model_dir = s->opt.model_dir,
+                          .repo = s->opt.repo,
+                          .precision = s->opt.precision,
+                          .backend = s->opt.backend,
+                          .threads = s->opt.threads};
     i4_pipeline *p = NULL;
     if (i4_pipeline_load(&p, &lo) != 0) {
         char err[600];
@@ -61,11 +65,12 @@ static void run_load(i4_server *s, srv_job *j) {
     pthread_mutex_lock(&s->lock);
     s->pipe = p;
     i4_utf8_copy(s->model_weights, sizeof s->model_weights, i4_pipeline_snapshot(p));
+    i4_utf8_copy(s->model_backend, sizeof s->model_backend, i4_pipeline_backend(p));
     json_array_clear(s->applied_loras);
     pthread_mutex_unlock(&s->lock);
     set_model(s, MODEL_LOADED, 100, "Model loaded.");
-    i4_log(&s->log, I4_LOG_INFO, "model", "loaded %s in %.2fs (RSS %.0f MB)", i4_pipeline_snapshot(p),
-           i4_now_seconds() - t0, srv_rss_mb());
+    i4_log(&s->log, I4_LOG_INFO, "model", "loaded %s in %.2fs on %s (RSS %.0f MB)", i4_pipeline_snapshot(p),
+           i4_now_seconds() - t0, i4_pipeline_backend(p), srv_rss_mb());
     srv_job_finish(s, j, JOB_DONE, NULL, "Model loaded.");
 }
 
@@ -187,6 +192,10 @@ static void model_status(srv_req *r) {
                         s->rss_before_unload_mb >= 0 ? json_real(s->rss_before_unload_mb) : json_null());
     json_object_set_new(j, "rss_after_unload_mb",
                         s->rss_after_unload_mb >= 0 ? json_real(s->rss_after_unload_mb) : json_null());
+    /* the backend in use once loaded; before that, the one asked for */
+    json_object_set_new(j, "backend", json_string(s->model_state == MODEL_LOADED && s->model_backend[0]
+                                                      ? s->model_backend
+                                                      : s->opt.backend ? s->opt.backend : "auto"));
     json_object_set_new(j, "operation", s->running ? json_string(s->running->type->kind) : json_null());
     pthread_mutex_unlock(&s->lock);
     srv_json(r, 200, j);

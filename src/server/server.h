@@ -16,6 +16,8 @@ typedef struct {
     const char *model_dir;     /* snapshot folder (demo: the tiny model); NULL = resolve repo */
     const char *repo;          /* IDEOGRAM4_MODEL_REPO */
     i4_precision precision;
+    const char *backend;       /* IDEOGRAM4_BACKEND: auto | cpu | vulkan (default auto) */
+    int threads;               /* CPU backend threads (--threads; 0 = online CPUs) */
     int demo;                  /* the built-in tiny model */
     const char *output_dir;    /* IDEOGRAM4_OUTPUT_DIR, default server/output */
     const char *db_path;       /* IDEOGRAM4_DB_PATH, default server/data/ideogram4.db */

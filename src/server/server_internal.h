@@ -119,6 +119,7 @@ struct i4_server {
     int model_state;
     char model_msg[600];
     char model_weights[4096];
+    char model_backend[128]; /* "cpu (avx512, 2 threads)" once loaded */
     int load_progress;
     double rss_before_unload_mb, rss_after_unload_mb; /* < 0 until an unload */
     json_t *applied_loras; /* [{"name","strength","format"}] */
