@@ -4,6 +4,7 @@
 #   make asan       build-asan/ (address + undefined sanitizers)
 #   make vectors    regenerate tests/vectors/ with the upstream Python references (.venv)
 #   make fuzz       libFuzzer harnesses (clang) in build-fuzz/, each run FUZZ_SECONDS on its corpus
+#   make cross-aarch64  the portable core + its unit tests for aarch64 in build-aarch64/ (run with qemu-aarch64)
 
 CC      ?= gcc
 PKGS    := jansson libutf8proc libpng libwebp libjpeg libmicrohttpd sqlite3 libcurl
@@ -133,5 +134,48 @@ fuzz: fuzz-build
 clean: clean-fuzz
 clean-fuzz:
 	rm -rf $(FUZZ_BUILD)
+
+# ---- aarch64 cross build (Debian gcc-aarch64-linux-gnu, run under qemu-user) ----
+# The part of the engine that needs no pkg-config library: src/base, src/tensor
+# and src/ops with the scalar table only (no avx2/ or avx512/), less the files
+# that use jansson. $(CROSS_BUILD)/test_runner is tests/unit/runner.c built
+# without the tiny-model helper (-DI4_TEST_NO_MODEL) and linked with the unit
+# tests that need nothing else; statically linked, so qemu-aarch64 runs it
+# without a sysroot (the link prints one ld warning: libgomp.a's OpenACC
+# profiling hook calls dlopen, which these tests never reach).
+# tests/cross/run_aarch64.sh builds and runs it.
+CROSS_CC       ?= aarch64-linux-gnu-gcc
+CROSS_AR       ?= aarch64-linux-gnu-ar
+CROSS_BUILD    ?= build-aarch64
+CROSS_ARCH     ?=
+CROSS_NEEDS_LIB := src/base/io.c src/tensor/safetensors.c src/tensor/st_writer.c
+CROSS_LIB_SRC  := $(filter-out $(CROSS_NEEDS_LIB),$(sort $(wildcard src/base/*.c src/tensor/*.c src/ops/*.c src/ops/scalar/*.c)))
+CROSS_TEST_SRC := tests/unit/runner.c tests/unit/test_dtype.c tests/unit/test_utf8.c $(sort $(wildcard tests/unit/test_ops_*.c))
+CROSS_CFLAGS    = -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iinclude -Isrc -Itests/unit -DI4_TEST_NO_MODEL \
+                  $(CROSS_ARCH) $(OPT) $(EXTRA_CFLAGS)
+CROSS_LIB_OBJ  := $(CROSS_LIB_SRC:%.c=$(CROSS_BUILD)/obj/%.o)
+CROSS_TEST_OBJ := $(CROSS_TEST_SRC:%.c=$(CROSS_BUILD)/obj/%.o)
+DEPS           += $(CROSS_LIB_OBJ:.o=.d) $(CROSS_TEST_OBJ:.o=.d)
+
+.PHONY: cross-aarch64 clean-cross
+cross-aarch64: $(CROSS_BUILD)/test_runner
+
+$(CROSS_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC(aarch64) $<"
+	@$(CROSS_CC) $(CROSS_CFLAGS) -MMD -MP -c $< -o $@
+
+$(CROSS_BUILD)/libideogram4-core.a: $(CROSS_LIB_OBJ)
+	@rm -f $@
+	@echo "  AR $@"
+	@$(CROSS_AR) rcs $@ $^
+
+$(CROSS_BUILD)/test_runner: $(CROSS_TEST_OBJ) $(CROSS_BUILD)/libideogram4-core.a
+	@echo "  LD $@"
+	@$(CROSS_CC) $(CROSS_CFLAGS) -static -o $@ $(CROSS_TEST_OBJ) $(CROSS_BUILD)/libideogram4-core.a -fopenmp -lm -lpthread
+
+clean: clean-cross
+clean-cross:
+	rm -rf $(CROSS_BUILD)
 
 -include $(DEPS)

@@ -3,7 +3,8 @@
 # over all of them:
 #   1. C unit + golden-vector tests (optimised build)
 #   2. the same with the scalar kernel table, and under AddressSanitizer +
-#      UndefinedBehaviorSanitizer
+#      UndefinedBehaviorSanitizer; the portable core's unit tests cross-built
+#      for aarch64 and run under qemu-user (tests/cross/run_aarch64.sh)
 #   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary,
 #      then the server suites against the ASan/UBSan binary
 #   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
@@ -51,6 +52,9 @@ suite c-unit env I4_BIN="$PWD/build/ideogram4" build/test_runner
 suite c-unit-scalar env I4_BIN="$PWD/build/ideogram4" IDEOGRAM4_CPU_ISA=scalar build/test_runner
 suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/test_runner
+# base + tensor + the scalar ops built by aarch64-linux-gnu-gcc, their unit
+# tests run by qemu-aarch64; a missing toolchain fails this suite.
+suite cross-aarch64 bash tests/cross/run_aarch64.sh
 for t in tests/cli/test_*.sh; do
   suite "cli-$(basename "$t" .sh)" env I4_BIN="$PWD/build/ideogram4" bash "$t"
 done

@@ -1,7 +1,13 @@
-/* runner.c — runs every registered test; ends with "N passed, N failed". */
+/*
+ * runner.c — runs every registered test; starts with the machine it was
+ * built for and the one it runs on, ends with "N passed, N failed".
+ * Built with -DI4_TEST_NO_MODEL (the aarch64 cross build, which links only
+ * base/tensor/ops) it has no i4_test_tiny_model.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +51,7 @@ const char *i4_test_tmpdir(void) {
     return tmp_root;
 }
 
+#ifndef I4_TEST_NO_MODEL
 const char *i4_test_tiny_model(void) {
     static char dir[320];
     if (!dir[0]) {
@@ -56,11 +63,22 @@ const char *i4_test_tiny_model(void) {
     }
     return dir;
 }
+#endif
 
 const char *i4_test_vector_path(const char *name, char *buf, size_t size) {
     snprintf(buf, size, "tests/vectors/%s", name);
     return buf;
 }
+
+/* The architecture this binary was compiled for (a cross build under qemu
+ * says aarch64 here and in uname). */
+#if defined(__aarch64__)
+#define BUILT_FOR "aarch64"
+#elif defined(__x86_64__)
+#define BUILT_FOR "x86_64"
+#else
+#define BUILT_FOR "other"
+#endif
 
 static int by_name(const void *a, const void *b) {
     return strcmp(((const test_entry *)a)->name, ((const test_entry *)b)->name);
@@ -69,6 +87,8 @@ static int by_name(const void *a, const void *b) {
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
     int passed = 0, failed = 0;
+    struct utsname u;
+    printf("machine: built for %s, running on %s\n", BUILT_FOR, uname(&u) == 0 ? u.machine : "?");
     qsort(tests, (size_t)test_count, sizeof tests[0], by_name);
     for (int i = 0; i < test_count; i++) {
         if (filter && !strstr(tests[i].name, filter)) continue;
