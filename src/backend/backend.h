@@ -103,6 +103,10 @@ typedef struct {
     int (*sync)(i4_backend *be);
     /* A one-line description: "cpu (avx512, 2 threads)". */
     const char *(*describe)(i4_backend *be);
+    /* The kernels in use: the CPU table ("avx512") or the device's name. */
+    const char *(*kernels)(i4_backend *be);
+    /* CPU threads the backend's ops use. */
+    int (*threads)(i4_backend *be);
 
     /* ---- ops (see ops.h for the math of the first eight) ---- */
     void (*linear)(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t x_stride, int64_t n, i4_dv y,
@@ -180,6 +184,8 @@ int i4_cpu_backend_create(int threads, const char *isa, i4_backend **out);
 
 static inline const char *i4_be_name(i4_backend *be) { return be->ops->name; }
 static inline const char *i4_be_describe(i4_backend *be) { return be->ops->describe(be); }
+static inline const char *i4_be_kernels(i4_backend *be) { return be->ops->kernels(be); }
+static inline int i4_be_threads(i4_backend *be) { return be->ops->threads(be); }
 static inline i4_buf *i4_be_alloc(i4_backend *be, size_t bytes) { return be->ops->alloc(be, bytes); }
 static inline i4_buf *i4_be_wrap(i4_backend *be, const void *host, size_t bytes) {
     return be->ops->wrap(be, host, bytes);

@@ -107,6 +107,10 @@ static const char *cpu_describe(i4_backend *be) {
     return c->desc;
 }
 
+static const char *cpu_kernels(i4_backend *be) { return cpu(be)->k->name; }
+
+static int cpu_threads(i4_backend *be) { return cpu(be)->threads; }
+
 /* ---- ops */
 
 static i4_linear_w host_linear(const i4_dlinear *W) {
@@ -247,6 +251,8 @@ static const i4_backend_ops cpu_ops = {
     .download = cpu_download,
     .sync = cpu_sync,
     .describe = cpu_describe,
+    .kernels = cpu_kernels,
+    .threads = cpu_threads,
     .linear = cpu_linear,
     .rmsnorm = cpu_rmsnorm,
     .layernorm = cpu_layernorm,

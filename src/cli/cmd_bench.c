@@ -17,7 +17,7 @@
  *               where the rest (everything a forward does outside its blocks)
  *               is measured; the sampler's own update (a few element-wise
  *               passes over the [image tokens, 128] latents) is not counted.
- * CPU backend only for now: --backend cpu|auto (auto = cpu). Exit status:
+ * The ops run on the backend of --backend (auto | cpu | vulkan; as generate). Exit status:
  * 0 ok, 1 the run failed (out of memory), 2 bad usage or a shape that does
  * not fit this machine's memory.
  */
@@ -37,12 +37,11 @@
 #include "bench/report.h"
 #include "bench/timing.h"
 #include "cli/commands.h"
+#include "backend/backend.h"
 #include "ideogram4.h"
 #include "ops/cpu_isa.h"
 #include "ops/ops.h"
 
-/* The kernel table the ops run on (cpuid or IDEOGRAM4_CPU_ISA); the peak loops may use more. */
-#define KERNEL_ISA (i4_cpu_kernels_default()->name)
 #define PEAK_SECONDS 0.05 /* one run of a peak loop */
 #define SEED 20260608u
 
@@ -58,6 +57,7 @@ typedef struct {
     int op;
     const char *op_name;
     int threads; /* as asked (0 = online CPUs) */
+    const char *backend; /* as asked (NULL = $IDEOGRAM4_BACKEND, else auto) */
     i4_precision prec;
     long repeat, warmup;
     int json;
@@ -71,6 +71,7 @@ typedef struct {
 typedef struct {
     i4_bench_report rep;
     const bench_opts *o;
+    i4_backend *be;    /* the ops run here */
     int threads;       /* in effect */
     double peak;       /* avx2 FMA GFLOP/s at `threads`: the best measured so far in this run */
     long peak_iters;   /* iterations of one peak run */
@@ -87,7 +88,7 @@ static void usage(FILE *f) {
             "  step [--resolution R] [--text-tokens T] [--layers N] [--llm-features F]\n"
             "                                             (default 1024 256 34 53248; an extrapolation)\n"
             "  dit-block and step: [--dim D] [--heads H] [--ffn I] (default 4608 18 12288: the real model)\n"
-            "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend cpu|auto\n"
+            "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend auto|cpu|vulkan\n"
             "        --repeat N (default 5)  --warmup N (default 1)  --json (one object per line)\n");
 }
 
@@ -227,11 +228,11 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
                 return -1;
             }
         } else if (!strcmp(a, "--backend")) {
-            if (strcmp(v, "cpu") != 0 && strcmp(v, "auto") != 0) {
-                fprintf(stderr, "bench: backend '%s' is not available in this build (only 'cpu'; 'auto' picks cpu)\n",
-                        v);
+            if (!i4_backend_name_valid(v)) {
+                fprintf(stderr, "bench: unknown backend '%s' (auto, cpu or vulkan)\n", v);
                 return -1;
             }
+            o->backend = v;
         } else { /* --dtype */
             if (!(o->op & OP_LINEAR)) {
                 fprintf(stderr, "bench: option '%s' does not apply to '%s'\n", a, o->op_name);
@@ -290,8 +291,8 @@ static void result_init(i4_bench_result *r, const bench_run *run, const char *op
     memset(r, 0, sizeof *r);
     r->op = op;
     r->shape = json_object();
-    r->backend = "cpu";
-    r->isa = KERNEL_ISA;
+    r->backend = i4_be_name(run->be);
+    r->isa = i4_be_kernels(run->be);
     r->precision = i4_precision_name(run->o->prec);
     r->threads = run->threads;
     r->peak_gflops = run->peak;
@@ -381,17 +382,48 @@ static int bench_peak(bench_run *run) {
 
 /* ------------------------------------------------------------ linear */
 
+/* Device buffers of one benchmark; released together. */
 typedef struct {
-    i4_linear_w w;
-    const float *x;
-    float *y;
+    i4_backend *be;
+    i4_buf *b[8];
+    int n;
+} dev_bufs;
+
+/* A device buffer of `bytes` holding `host` (uploaded), or empty when host is NULL. */
+static int dev_buf(dev_bufs *d, const void *host, size_t bytes, i4_dv *out) {
+    i4_buf *b = i4_be_alloc(d->be, bytes);
+    if (!b) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return -1;
+    }
+    d->b[d->n++] = b;
+    *out = i4_dv_of(b);
+    if (host && i4_be_upload(d->be, *out, host, bytes) != 0) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static void dev_bufs_free(dev_bufs *d) {
+    for (int i = 0; i < d->n; i++) i4_be_release(d->be, d->b[i]);
+    d->n = 0;
+}
+
+/* ------------------------------------------------------------ linear */
+
+typedef struct {
+    i4_backend *be;
+    i4_dlinear w;
+    i4_dv x, y;
     int64_t m;
     i4_precision p;
 } linear_ctx;
 
 static void linear_fn(void *c) {
     linear_ctx *l = c;
-    i4_linear(&l->w, l->x, l->w.in, l->m, l->y, l->w.out, l->p);
+    l->be->ops->linear(l->be, &l->w, l->x, l->w.in, l->m, l->y, l->w.out, l->p);
+    i4_be_sync(l->be);
 }
 
 static int bench_linear(bench_run *run) {
@@ -402,37 +434,45 @@ static int bench_linear(bench_run *run) {
     void *w = alloc_or_report((size_t)(K * N) * (size_t)es, "weights");
     float *scale = alloc_or_report((size_t)N * sizeof *scale, "scales");
     float *x = alloc_or_report((size_t)(M * K) * sizeof *x, "x");
-    float *y = alloc_or_report((size_t)(M * N) * sizeof *y, "y");
+    dev_bufs d = {run->be, {0}, 0};
+    i4_weight_set ws;
+    i4_weight_set_init(&ws, run->be);
     int rc = 1;
-    if (w && scale && x && y) {
+    if (w && scale && x) {
         i4_fill_weights(w, scale, o->dtype, N, K, 1.0f / (float)K, SEED);
         i4_fill_uniform(x, M * K, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
-        linear_ctx c = {{o->dtype, w, scale, 0, I4_DT_F32, NULL, N, K}, x, y, M, o->prec};
-        i4_bench_result r;
-        if (measure(run, &r, "linear", linear_fn, &c) == 0) {
-            r.flops = 2.0 * (double)M * (double)K * (double)N;
-            json_object_set_new(r.shape, "dtype", json_string(dtype_label(o->dtype)));
-            shape_int(&r, "m", M);
-            shape_int(&r, "k", K);
-            shape_int(&r, "n", N);
-            snprintf(r.shape_text, sizeof r.shape_text, "%s m=%lld k=%lld n=%lld", dtype_label(o->dtype),
-                     (long long)M, (long long)K, (long long)N);
-            report(run, &r);
-            rc = 0;
+        i4_linear_w hw = {o->dtype, w, scale, 0, I4_DT_F32, NULL, N, K};
+        linear_ctx c = {run->be, {0}, {0}, {0}, M, o->prec};
+        if (i4_bind_dlinear(&ws, &hw, &c.w) != 0) fprintf(stderr, "bench: %s\n", i4_last_error());
+        else if (dev_buf(&d, x, (size_t)(M * K) * sizeof *x, &c.x) == 0 &&
+                 dev_buf(&d, NULL, (size_t)(M * N) * sizeof(float), &c.y) == 0) {
+            i4_bench_result r;
+            if (measure(run, &r, "linear", linear_fn, &c) == 0) {
+                r.flops = 2.0 * (double)M * (double)K * (double)N;
+                json_object_set_new(r.shape, "dtype", json_string(dtype_label(o->dtype)));
+                shape_int(&r, "m", M);
+                shape_int(&r, "k", K);
+                shape_int(&r, "n", N);
+                snprintf(r.shape_text, sizeof r.shape_text, "%s m=%lld k=%lld n=%lld", dtype_label(o->dtype),
+                         (long long)M, (long long)K, (long long)N);
+                report(run, &r);
+                rc = 0;
+            }
         }
     }
+    dev_bufs_free(&d);
+    i4_weight_set_release(&ws);
     free(w);
     free(scale);
     free(x);
-    free(y);
     return rc;
 }
 
 /* ------------------------------------------------------------ attention */
 
 typedef struct {
-    const float *q, *k, *v;
-    float *out;
+    i4_backend *be;
+    i4_dv q, k, v, out;
     int64_t T;
     int H, D;
     i4_precision p;
@@ -441,25 +481,29 @@ typedef struct {
 static void attention_fn(void *c) {
     attention_ctx *a = c;
     const int64_t w = (int64_t)a->H * a->D;
-    i4_attention(a->out, w, a->q, w, a->k, w, a->v, w, a->T, a->T, a->H, a->H, a->D, 1.0f / sqrtf((float)a->D),
-                 I4_MASK_NONE, NULL, a->p);
+    a->be->ops->attention(a->be, a->out, w, a->q, w, a->k, w, a->v, w, a->T, a->T, a->H, a->H, a->D,
+                          1.0f / sqrtf((float)a->D), I4_MASK_NONE, i4_dv_none(), a->p);
+    i4_be_sync(a->be);
 }
 
 static int bench_attention(bench_run *run) {
     const bench_opts *o = run->o;
     const int64_t T = o->tokens, H = o->heads, D = o->head_dim, n = T * H * D;
     if (!fits_memory("attention", 16.0 * (double)T * (double)H * (double)D)) return 2;
-    float *q = alloc_or_report((size_t)n * sizeof *q, "q");
-    float *k = alloc_or_report((size_t)n * sizeof *k, "k");
-    float *v = alloc_or_report((size_t)n * sizeof *v, "v");
-    float *out = alloc_or_report((size_t)n * sizeof *out, "out");
+    float *h = alloc_or_report((size_t)n * sizeof *h, "q, k, v");
+    dev_bufs d = {run->be, {0}, 0};
     int rc = 1;
-    if (q && k && v && out) {
-        const int bf = o->prec == I4_PRECISION_BF16;
-        i4_fill_uniform(q, n, 1.0f, SEED, bf);
-        i4_fill_uniform(k, n, 1.0f, SEED + 1, bf);
-        i4_fill_uniform(v, n, 1.0f, SEED + 2, bf);
-        attention_ctx c = {q, k, v, out, T, (int)H, (int)D, o->prec};
+    attention_ctx c = {run->be, {0}, {0}, {0}, {0}, T, (int)H, (int)D, o->prec};
+    const int bf = o->prec == I4_PRECISION_BF16;
+    const size_t bytes = (size_t)n * sizeof *h;
+    int ok = h != NULL;
+    if (ok) i4_fill_uniform(h, n, 1.0f, SEED, bf);
+    ok = ok && dev_buf(&d, h, bytes, &c.q) == 0;
+    if (ok) i4_fill_uniform(h, n, 1.0f, SEED + 1, bf);
+    ok = ok && dev_buf(&d, h, bytes, &c.k) == 0;
+    if (ok) i4_fill_uniform(h, n, 1.0f, SEED + 2, bf);
+    ok = ok && dev_buf(&d, h, bytes, &c.v) == 0 && dev_buf(&d, NULL, bytes, &c.out) == 0;
+    if (ok) {
         i4_bench_result r;
         if (measure(run, &r, "attention", attention_fn, &c) == 0) {
             r.flops = 4.0 * (double)T * (double)T * (double)H * (double)D;
@@ -472,26 +516,25 @@ static int bench_attention(bench_run *run) {
             rc = 0;
         }
     }
-    free(q);
-    free(k);
-    free(v);
-    free(out);
+    dev_bufs_free(&d);
+    free(h);
     return rc;
 }
 
 /* ------------------------------------------------------------ conv3x3 */
 
 typedef struct {
-    i4_conv_w w;
-    const float *x;
-    float *y;
+    i4_backend *be;
+    i4_dconv w;
+    i4_dv x, y;
     int64_t S;
     i4_precision p;
 } conv_ctx;
 
 static void conv_fn(void *c) {
     conv_ctx *v = c;
-    i4_conv2d(&v->w, v->x, v->S, v->S, 1, v->y, v->p);
+    v->be->ops->conv2d(v->be, &v->w, v->x, v->S, v->S, 1, v->y, v->p);
+    i4_be_sync(v->be);
 }
 
 static int bench_conv(bench_run *run) {
@@ -501,27 +544,35 @@ static int bench_conv(bench_run *run) {
     if (!fits_memory("conv3x3", 2.0 * C * C * 9 + 8.0 * C * C * 9 + 8.0 * (double)C * S * S)) return 2;
     uint16_t *w = alloc_or_report((size_t)(C * C * 9) * sizeof *w, "weights");
     float *x = alloc_or_report((size_t)(C * S * S) * sizeof *x, "x");
-    float *y = alloc_or_report((size_t)(C * S * S) * sizeof *y, "y");
+    dev_bufs d = {run->be, {0}, 0};
+    i4_weight_set ws;
+    i4_weight_set_init(&ws, run->be);
     int rc = 1;
-    if (w && x && y) {
+    if (w && x) {
         i4_fill_weights(w, NULL, I4_DT_BF16, C, C * 9, sqrtf(3.0f / (float)(C * 9)), SEED);
         i4_fill_uniform(x, C * S * S, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
-        conv_ctx c = {{I4_DT_BF16, w, I4_DT_F32, NULL, C, C, 3}, x, y, S, o->prec};
-        i4_bench_result r;
-        if (measure(run, &r, "conv3x3", conv_fn, &c) == 0) {
-            r.flops = 2.0 * (double)C * (double)C * 9.0 * (double)S * (double)S;
-            shape_int(&r, "channels", C);
-            shape_int(&r, "size", S);
-            json_object_set_new(r.shape, "dtype", json_string("bf16"));
-            snprintf(r.shape_text, sizeof r.shape_text, "bf16 channels=%lld size=%lldx%lld", (long long)C,
-                     (long long)S, (long long)S);
-            report(run, &r);
-            rc = 0;
+        i4_conv_w hw = {I4_DT_BF16, w, I4_DT_F32, NULL, C, C, 3};
+        conv_ctx c = {run->be, {0}, {0}, {0}, S, o->prec};
+        if (i4_bind_dconv(&ws, &hw, &c.w) != 0) fprintf(stderr, "bench: %s\n", i4_last_error());
+        else if (dev_buf(&d, x, (size_t)(C * S * S) * sizeof *x, &c.x) == 0 &&
+                 dev_buf(&d, NULL, (size_t)(C * S * S) * sizeof(float), &c.y) == 0) {
+            i4_bench_result r;
+            if (measure(run, &r, "conv3x3", conv_fn, &c) == 0) {
+                r.flops = 2.0 * (double)C * (double)C * 9.0 * (double)S * (double)S;
+                shape_int(&r, "channels", C);
+                shape_int(&r, "size", S);
+                json_object_set_new(r.shape, "dtype", json_string("bf16"));
+                snprintf(r.shape_text, sizeof r.shape_text, "bf16 channels=%lld size=%lldx%lld", (long long)C,
+                         (long long)S, (long long)S);
+                report(run, &r);
+                rc = 0;
+            }
         }
     }
+    dev_bufs_free(&d);
+    i4_weight_set_release(&ws);
     free(w);
     free(x);
-    free(y);
     return rc;
 }
 
@@ -667,8 +718,8 @@ static void print_preamble(const bench_run *run) {
             }
         fclose(f);
     }
-    printf("# ideogram4 bench %s: backend cpu (kernels %s), %d threads, %s; %s; AVX-512F %s, AVX-512-BF16 %s\n",
-           run->o->op_name, KERNEL_ISA, run->threads, i4_precision_name(run->o->prec), model,
+    printf("# ideogram4 bench %s: backend %s, %s; %s; AVX-512F %s, AVX-512-BF16 %s\n", run->o->op_name,
+           i4_be_describe(run->be), i4_precision_name(run->o->prec), model,
            i4_peak_supported(I4_PEAK_ZMM_FMA) ? "yes" : "no", i4_peak_supported(I4_PEAK_ZMM_DPBF16) ? "yes" : "no");
     printf("# %%peak: against the AVX2 FMA peak at the same thread count, measured before (now: %.1f GFLOP/s)\n"
            "# and after each benchmark, the best so far; foreign s: CPU seconds other processes used\n"
@@ -688,22 +739,31 @@ int i4_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "bench: this CPU has no AVX2/FMA (the kernels need x86-64-v3)\n");
         return 1;
     }
-    i4_set_threads(o.threads);
     bench_run run;
     memset(&run, 0, sizeof run);
+    i4_backend_options bo = {o.backend, o.threads, NULL};
+    if (i4_backend_create(&bo, &run.be) != 0) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        return 1;
+    }
+    /* the code outside the backend (the peak loops, the random-weight DiT) uses its thread count too */
+    i4_set_threads(i4_be_threads(run.be));
     run.o = &o;
     run.rep.out = stdout;
     run.rep.json = o.json;
-    run.threads = i4_get_threads();
+    run.threads = i4_be_threads(run.be);
     run.peak_iters = i4_peak_calibrate(I4_PEAK_YMM_FMA, PEAK_SECONDS);
     run.peak = measure_ymm_peak(run.threads, run.peak_iters);
     if (!o.json) print_preamble(&run);
+    int rc;
     switch (o.op) {
-    case OP_PEAK: return bench_peak(&run) == 0 ? 0 : 1;
-    case OP_LINEAR: return bench_linear(&run);
-    case OP_ATTENTION: return bench_attention(&run);
-    case OP_CONV: return bench_conv(&run);
-    case OP_BLOCK: return bench_block(&run);
-    default: return bench_step(&run);
+    case OP_PEAK: rc = bench_peak(&run) == 0 ? 0 : 1; break;
+    case OP_LINEAR: rc = bench_linear(&run); break;
+    case OP_ATTENTION: rc = bench_attention(&run); break;
+    case OP_CONV: rc = bench_conv(&run); break;
+    case OP_BLOCK: rc = bench_block(&run); break;
+    default: rc = bench_step(&run); break;
     }
+    i4_backend_destroy(run.be);
+    return rc;
 }

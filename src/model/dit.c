@@ -470,15 +470,15 @@ void i4_dit_run_free(i4_dit_run *r) {
 
 int64_t i4_dit_run_tokens(const i4_dit_run *r) { return r->L; }
 
-int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity) {
+/* Steps 1-9: the hidden state h and the conditioning c of one forward. */
+static int forward_head(i4_dit_run *r, i4_dv x, float t, i4_dv feat) {
     const i4_dit *m = r->m;
     const i4_dit_config *c = &m->cfg;
     i4_backend *be = m->be;
     const i4_backend_ops *op = be->ops;
     const i4_precision p = m->p;
     const int bf = p == I4_PRECISION_BF16;
-    const int64_t L = r->L, D = c->dim, C = c->in_channels, F = c->llm_features, A = c->adaln_dim, I = c->ffn_dim;
-    const int H = (int)c->n_heads, hd = (int)c->head_dim;
+    const int64_t L = r->L, D = c->dim, C = c->in_channels, F = c->llm_features, A = c->adaln_dim;
     if (!isfinite(t)) return i4_error("transformer forward: timestep is not finite");
 
     op->fill(be, r->h, L * D, 0.0f);
@@ -523,57 +523,88 @@ int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv veloci
 
     /* 9. Role embedding: row 1 for image tokens, row 0 for everything else. */
     op->add_rows_indexed(be, r->h, i4_dv_of(m->indicator), r->sel, L, D, p);
+    return 0;
+}
 
-    /* 10-12. Blocks (RoPE tables and the segment mask were made with the run). */
+void i4_dit_run_block(i4_dit_run *r, int64_t li) {
+    const i4_dit *m = r->m;
+    const i4_dit_config *c = &m->cfg;
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
+    const i4_precision p = m->p;
+    const int64_t L = r->L, D = c->dim, A = c->adaln_dim, I = c->ffn_dim;
+    const int H = (int)c->n_heads, hd = (int)c->head_dim;
     const float att_scale = 1.0f / sqrtf((float)hd);
+    const i4_dv cc = i4_dv_f32(r->vec, 3 * D);
     i4_dv q = r->work, kk = i4_dv_f32(r->work, L * D), v = i4_dv_f32(r->work, 2 * L * D),
           att = i4_dv_f32(r->work, 3 * L * D);
     i4_dv f1 = r->work, f3 = i4_dv_f32(r->work, L * I);
     i4_dv s_a = r->modb, g_a = i4_dv_f32(r->modb, D), s_f = i4_dv_f32(r->modb, 2 * D), g_f = i4_dv_f32(r->modb, 3 * D);
     i4_dv seg = r->mask == I4_MASK_SEGMENT ? r->seg : i4_dv_none();
-    for (int64_t li = 0; li < c->n_layers; li++) {
-        const dit_layer *l = &m->layers[li];
-        op->linear(be, &l->mod.cur, cc, A, 1, r->modb, 4 * D, p);
-        op->add_scalar(be, s_a, D, 1.0f, p);
-        op->add_scalar(be, s_f, D, 1.0f, p);
-        op->act(be, I4_ACT_TANH, g_a, D, p);
-        op->act(be, I4_ACT_TANH, g_f, D, p);
+    const dit_layer *l = &m->layers[li];
 
-        /* attention sub-layer */
-        const i4_dlinear wq = i4_dlinear_rows(&l->qkv.cur, 0, D), wk = i4_dlinear_rows(&l->qkv.cur, D, D),
-                         wv = i4_dlinear_rows(&l->qkv.cur, 2 * D, D);
-        op->rmsnorm(be, r->xn, r->h, L, D, D, &l->an1, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        op->mul_rows(be, r->xn, s_a, L, D, p);
-        op->linear(be, &wq, r->xn, D, L, q, D, p);
-        op->linear(be, &wk, r->xn, D, L, kk, D, p);
-        op->linear(be, &wv, r->xn, D, L, v, D, p);
-        op->rmsnorm(be, q, q, L * H, hd, hd, &l->norm_q, m->qk_eps, p, I4_RMS_ROUND_ONCE);
-        op->rmsnorm(be, kk, kk, L * H, hd, hd, &l->norm_k, m->qk_eps, p, I4_RMS_ROUND_ONCE);
-        op->rope(be, q, L, H, hd, D, r->cosb, r->sinb, p);
-        op->rope(be, kk, L, H, hd, D, r->cosb, r->sinb, p);
-        op->attention(be, att, D, q, D, kk, D, v, D, L, L, H, H, hd, att_scale, r->mask, seg, p);
-        op->linear(be, &l->o.cur, att, D, L, r->xn, D, p);
-        op->rmsnorm(be, r->xn, r->xn, L, D, D, &l->an2, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        op->gated_add(be, r->h, r->xn, g_a, L, D, p);
+    op->linear(be, &l->mod.cur, cc, A, 1, r->modb, 4 * D, p);
+    op->add_scalar(be, s_a, D, 1.0f, p);
+    op->add_scalar(be, s_f, D, 1.0f, p);
+    op->act(be, I4_ACT_TANH, g_a, D, p);
+    op->act(be, I4_ACT_TANH, g_f, D, p);
 
-        /* feed-forward sub-layer */
-        op->rmsnorm(be, r->xn, r->h, L, D, D, &l->fn1, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        op->mul_rows(be, r->xn, s_f, L, D, p);
-        op->linear(be, &l->w1.cur, r->xn, D, L, f1, I, p);
-        op->linear(be, &l->w3.cur, r->xn, D, L, f3, I, p);
-        op->act(be, I4_ACT_SILU, f1, L * I, p);
-        op->mul(be, f1, f3, L * I, p);
-        op->linear(be, &l->w2.cur, f1, I, L, r->xn, D, p);
-        op->rmsnorm(be, r->xn, r->xn, L, D, D, &l->fn2, m->norm_eps, p, I4_RMS_ROUND_ONCE);
-        op->gated_add(be, r->h, r->xn, g_f, L, D, p);
-    }
+    /* attention sub-layer */
+    const i4_dlinear wq = i4_dlinear_rows(&l->qkv.cur, 0, D), wk = i4_dlinear_rows(&l->qkv.cur, D, D),
+                     wv = i4_dlinear_rows(&l->qkv.cur, 2 * D, D);
+    op->rmsnorm(be, r->xn, r->h, L, D, D, &l->an1, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+    op->mul_rows(be, r->xn, s_a, L, D, p);
+    op->linear(be, &wq, r->xn, D, L, q, D, p);
+    op->linear(be, &wk, r->xn, D, L, kk, D, p);
+    op->linear(be, &wv, r->xn, D, L, v, D, p);
+    op->rmsnorm(be, q, q, L * H, hd, hd, &l->norm_q, m->qk_eps, p, I4_RMS_ROUND_ONCE);
+    op->rmsnorm(be, kk, kk, L * H, hd, hd, &l->norm_k, m->qk_eps, p, I4_RMS_ROUND_ONCE);
+    op->rope(be, q, L, H, hd, D, r->cosb, r->sinb, p);
+    op->rope(be, kk, L, H, hd, D, r->cosb, r->sinb, p);
+    op->attention(be, att, D, q, D, kk, D, v, D, L, L, H, H, hd, att_scale, r->mask, seg, p);
+    op->linear(be, &l->o.cur, att, D, L, r->xn, D, p);
+    op->rmsnorm(be, r->xn, r->xn, L, D, D, &l->an2, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+    op->gated_add(be, r->h, r->xn, g_a, L, D, p);
 
-    /* 13-14. Final layer: v = linear(LN(h) · bf16(1 + adaln_modulation(silu(c)))). */
+    /* feed-forward sub-layer */
+    op->rmsnorm(be, r->xn, r->h, L, D, D, &l->fn1, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+    op->mul_rows(be, r->xn, s_f, L, D, p);
+    op->linear(be, &l->w1.cur, r->xn, D, L, f1, I, p);
+    op->linear(be, &l->w3.cur, r->xn, D, L, f3, I, p);
+    op->act(be, I4_ACT_SILU, f1, L * I, p);
+    op->mul(be, f1, f3, L * I, p);
+    op->linear(be, &l->w2.cur, f1, I, L, r->xn, D, p);
+    op->rmsnorm(be, r->xn, r->xn, L, D, D, &l->fn2, m->norm_eps, p, I4_RMS_ROUND_ONCE);
+    op->gated_add(be, r->h, r->xn, g_f, L, D, p);
+}
+
+/* Steps 13-14. Final layer: v = linear(LN(h) · bf16(1 + adaln_modulation(silu(c)))). */
+static void forward_tail(i4_dit_run *r, i4_dv velocity) {
+    const i4_dit *m = r->m;
+    const i4_dit_config *c = &m->cfg;
+    i4_backend *be = m->be;
+    const i4_backend_ops *op = be->ops;
+    const i4_precision p = m->p;
+    const int64_t L = r->L, D = c->dim, C = c->in_channels, A = c->adaln_dim;
+    const i4_dv cf = i4_dv_f32(r->vec, 3 * D + A);
     op->linear(be, &m->final_mod.cur, cf, A, 1, r->modb, D, p);
     op->add_scalar(be, r->modb, D, 1.0f, p);
     op->layernorm(be, r->xn, r->h, L, D, m->final_eps, p);
     op->mul_rows(be, r->xn, r->modb, L, D, p);
     op->linear(be, &m->final_linear.cur, r->xn, D, L, velocity, C, p);
+}
+
+int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity) {
+    if (forward_head(r, x, t, feat) != 0) return -1;
+    /* 10-12. Blocks (RoPE tables and the segment mask were made with the run). */
+    for (int64_t li = 0; li < r->m->cfg.n_layers; li++) i4_dit_run_block(r, li);
+    forward_tail(r, velocity);
+    return 0;
+}
+
+int i4_dit_run_rest(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity) {
+    if (forward_head(r, x, t, feat) != 0) return -1;
+    forward_tail(r, velocity);
     return 0;
 }
 

@@ -49,6 +49,11 @@ int64_t i4_dit_run_tokens(const i4_dit_run *r);
 /* One forward on device memory: x [L, C_in], feat [L, F] or none (all-zero
  * features), velocity [L, C_in]. Queues ops only (no host round trip). */
 int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity);
+/* The two parts of a forward, for `ideogram4 bench`: everything outside the
+ * blocks (a forward with zero blocks), and block `layer` alone on the run's
+ * hidden state as the last forward or rest left it. */
+int i4_dit_run_rest(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity);
+void i4_dit_run_block(i4_dit_run *r, int64_t layer);
 
 /*
  * One forward pass over a packed sequence of L tokens (docs/MODEL.md §3.5, §4).

@@ -86,7 +86,7 @@ check "bad integer" fails_2 "--repeat needs an integer" linear --repeat x
 check "zero size" fails_2 "--k needs an integer" linear --k 0
 check "bad dtype" fails_2 "unknown --dtype 'int4'" linear --dtype int4
 check "bad precision" fails_2 "unknown precision" linear --precision fp4
-check "backend vulkan refused" fails_2 "backend 'vulkan' is not available" linear --backend vulkan
+check "unknown backend refused" fails_2 "unknown backend 'metal'" linear --backend metal
 check "option of another benchmark" fails_2 "'--tokens' does not apply to 'linear'" linear --tokens 5
 check "resolution not a multiple of 16" fails_2 "multiple of 16" step --resolution 100
 check "width not a multiple of heads" fails_2 "multiple of --heads" dit-block --dim 100 --heads 3
