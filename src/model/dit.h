@@ -47,7 +47,9 @@ int i4_dit_run_new(const i4_dit *m, const int64_t *pos, const int64_t *seg, cons
 void i4_dit_run_free(i4_dit_run *r);
 int64_t i4_dit_run_tokens(const i4_dit_run *r);
 /* One forward on device memory: x [L, C_in], feat [L, F] or none (all-zero
- * features), velocity [L, C_in]. Queues ops only (no host round trip). */
+ * features), velocity [L, C_in]. Only the rows of feat at text positions
+ * (ind == 3) are read, so a buffer may end after the last text row. Queues
+ * ops only (no host round trip). */
 int i4_dit_run_forward(i4_dit_run *r, i4_dv x, float t, i4_dv feat, i4_dv velocity);
 /* The two parts of a forward, for `ideogram4 bench`: everything outside the
  * blocks (a forward with zero blocks), and block `layer` alone on the run's

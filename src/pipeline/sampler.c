@@ -45,10 +45,14 @@ typedef struct {
     i4_dv x, feat, z, vc, vu;
 } loop_buffers;
 
-static void take_loop_buffers(i4_workspace *w, loop_buffers *b, int64_t L, int64_t n_img, int64_t C, int64_t F) {
+/* feat holds the n_text text rows only: the conditional layout puts them
+ * first, and the transformer reads features at text positions alone (a
+ * [L, F] buffer would be 0.9 GB of zeros at 1024x1024). */
+static void take_loop_buffers(i4_workspace *w, loop_buffers *b, int64_t L, int64_t n_text, int64_t n_img, int64_t C,
+                              int64_t F) {
     const size_t fs = sizeof(float);
     b->x = i4_workspace_take(w, fs * (size_t)(L * C));
-    b->feat = i4_workspace_take(w, fs * (size_t)(L * F));
+    b->feat = i4_workspace_take(w, fs * (size_t)((n_text > 0 ? n_text : 1) * F));
     b->z = i4_workspace_take(w, fs * (size_t)(n_img * C));
     b->vc = i4_workspace_take(w, fs * (size_t)(L * C));
     b->vu = i4_workspace_take(w, fs * (size_t)(n_img * C));
@@ -82,17 +86,16 @@ int i4_sample(const i4_dit *cond, const i4_dit *uncond, const float *text_feat, 
     if (i4_dit_run_new(cond, pos, seg, ind, L, &rc_run) != 0 || i4_dit_run_new(uncond, upos, useg, uind, n_img, &ru_run) != 0)
         goto done;
 
-    /* Device state of the loop: x = [0_text ; z] and feat [L, F] for the
+    /* Device state of the loop: x = [0_text ; z] and feat [n_text, F] for the
      * conditional pass, z, and the two velocities. */
     i4_workspace plan;
     i4_workspace_plan(&plan);
     loop_buffers lb;
-    take_loop_buffers(&plan, &lb, L, n_img, C, F);
+    take_loop_buffers(&plan, &lb, L, n_text, n_img, C, F);
     if (i4_workspace_init(&ws, be, plan.used, "sampler") != 0) goto done;
-    take_loop_buffers(&ws, &lb, L, n_img, C, F);
+    take_loop_buffers(&ws, &lb, L, n_text, n_img, C, F);
     const i4_dv x = lb.x, feat = lb.feat, zd = lb.z, vc = lb.vc, vu = lb.vu;
     be->ops->fill(be, x, L * C, 0.0f);
-    be->ops->fill(be, feat, L * F, 0.0f);
     if (i4_be_upload(be, feat, text_feat, fs * (size_t)(n_text * F)) != 0 ||
         i4_be_upload(be, zd, z, fs * (size_t)(n_img * C)) != 0)
         goto done;
