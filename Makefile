@@ -24,6 +24,10 @@ BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) -Iinclude -Isrc -Itests/u
                -DI4_DATA_DIR='"$(abspath node_modules)"'
 OPT     ?= -O2 -g
 LDLIBS  := $(PKG_LIBS) -fopenmp -lm -lpthread
+# The Vulkan backend (src/backend/vulkan/): libvulkan (the loader; the binary
+# runs without any driver installed) and glslc for the shaders.
+LDLIBS  += $(shell pkg-config --libs vulkan)
+GLSLC   ?= glslc
 
 BUILD   ?= build
 CFLAGS_ALL = $(BASE_CFLAGS) $(ARCH) $(OPT) $(EXTRA_CFLAGS)
@@ -52,6 +56,23 @@ $(BUILD)/libideogram4.a: $(LIB_OBJ)
 	@rm -f $@
 	@echo "  AR $@"
 	@ar rcs $@ $^
+
+# ---- Vulkan shaders: GLSL compiled to SPIR-V, embedded as arrays in a generated .c
+VK_SHADER_DIR := src/backend/vulkan/shaders
+VK_SPV   := $(patsubst $(VK_SHADER_DIR)/%.comp,$(BUILD)/spv/%.spv,$(sort $(wildcard $(VK_SHADER_DIR)/*.comp)))
+VK_GEN_C := $(BUILD)/gen/vk_shaders.c
+VK_GEN_OBJ := $(BUILD)/obj/$(VK_GEN_C:.c=.o)
+
+$(BUILD)/spv/%.spv: $(VK_SHADER_DIR)/%.comp $(wildcard $(VK_SHADER_DIR)/*.glsl)
+	@mkdir -p $(dir $@)
+	@echo "  GLSLC $<"
+	@$(GLSLC) --target-env=vulkan1.1 -O -o $@ $<
+
+$(VK_GEN_C): $(VK_SPV) scripts/embed_spirv.sh
+	@mkdir -p $(dir $@)
+	@bash scripts/embed_spirv.sh $@ $(VK_SPV)
+
+$(BUILD)/libideogram4.a: $(VK_GEN_OBJ)
 
 $(BUILD)/ideogram4: $(CLI_OBJ) $(BUILD)/libideogram4.a
 	@echo "  LD $@"
@@ -125,6 +146,9 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libideogram4.a
 	@echo "  LD $@"
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< \
 	  $(FUZZ_BUILD)/libideogram4.a $(LDLIBS)
+
+# The fuzz library embeds the shaders generated in $(BUILD)/gen.
+$(FUZZ_BUILD)/libideogram4.a: $(FUZZ_BUILD)/obj/$(VK_GEN_C:.c=.o)
 
 fuzz-build: $(FUZZ_BIN)
 

@@ -2,9 +2,9 @@
 # Runs every test suite and ends with one line "N passed, N failed" summed
 # over all of them:
 #   1. C unit + golden-vector tests (optimised build)
-#   2. the same with the scalar kernel table, and under AddressSanitizer +
-#      UndefinedBehaviorSanitizer; the portable core's unit tests cross-built
-#      for aarch64 and run under qemu-user (tests/cross/run_aarch64.sh)
+#   2. the same with the scalar kernel table, on the Vulkan backend, and under
+#      AddressSanitizer + UndefinedBehaviorSanitizer; the portable core's unit
+#      tests cross-built for aarch64 and run under qemu-user (tests/cross/run_aarch64.sh)
 #   3. CLI and HTTP integration tests (tests/cli/*.sh) against the optimised binary,
 #      then the server suites against the ASan/UBSan binary
 #   4. web UI unit tests (Vitest) and end-to-end tests (Chromium + serve --demo)
@@ -50,6 +50,9 @@ suite c-unit env I4_BIN="$PWD/build/ideogram4" build/test_runner
 # The scalar reference kernels (IDEOGRAM4_CPU_ISA=scalar) must pass every
 # golden test too.
 suite c-unit-scalar env I4_BIN="$PWD/build/ideogram4" IDEOGRAM4_CPU_ISA=scalar build/test_runner
+# The golden tests again on the Vulkan backend (lavapipe, the CPU Vulkan
+# driver, where there is no GPU): a model test that cannot create it fails.
+suite c-unit-vulkan env I4_BIN="$PWD/build/ideogram4" IDEOGRAM4_BACKEND=vulkan build/test_runner
 suite c-asan env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/test_runner
 # base + tensor + the scalar ops built by aarch64-linux-gnu-gcc, their unit

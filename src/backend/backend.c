@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/vulkan/vulkan.h"
 #include "base/error.h"
 
 int i4_backend_name_valid(const char *name) {
@@ -22,9 +23,20 @@ int i4_backend_create(const i4_backend_options *opt, i4_backend **out) {
         return i4_error("unknown backend '%s' (auto, cpu or vulkan)", name);
     const int threads = opt ? opt->threads : 0;
     const char *isa = opt && opt->cpu_isa ? opt->cpu_isa : NULL;
-    if (!strcmp(name, "vulkan"))
-        return i4_error("the vulkan backend is not part of this build yet; use --backend cpu");
-    /* auto: the only backend of this build is the CPU one. */
+    if (!strcmp(name, "cpu")) return i4_cpu_backend_create(threads, isa, out);
+    /* A named vulkan accepts any device, CPU implementations (lavapipe) too. */
+    if (!strcmp(name, "vulkan")) {
+        if (i4_vulkan_backend_create(-1, 1, out) != 0) return i4_error_prefix("vulkan backend");
+        return 0;
+    }
+    /* auto: a Vulkan GPU, else the CPU with one line (per process) saying why.
+     * A CPU Vulkan device (lavapipe) is slower than the CPU backend: skipped. */
+    if (i4_vulkan_backend_create(-1, 0, out) == 0) return 0;
+    static int said;
+    if (!said) {
+        said = 1;
+        fprintf(stderr, "ideogram4: vulkan unavailable: %s; using cpu\n", i4_last_error());
+    }
     return i4_cpu_backend_create(threads, isa, out);
 }
 

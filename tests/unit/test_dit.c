@@ -431,6 +431,8 @@ I4_TEST(dit_set_linear) {
     CHECK(i4_test_rel_l2(got, ref, n) < 1e-6);
     /* perturb the K rows only (middle third); not a uniform scale, which norm_k would undo */
     for (int64_t i = qkv.out / 3 * qkv.in; i < 2 * qkv.out / 3 * qkv.in; i++) bq[i] *= 1.0f + 0.5f * sinf((float)i);
+    /* bound weights are constant (a GPU backend copied them): bind again */
+    CHECK(i4_dit_set_linear(m, "layers.1.attention.qkv", &qkv) == 0);
     CHECK(i4_dit_forward(m, c.x, c.t, c.feat, c.pos, c.seg, c.ind, c.L, got) == 0);
     CHECK(i4_test_rel_l2(got, ref, n) > 1e-3);
     CHECK(i4_dit_set_linear(m, "layers.1.attention.qkv", NULL) == 0);

@@ -1,0 +1,954 @@
+/*
+ * vk_backend.c — the Vulkan compute backend: device memory in VkBuffers, the
+ * ops as GLSL compute shaders (shaders/NAME.comp, compiled to SPIR-V at build
+ * time and embedded, see vk_shaders.h).
+ *
+ *   device    one compute queue of one physical device; shaderFloat64 is
+ *             required (the norms' statistics and the correctly rounded
+ *             1/sqrt are in double, as on the CPU).
+ *   buffers   device-local VkBuffers (storage + transfer); upload/download go
+ *             through one host-visible staging buffer in chunks and wait for
+ *             the copy; `wrap` is alloc + upload, once at load.
+ *   ops       queued into one command buffer: bind the shader's pipeline (made
+ *             on first use), a descriptor set of 8 storage-buffer bindings
+ *             (one layout for every shader), push constants, dispatch, and a
+ *             full compute barrier. sync/download submit it and wait on a fence.
+ *   views     a binding is made at the view's offset rounded down to
+ *             minStorageBufferOffsetAlignment; the remainder in bytes goes to
+ *             the shader as pc.off[i] (the first 8 push-constant words), so any
+ *             f32 view (q|k|v column slices) and any weight byte offset works.
+ *   errors    a failing Vulkan call in an op is remembered (first one wins) and
+ *             returned by every later sync, download and upload.
+ */
+#include "backend/vulkan/vulkan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vulkan/vulkan.h>
+
+#include "backend/vulkan/vk_shaders.h"
+#include "base/error.h"
+
+#define N_BINDINGS 8
+#define POOL_SETS 512
+#define STAGING_BYTES ((size_t)8 << 20)
+
+struct i4_buf {
+    VkBuffer buf;
+    VkDeviceMemory mem;
+    size_t bytes; /* as asked */
+    size_t size;  /* allocated (rounded up) */
+};
+
+typedef struct {
+    i4_backend base;
+    VkInstance inst;
+    VkPhysicalDevice pdev;
+    VkDevice dev;
+    VkQueue queue;
+    uint32_t qfam;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties memp;
+    VkDescriptorSetLayout dsl;
+    VkPipelineLayout layout;
+    VkDescriptorPool dpool;
+    uint32_t sets_used;
+    VkPipeline *pipes; /* [i4_vk_shader_count], made on first use */
+    VkCommandPool cpool;
+    VkCommandBuffer cb;
+    int recording;
+    VkFence fence;
+    i4_buf *staging;
+    void *staging_map;
+    i4_buf *dummy; /* bound where an op has no buffer */
+    size_t align, max_range;
+    uint32_t fma_emulate; /* specialization constant 0 of every shader (common.glsl) */
+    int err;
+    char msg[256];
+    char desc[320];
+} vkb;
+
+static vkb *V(i4_backend *be) { return (vkb *)be; }
+
+static const char *vk_result_name(VkResult r) {
+    switch (r) {
+    case VK_SUCCESS: return "VK_SUCCESS";
+    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    case VK_ERROR_INVALID_SHADER_NV: return "VK_ERROR_INVALID_SHADER_NV";
+    default: return "VK_ERROR (other)";
+    }
+}
+
+/* Remember the first failure of a queued op; sync/download return it. */
+static void fail(vkb *b, const char *what, VkResult r) {
+    if (b->err) return;
+    b->err = 1;
+    snprintf(b->msg, sizeof b->msg, "vulkan: %s failed (%s)", what, vk_result_name(r));
+}
+static void fail_msg(vkb *b, const char *msg) {
+    if (b->err) return;
+    b->err = 1;
+    snprintf(b->msg, sizeof b->msg, "vulkan: %s", msg);
+}
+static int report(vkb *b) { return b->err ? i4_error("%s", b->msg) : 0; }
+
+/* ---- memory */
+
+static int find_memory(vkb *b, uint32_t type_bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need) {
+    for (int pass = 0; pass < 2; pass++) {
+        VkMemoryPropertyFlags f = pass == 0 ? want | need : need;
+        for (uint32_t i = 0; i < b->memp.memoryTypeCount; i++)
+            if ((type_bits & (1u << i)) && (b->memp.memoryTypes[i].propertyFlags & f) == f) return (int)i;
+    }
+    return -1;
+}
+
+static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need) {
+    i4_buf *x = calloc(1, sizeof *x);
+    if (!x) {
+        i4_error("out of memory");
+        return NULL;
+    }
+    x->bytes = bytes;
+    x->size = bytes ? (bytes + 15) & ~(size_t)15 : 16;
+    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bi.size = x->size;
+    bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+    VkResult r = vkCreateBuffer(b->dev, &bi, NULL, &x->buf);
+    if (r != VK_SUCCESS) {
+        free(x);
+        i4_error("vulkan: vkCreateBuffer of %.1f MiB failed (%s)", (double)bytes / (1 << 20), vk_result_name(r));
+        return NULL;
+    }
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(b->dev, x->buf, &req);
+    int type = find_memory(b, req.memoryTypeBits, want, need);
+    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    ai.allocationSize = req.size;
+    ai.memoryTypeIndex = (uint32_t)type;
+    r = type < 0 ? VK_ERROR_OUT_OF_DEVICE_MEMORY : vkAllocateMemory(b->dev, &ai, NULL, &x->mem);
+    if (r == VK_SUCCESS) r = vkBindBufferMemory(b->dev, x->buf, x->mem, 0);
+    if (r != VK_SUCCESS) {
+        if (x->mem) vkFreeMemory(b->dev, x->mem, NULL);
+        vkDestroyBuffer(b->dev, x->buf, NULL);
+        free(x);
+        i4_error("vulkan: cannot allocate %.1f MiB of device memory (%s)", (double)bytes / (1 << 20),
+                 vk_result_name(r));
+        return NULL;
+    }
+    return x;
+}
+
+static void free_buffer(vkb *b, i4_buf *x) {
+    if (!x) return;
+    vkDestroyBuffer(b->dev, x->buf, NULL);
+    vkFreeMemory(b->dev, x->mem, NULL);
+    free(x);
+}
+
+/* ---- command recording and submission */
+
+static void begin(vkb *b) {
+    if (b->recording) return;
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    VkResult r = vkBeginCommandBuffer(b->cb, &bi);
+    if (r != VK_SUCCESS) fail(b, "vkBeginCommandBuffer", r);
+    else b->recording = 1;
+}
+
+/* Everything written before is visible to every later shader, copy and host read. */
+static void barrier(vkb *b) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                       VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(b->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
+                             VK_PIPELINE_STAGE_HOST_BIT,
+                         0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+/* Submit what is recorded and wait for it; resets the descriptor pool. */
+static int flush(vkb *b) {
+    if (b->recording) {
+        b->recording = 0;
+        VkResult r = vkEndCommandBuffer(b->cb);
+        if (r != VK_SUCCESS) fail(b, "vkEndCommandBuffer", r);
+        if (!b->err) {
+            VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO};
+            si.commandBufferCount = 1;
+            si.pCommandBuffers = &b->cb;
+            r = vkQueueSubmit(b->queue, 1, &si, b->fence);
+            if (r != VK_SUCCESS) fail(b, "vkQueueSubmit", r);
+            else {
+                r = vkWaitForFences(b->dev, 1, &b->fence, VK_TRUE, UINT64_MAX);
+                if (r != VK_SUCCESS) fail(b, "vkWaitForFences", r);
+                vkResetFences(b->dev, 1, &b->fence);
+            }
+        }
+        vkResetCommandBuffer(b->cb, 0);
+    }
+    if (b->sets_used) {
+        vkResetDescriptorPool(b->dev, b->dpool, 0);
+        b->sets_used = 0;
+    }
+    return report(b);
+}
+
+static VkPipeline pipeline(vkb *b, const char *name) {
+    size_t i = 0;
+    while (i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name)) i++;
+    if (i == i4_vk_shader_count) {
+        fail_msg(b, "internal error: no shader of that name");
+        return VK_NULL_HANDLE;
+    }
+    if (b->pipes[i]) return b->pipes[i];
+    VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    mi.codeSize = i4_vk_shader_table[i].bytes;
+    mi.pCode = i4_vk_shader_table[i].words;
+    VkShaderModule mod;
+    VkResult r = vkCreateShaderModule(b->dev, &mi, NULL, &mod);
+    if (r != VK_SUCCESS) {
+        fail(b, "vkCreateShaderModule", r);
+        return VK_NULL_HANDLE;
+    }
+    VkComputePipelineCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    ci.stage.module = mod;
+    ci.stage.pName = "main";
+    VkSpecializationMapEntry me = {0, 0, sizeof(uint32_t)};
+    VkSpecializationInfo spec = {1, &me, sizeof b->fma_emulate, &b->fma_emulate};
+    ci.stage.pSpecializationInfo = &spec;
+    ci.layout = b->layout;
+    r = vkCreateComputePipelines(b->dev, VK_NULL_HANDLE, 1, &ci, NULL, &b->pipes[i]);
+    vkDestroyShaderModule(b->dev, mod, NULL);
+    if (r != VK_SUCCESS) {
+        b->pipes[i] = VK_NULL_HANDLE;
+        fail(b, "vkCreateComputePipelines", r);
+    }
+    return b->pipes[i];
+}
+
+/* Record one dispatch of shader `name` on the views v[0..nv) (none = the
+ * dummy buffer); pc (pc_bytes, <= 128) starts with the 8 offset words,
+ * filled in here. */
+static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc, size_t pc_bytes, uint32_t gx,
+                     uint32_t gy, uint32_t gz) {
+    if (b->err || gx == 0 || gy == 0 || gz == 0) return;
+    VkPipeline p = pipeline(b, name);
+    if (!p) return;
+    if (b->sets_used == POOL_SETS && flush(b) != 0) return;
+    begin(b);
+    if (b->err) return;
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = b->dpool;
+    ai.descriptorSetCount = 1;
+    ai.pSetLayouts = &b->dsl;
+    VkDescriptorSet set;
+    VkResult r = vkAllocateDescriptorSets(b->dev, &ai, &set);
+    if (r != VK_SUCCESS) {
+        fail(b, "vkAllocateDescriptorSets", r);
+        return;
+    }
+    b->sets_used++;
+    VkDescriptorBufferInfo info[N_BINDINGS];
+    VkWriteDescriptorSet w[N_BINDINGS];
+    uint32_t *off = pc;
+    for (int i = 0; i < N_BINDINGS; i++) {
+        const i4_buf *x = i < nv && v[i].buf ? v[i].buf : b->dummy;
+        const size_t o = i < nv && v[i].buf ? v[i].off : 0;
+        const size_t base = o / b->align * b->align;
+        size_t range = x->size - base;
+        if (range > b->max_range) range = b->max_range / 4 * 4;
+        info[i].buffer = x->buf;
+        info[i].offset = base;
+        info[i].range = range;
+        off[i] = (uint32_t)(o - base);
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+        w[i].dstSet = set;
+        w[i].dstBinding = (uint32_t)i;
+        w[i].descriptorCount = 1;
+        w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        w[i].pBufferInfo = &info[i];
+    }
+    vkUpdateDescriptorSets(b->dev, N_BINDINGS, w, 0, NULL);
+    vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
+    vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->layout, 0, 1, &set, 0, NULL);
+    vkCmdPushConstants(b->cb, b->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pc_bytes, pc);
+    vkCmdDispatch(b->cb, gx, gy, gz);
+    barrier(b);
+}
+
+/* A 1-D job of n invocations in workgroups of wg, as a 2-D grid (x <= 65535). */
+static void grid(int64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy) {
+    int64_t groups = (n + wg - 1) / wg;
+    *gx = (uint32_t)(groups < 65535 ? groups : 65535);
+    *gy = *gx ? (uint32_t)((groups + *gx - 1) / *gx) : 0;
+}
+
+/* Element counts and strides are 32-bit in the shaders. */
+static int too_big(vkb *b, int64_t n) {
+    if (n >= 0 && n <= 0x7fffffff) return 0;
+    fail_msg(b, "an op of more than 2^31 elements (not supported by the shaders yet)");
+    return 1;
+}
+
+/* One copy between buffers, submitted and waited for (queued ops first). */
+static int copy_now(vkb *b, VkBuffer src, size_t so, VkBuffer dst, size_t dof, size_t n) {
+    if (flush(b) != 0) return -1;
+    begin(b);
+    if (b->err) return report(b);
+    VkBufferCopy c = {so, dof, n};
+    vkCmdCopyBuffer(b->cb, src, dst, 1, &c);
+    barrier(b);
+    return flush(b);
+}
+
+/* ---- the buffer interface */
+
+static void vk_destroy(i4_backend *be) {
+    vkb *b = V(be);
+    if (b->dev) {
+        vkDeviceWaitIdle(b->dev);
+        for (size_t i = 0; b->pipes && i < i4_vk_shader_count; i++)
+            if (b->pipes[i]) vkDestroyPipeline(b->dev, b->pipes[i], NULL);
+        if (b->staging_map) vkUnmapMemory(b->dev, b->staging->mem);
+        free_buffer(b, b->staging);
+        free_buffer(b, b->dummy);
+        if (b->fence) vkDestroyFence(b->dev, b->fence, NULL);
+        if (b->cpool) vkDestroyCommandPool(b->dev, b->cpool, NULL);
+        if (b->dpool) vkDestroyDescriptorPool(b->dev, b->dpool, NULL);
+        if (b->layout) vkDestroyPipelineLayout(b->dev, b->layout, NULL);
+        if (b->dsl) vkDestroyDescriptorSetLayout(b->dev, b->dsl, NULL);
+        vkDestroyDevice(b->dev, NULL);
+    }
+    if (b->inst) vkDestroyInstance(b->inst, NULL);
+    free(b->pipes);
+    free(b);
+}
+
+static i4_buf *vk_alloc(i4_backend *be, size_t bytes) {
+    return make_buffer(V(be), bytes, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
+}
+
+static int vk_upload(i4_backend *be, i4_dv dst, const void *src, size_t bytes) {
+    vkb *b = V(be);
+    if (dst.off + bytes > dst.buf->bytes) return i4_error("upload of %zu bytes past the end of a buffer", bytes);
+    if (b->err) return report(b);
+    for (size_t done = 0; done < bytes;) {
+        size_t n = bytes - done < STAGING_BYTES ? bytes - done : STAGING_BYTES;
+        if (flush(b) != 0) return -1; /* the staging buffer is free once queued work is done */
+        memcpy(b->staging_map, (const char *)src + done, n);
+        if (copy_now(b, b->staging->buf, 0, dst.buf->buf, dst.off + done, n) != 0) return -1;
+        done += n;
+    }
+    return 0;
+}
+
+static i4_buf *vk_wrap(i4_backend *be, const void *host, size_t bytes) {
+    i4_buf *x = vk_alloc(be, bytes);
+    if (x && vk_upload(be, i4_dv_of(x), host, bytes) != 0) {
+        free_buffer(V(be), x);
+        return NULL;
+    }
+    return x;
+}
+
+static void vk_release(i4_backend *be, i4_buf *x) {
+    vkb *b = V(be);
+    flush(b); /* queued ops may still use it */
+    free_buffer(b, x);
+}
+
+static int vk_download(i4_backend *be, void *dst, i4_dv src, size_t bytes) {
+    vkb *b = V(be);
+    if (src.off + bytes > src.buf->bytes) return i4_error("download of %zu bytes past the end of a buffer", bytes);
+    for (size_t done = 0; done < bytes;) {
+        size_t n = bytes - done < STAGING_BYTES ? bytes - done : STAGING_BYTES;
+        if (copy_now(b, src.buf->buf, src.off + done, b->staging->buf, 0, n) != 0) return -1;
+        memcpy((char *)dst + done, b->staging_map, n);
+        done += n;
+    }
+    return report(b);
+}
+
+static int vk_sync(i4_backend *be) { return flush(V(be)); }
+
+static const char *device_type_name(VkPhysicalDeviceType t) {
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+    default: return "other";
+    }
+}
+
+static const char *vk_describe(i4_backend *be) {
+    vkb *b = V(be);
+    snprintf(b->desc, sizeof b->desc, "vulkan (%s, %s%s)", b->props.deviceName, device_type_name(b->props.deviceType),
+             b->fma_emulate ? ", fma emulated" : "");
+    return b->desc;
+}
+
+static const char *vk_kernels(i4_backend *be) { return V(be)->props.deviceName; }
+
+/* Host threads for the work around the device (the host's CPUs). */
+static int vk_threads(i4_backend *be) {
+    (void)be;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (int)cpus : 1;
+}
+
+/* ---- ops: push-constant blocks mirror the shaders' (8 offset words first) */
+
+#define ARGS(...) ((const i4_dv[]){__VA_ARGS__}), (int)(sizeof((const i4_dv[]){__VA_ARGS__}) / sizeof(i4_dv))
+static const i4_dv NONE = {NULL, 0};
+
+enum { EW_ADD, EW_MUL, EW_ADDS, EW_MULROWS, EW_GATED, EW_ADDIDX, EW_FILL, EW_SILU, EW_TANH, EW_GUIDE };
+typedef struct {
+    uint32_t off[8];
+    uint32_t op, n, dim, bf;
+    float c, gs, dt;
+} ew_pc;
+
+static void ew(vkb *b, int op, i4_dv x, i4_dv y, i4_dv g, i4_dv sel, int64_t n, int64_t dim, float c, float gs,
+               float dt, i4_precision p) {
+    if (too_big(b, n)) return;
+    ew_pc pc = {{0}, (uint32_t)op, (uint32_t)n, (uint32_t)(dim > 0 ? dim : 1), p == I4_PRECISION_BF16, c, gs, dt};
+    uint32_t gx, gy;
+    grid(n, 256, &gx, &gy);
+    dispatch(b, "ew", ARGS(x, y, g, sel), &pc, sizeof pc, gx, gy, 1);
+}
+
+static void vk_add(i4_backend *be, i4_dv x, i4_dv y, int64_t n, i4_precision p) {
+    ew(V(be), EW_ADD, x, y, NONE, NONE, n, 1, 0, 0, 0, p);
+}
+static void vk_mul(i4_backend *be, i4_dv x, i4_dv y, int64_t n, i4_precision p) {
+    ew(V(be), EW_MUL, x, y, NONE, NONE, n, 1, 0, 0, 0, p);
+}
+static void vk_add_scalar(i4_backend *be, i4_dv x, int64_t n, float c, i4_precision p) {
+    ew(V(be), EW_ADDS, x, NONE, NONE, NONE, n, 1, c, 0, 0, p);
+}
+static void vk_mul_rows(i4_backend *be, i4_dv x, i4_dv s, int64_t rows, int64_t dim, i4_precision p) {
+    ew(V(be), EW_MULROWS, x, s, NONE, NONE, rows * dim, dim, 0, 0, 0, p);
+}
+static void vk_gated_add(i4_backend *be, i4_dv h, i4_dv a, i4_dv g, int64_t rows, int64_t dim, i4_precision p) {
+    ew(V(be), EW_GATED, h, a, g, NONE, rows * dim, dim, 0, 0, 0, p);
+}
+static void vk_add_rows_indexed(i4_backend *be, i4_dv h, i4_dv table, i4_dv sel, int64_t rows, int64_t dim,
+                                i4_precision p) {
+    ew(V(be), EW_ADDIDX, h, table, NONE, sel, rows * dim, dim, 0, 0, 0, p);
+}
+static void vk_fill(i4_backend *be, i4_dv x, int64_t n, float value) {
+    ew(V(be), EW_FILL, x, NONE, NONE, NONE, n, 1, value, 0, 0, I4_PRECISION_F32);
+}
+static void vk_act(i4_backend *be, i4_act_kind kind, i4_dv x, int64_t n, i4_precision p) {
+    ew(V(be), kind == I4_ACT_SILU ? EW_SILU : EW_TANH, x, NONE, NONE, NONE, n, 1, 0, 0, 0, p);
+}
+static void vk_guidance_step(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64_t n, float g, float dt) {
+    ew(V(be), EW_GUIDE, z, vc, vu, NONE, n, 1, 0, g, dt, I4_PRECISION_F32);
+}
+
+enum { MV_GATHER, MV_SCATTER, MV_COPY2D, MV_UPS2X, MV_UNPACK };
+typedef struct {
+    uint32_t off[8];
+    uint32_t op, n, bf;
+    uint32_t a[6];
+} mv_pc;
+
+static void move(vkb *b, int op, const i4_dv *v, int nv, int64_t n, int bf, const int64_t a[6]) {
+    if (too_big(b, n)) return;
+    mv_pc pc = {{0}, (uint32_t)op, (uint32_t)n, (uint32_t)(bf != 0), {0}};
+    for (int i = 0; i < 6; i++) {
+        if (too_big(b, a[i])) return;
+        pc.a[i] = (uint32_t)a[i];
+    }
+    uint32_t gx, gy;
+    grid(n, 256, &gx, &gy);
+    dispatch(b, "move", v, nv, &pc, sizeof pc, gx, gy, 1);
+}
+
+static void vk_gather_rows(i4_backend *be, i4_dv dst, i4_dv src, int64_t ld, i4_dv idx, int64_t n, int round_bf16) {
+    const int64_t a[6] = {ld};
+    move(V(be), MV_GATHER, ARGS(dst, src, idx), n * ld, round_bf16, a);
+}
+static void vk_scatter_rows(i4_backend *be, i4_dv dst, i4_dv src, int64_t src_stride, int64_t ld, i4_dv idx,
+                            int64_t n) {
+    const int64_t a[6] = {ld, src_stride};
+    move(V(be), MV_SCATTER, ARGS(dst, src, idx), n * ld, 0, a);
+}
+static void vk_copy2d(i4_backend *be, i4_dv dst, int64_t drs, int64_t dcs, i4_dv src, int64_t srs, int64_t scs,
+                      int64_t rows, int64_t cols, int accumulate, i4_precision p) {
+    const int64_t a[6] = {cols, drs, dcs, srs, scs, accumulate != 0};
+    move(V(be), MV_COPY2D, ARGS(dst, src), rows * cols, p == I4_PRECISION_BF16, a);
+}
+static void vk_upsample2x(i4_backend *be, i4_dv y, i4_dv x, int64_t C, int64_t H, int64_t W) {
+    const int64_t a[6] = {H, W};
+    move(V(be), MV_UPS2X, ARGS(y, x), C * 4 * H * W, 0, a);
+}
+static void vk_unpack_latents(i4_backend *be, i4_dv lat, i4_dv tokens, int64_t gh, int64_t gw, int ph, int pw,
+                              int64_t ae, i4_dv scale, i4_dv shift) {
+    const int64_t a[6] = {gh, gw, ph, pw, ae};
+    move(V(be), MV_UNPACK, ARGS(lat, tokens, NONE, scale, shift), ae * gh * ph * gw * pw, 0, a);
+}
+
+enum { NORM_RMS, NORM_LAYER, NORM_GROUP };
+typedef struct {
+    uint32_t off[8];
+    uint32_t op, dim, stride, bf;
+    uint32_t has_w, wdt, twice, has_b;
+    uint32_t HW, cpg;
+    float eps;
+} norm_pc;
+
+static void norm(vkb *b, norm_pc *pc, i4_dv y, i4_dv x, const i4_dparam *w, const i4_dparam *beta, int64_t groups) {
+    uint32_t gx, gy;
+    grid(groups, 1, &gx, &gy);
+    dispatch(b, "norm", ARGS(y, x, w ? w->data : NONE, beta ? beta->data : NONE), pc, sizeof *pc, gx, gy, 1);
+}
+
+static int param_ok(vkb *b, const i4_dparam *w) {
+    if (!w || w->dtype == I4_DT_F32 || w->dtype == I4_DT_BF16 || w->dtype == I4_DT_F16) return 1;
+    fail_msg(b, "norm weights must be F32, BF16 or F16");
+    return 0;
+}
+
+static void vk_rmsnorm(i4_backend *be, i4_dv y, i4_dv x, int64_t rows, int64_t dim, int64_t stride,
+                       const i4_dparam *w, float eps, i4_precision p, i4_rms_rounding r) {
+    vkb *b = V(be);
+    if (too_big(b, rows * stride) || too_big(b, rows) || !param_ok(b, w)) return;
+    norm_pc pc = {{0}, NORM_RMS, (uint32_t)dim, (uint32_t)stride, p == I4_PRECISION_BF16, w != NULL,
+                  w ? (uint32_t)w->dtype : 0, r == I4_RMS_ROUND_TWICE, 0, 0, 0, eps};
+    norm(b, &pc, y, x, w, NULL, rows);
+}
+
+static void vk_layernorm(i4_backend *be, i4_dv y, i4_dv x, int64_t rows, int64_t dim, float eps, i4_precision p) {
+    vkb *b = V(be);
+    if (too_big(b, rows * dim)) return;
+    norm_pc pc = {{0}, NORM_LAYER, (uint32_t)dim, (uint32_t)dim, p == I4_PRECISION_BF16, 0, 0, 0, 0, 0, 0, eps};
+    norm(b, &pc, y, x, NULL, NULL, rows);
+}
+
+static void vk_groupnorm(i4_backend *be, i4_dv y, i4_dv x, int64_t C, int64_t HW, int64_t groups,
+                         const i4_dparam *gamma, const i4_dparam *beta, float eps, i4_precision p) {
+    vkb *b = V(be);
+    if (too_big(b, C * HW) || !param_ok(b, gamma) || !param_ok(b, beta)) return;
+    const i4_dtype dt = gamma ? gamma->dtype : beta ? beta->dtype : I4_DT_F32;
+    norm_pc pc = {{0},   NORM_GROUP,        0, 0, p == I4_PRECISION_BF16, gamma != NULL, (uint32_t)dt, 0,
+                  beta != NULL, (uint32_t)HW, (uint32_t)(C / groups), eps};
+    norm(b, &pc, y, x, gamma, beta, groups);
+}
+
+typedef struct {
+    uint32_t off[8];
+    uint32_t total, n_heads, head_dim, stride, bf;
+} rope_pc;
+
+static void vk_rope(i4_backend *be, i4_dv x, int64_t n, int n_heads, int head_dim, int64_t stride, i4_dv cos_tab,
+                    i4_dv sin_tab, i4_precision p) {
+    vkb *b = V(be);
+    const int64_t total = n * n_heads * (head_dim / 2);
+    if (too_big(b, n * stride) || too_big(b, total)) return;
+    rope_pc pc = {{0}, (uint32_t)total, (uint32_t)n_heads, (uint32_t)head_dim, (uint32_t)stride,
+                  p == I4_PRECISION_BF16};
+    uint32_t gx, gy;
+    grid(total, 256, &gx, &gy);
+    dispatch(b, "rope", ARGS(x, cos_tab, sin_tab), &pc, sizeof pc, gx, gy, 1);
+}
+
+typedef struct {
+    uint32_t off[8];
+    uint32_t dtype, per_tensor, has_bias, bias_dtype;
+    uint32_t n_out, n_in, n_tok, x_stride, y_stride, bf;
+} linear_pc;
+
+static void vk_linear(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t xs, int64_t n, i4_dv y, int64_t ys,
+                      i4_precision p) {
+    vkb *b = V(be);
+    if (too_big(b, W->out * W->in) || too_big(b, n * xs) || too_big(b, n * ys)) return;
+    if (W->dtype != I4_DT_F8_E4M3 && W->dtype != I4_DT_BF16 && W->dtype != I4_DT_F16 && W->dtype != I4_DT_F32) {
+        fail_msg(b, "linear: weight dtype not supported");
+        return;
+    }
+    linear_pc pc = {{0},
+                    (uint32_t)W->dtype,
+                    (uint32_t)(W->scale_per_tensor != 0),
+                    W->bias.buf != NULL,
+                    (uint32_t)W->bias_dtype,
+                    (uint32_t)W->out,
+                    (uint32_t)W->in,
+                    (uint32_t)n,
+                    (uint32_t)xs,
+                    (uint32_t)ys,
+                    p == I4_PRECISION_BF16};
+    const uint32_t gx = (uint32_t)((W->out + 63) / 64), gy = (uint32_t)((n + 63) / 64);
+    if (gx > 65535 || gy > 65535) {
+        fail_msg(b, "linear: too many outputs or tokens for one dispatch");
+        return;
+    }
+    dispatch(b, "linear", ARGS(x, y, W->w, W->dtype == I4_DT_F8_E4M3 ? W->scale : NONE, W->bias), &pc, sizeof pc, gx,
+             gy, 1);
+}
+
+typedef struct {
+    uint32_t off[8];
+    uint32_t nq, nk, n_heads, n_kv_heads, head_dim;
+    uint32_t os, qs, ks, vs, mask, bf;
+    float scale;
+} attn_pc;
+
+static void vk_attention(i4_backend *be, i4_dv out, int64_t os, i4_dv q, int64_t qs, i4_dv k, int64_t ks, i4_dv v,
+                         int64_t vs, int64_t nq, int64_t nk, int n_heads, int n_kv_heads, int head_dim, float scale,
+                         i4_mask_kind mask, i4_dv seg, i4_precision p) {
+    vkb *b = V(be);
+    if (too_big(b, nq * os) || too_big(b, nq * qs) || too_big(b, nk * ks) || too_big(b, nk * vs)) return;
+    if (head_dim > 256 || n_heads > 65535) {
+        fail_msg(b, "attention: head_dim > 256 or more than 65535 heads");
+        return;
+    }
+    attn_pc pc = {{0},          (uint32_t)nq, (uint32_t)nk,      (uint32_t)n_heads, (uint32_t)n_kv_heads,
+                  (uint32_t)head_dim, (uint32_t)os, (uint32_t)qs, (uint32_t)ks,      (uint32_t)vs,
+                  (uint32_t)mask, p == I4_PRECISION_BF16, scale};
+    const uint32_t gx = (uint32_t)((nq + 63) / 64);
+    dispatch(b, "attention", ARGS(out, q, k, v, mask == I4_MASK_SEGMENT ? seg : NONE), &pc, sizeof pc, gx,
+             (uint32_t)n_heads, 1);
+}
+
+typedef struct {
+    uint32_t off[8];
+    uint32_t c_out, c_in, ksz, H, W, OH, OW, pad;
+    uint32_t dtype, has_bias, bias_dtype, bf;
+} conv_pc;
+
+static void vk_conv2d(i4_backend *be, const i4_dconv *Wt, i4_dv x, int64_t H, int64_t Wd, int pad, i4_dv y,
+                      i4_precision p) {
+    vkb *b = V(be);
+    const int64_t OH = H + 2 * pad - Wt->k + 1, OW = Wd + 2 * pad - Wt->k + 1;
+    if (too_big(b, Wt->c_out * OH * OW) || too_big(b, Wt->c_in * H * Wd)) return;
+    if (Wt->dtype != I4_DT_BF16 && Wt->dtype != I4_DT_F16 && Wt->dtype != I4_DT_F32) {
+        fail_msg(b, "conv2d: weight dtype not supported");
+        return;
+    }
+    conv_pc pc = {{0},
+                  (uint32_t)Wt->c_out,
+                  (uint32_t)Wt->c_in,
+                  (uint32_t)Wt->k,
+                  (uint32_t)H,
+                  (uint32_t)Wd,
+                  (uint32_t)OH,
+                  (uint32_t)OW,
+                  (uint32_t)pad,
+                  (uint32_t)Wt->dtype,
+                  Wt->bias.buf != NULL,
+                  (uint32_t)Wt->bias_dtype,
+                  p == I4_PRECISION_BF16};
+    uint32_t gx, gy;
+    grid(Wt->c_out * OH * OW, 256, &gx, &gy);
+    dispatch(b, "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy, 1);
+}
+
+static const i4_backend_ops vk_ops = {
+    .name = "vulkan",
+    .destroy = vk_destroy,
+    .alloc = vk_alloc,
+    .wrap = vk_wrap,
+    .release = vk_release,
+    .upload = vk_upload,
+    .download = vk_download,
+    .sync = vk_sync,
+    .describe = vk_describe,
+    .kernels = vk_kernels,
+    .threads = vk_threads,
+    .linear = vk_linear,
+    .rmsnorm = vk_rmsnorm,
+    .layernorm = vk_layernorm,
+    .groupnorm = vk_groupnorm,
+    .act = vk_act,
+    .rope = vk_rope,
+    .attention = vk_attention,
+    .conv2d = vk_conv2d,
+    .upsample2x = vk_upsample2x,
+    .add = vk_add,
+    .mul = vk_mul,
+    .add_scalar = vk_add_scalar,
+    .mul_rows = vk_mul_rows,
+    .gated_add = vk_gated_add,
+    .add_rows_indexed = vk_add_rows_indexed,
+    .gather_rows = vk_gather_rows,
+    .scatter_rows = vk_scatter_rows,
+    .copy2d = vk_copy2d,
+    .fill = vk_fill,
+    .unpack_latents = vk_unpack_latents,
+    .guidance_step = vk_guidance_step,
+};
+
+/* ---- instance, devices */
+
+static int make_instance(VkInstance *inst) {
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "ideogram4";
+    app.pEngineName = "ideogram4.c";
+    app.apiVersion = VK_API_VERSION_1_1;
+    VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ci.pApplicationInfo = &app;
+    VkResult r = vkCreateInstance(&ci, NULL, inst);
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+        return i4_error("no Vulkan driver (vkCreateInstance: %s)", vk_result_name(r));
+    if (r != VK_SUCCESS) return i4_error("vkCreateInstance failed (%s)", vk_result_name(r));
+    return 0;
+}
+
+/* Physical devices of the instance (malloc'd; *n of them). */
+static VkPhysicalDevice *devices(VkInstance inst, uint32_t *n) {
+    *n = 0;
+    if (vkEnumeratePhysicalDevices(inst, n, NULL) != VK_SUCCESS || *n == 0) return NULL;
+    VkPhysicalDevice *d = calloc(*n, sizeof *d);
+    if (d && vkEnumeratePhysicalDevices(inst, n, d) < 0) {
+        free(d);
+        d = NULL;
+        *n = 0;
+    }
+    return d;
+}
+
+static int compute_queue_family(VkPhysicalDevice d, uint32_t *fam) {
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(d, &n, NULL);
+    VkQueueFamilyProperties q[32];
+    if (n > 32) n = 32;
+    vkGetPhysicalDeviceQueueFamilyProperties(d, &n, q);
+    for (uint32_t i = 0; i < n; i++)
+        if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+            *fam = i;
+            return 0;
+        }
+    return -1;
+}
+
+static int device_score(VkPhysicalDeviceType t) {
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+    default: return 0;
+    }
+}
+
+static int setup_device(vkb *b) {
+    VkPhysicalDeviceFeatures have;
+    vkGetPhysicalDeviceFeatures(b->pdev, &have);
+    if (!have.shaderFloat64)
+        return i4_error("%s has no shaderFloat64 (the norm and attention shaders need double)",
+                        b->props.deviceName);
+    float prio = 1.0f;
+    VkDeviceQueueCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qi.queueFamilyIndex = b->qfam;
+    qi.queueCount = 1;
+    qi.pQueuePriorities = &prio;
+    VkPhysicalDeviceFeatures feat = {0};
+    feat.shaderFloat64 = VK_TRUE;
+    VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    di.queueCreateInfoCount = 1;
+    di.pQueueCreateInfos = &qi;
+    di.pEnabledFeatures = &feat;
+    VkResult r = vkCreateDevice(b->pdev, &di, NULL, &b->dev);
+    if (r != VK_SUCCESS) return i4_error("vkCreateDevice failed (%s)", vk_result_name(r));
+    vkGetDeviceQueue(b->dev, b->qfam, 0, &b->queue);
+
+    VkDescriptorSetLayoutBinding lb[N_BINDINGS];
+    for (int i = 0; i < N_BINDINGS; i++) {
+        memset(&lb[i], 0, sizeof lb[i]);
+        lb[i].binding = (uint32_t)i;
+        lb[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        lb[i].descriptorCount = 1;
+        lb[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
+    }
+    VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+    li.bindingCount = N_BINDINGS;
+    li.pBindings = lb;
+    r = vkCreateDescriptorSetLayout(b->dev, &li, NULL, &b->dsl);
+    VkPushConstantRange pr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
+    VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    pli.setLayoutCount = 1;
+    pli.pSetLayouts = &b->dsl;
+    pli.pushConstantRangeCount = 1;
+    pli.pPushConstantRanges = &pr;
+    if (r == VK_SUCCESS) r = vkCreatePipelineLayout(b->dev, &pli, NULL, &b->layout);
+    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, POOL_SETS * N_BINDINGS};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dpi.maxSets = POOL_SETS;
+    dpi.poolSizeCount = 1;
+    dpi.pPoolSizes = &ps;
+    if (r == VK_SUCCESS) r = vkCreateDescriptorPool(b->dev, &dpi, NULL, &b->dpool);
+    VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    cpi.queueFamilyIndex = b->qfam;
+    if (r == VK_SUCCESS) r = vkCreateCommandPool(b->dev, &cpi, NULL, &b->cpool);
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    cai.commandPool = b->cpool;
+    cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    cai.commandBufferCount = 1;
+    if (r == VK_SUCCESS) r = vkAllocateCommandBuffers(b->dev, &cai, &b->cb);
+    VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (r == VK_SUCCESS) r = vkCreateFence(b->dev, &fi, NULL, &b->fence);
+    if (r != VK_SUCCESS) return i4_error("vulkan: device setup failed (%s)", vk_result_name(r));
+
+    b->pipes = calloc(i4_vk_shader_count, sizeof *b->pipes);
+    if (!b->pipes) return i4_error("out of memory");
+    b->align = b->props.limits.minStorageBufferOffsetAlignment ? b->props.limits.minStorageBufferOffsetAlignment : 1;
+    b->max_range = b->props.limits.maxStorageBufferRange;
+    b->dummy = make_buffer(b, 16, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
+    b->staging = make_buffer(b, STAGING_BYTES, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    if (!b->dummy || !b->staging) return -1;
+    r = vkMapMemory(b->dev, b->staging->mem, 0, VK_WHOLE_SIZE, 0, &b->staging_map);
+    if (r != VK_SUCCESS) return i4_error("vulkan: cannot map the staging buffer (%s)", vk_result_name(r));
+    return 0;
+}
+
+static void drop_pipelines(vkb *b) {
+    for (size_t i = 0; i < i4_vk_shader_count; i++)
+        if (b->pipes[i]) {
+            vkDestroyPipeline(b->dev, b->pipes[i], NULL);
+            b->pipes[i] = VK_NULL_HANDLE;
+        }
+}
+
+/* Does this device's fma() round once? x.w = -1*1 + (1+2^-23)(1-2^-23) is
+ * -2^-46 with a fused multiply-add and 0 without. When it does not (lavapipe),
+ * the shaders are made again with FMA_EMULATE (common.glsl). */
+static int probe_fma(vkb *b) {
+    const float x[2] = {-1.0f, 1.0f + 0x1p-23f}, w[2] = {1.0f, 1.0f - 0x1p-23f};
+    i4_buf *bx = vk_wrap(&b->base, x, sizeof x), *bw = vk_wrap(&b->base, w, sizeof w);
+    i4_buf *by = vk_alloc(&b->base, sizeof(float));
+    float y = 1.0f;
+    int rc = -1;
+    if (bx && bw && by) {
+        i4_dlinear W = {I4_DT_F32, i4_dv_of(bw), NONE, 0, I4_DT_F32, NONE, 1, 2};
+        vk_linear(&b->base, &W, i4_dv_of(bx), 2, 1, i4_dv_of(by), 1, I4_PRECISION_F32);
+        rc = vk_download(&b->base, &y, i4_dv_of(by), sizeof y);
+    }
+    if (bx) free_buffer(b, bx);
+    if (bw) free_buffer(b, bw);
+    if (by) free_buffer(b, by);
+    if (rc != 0) return -1;
+    if (y != -0x1p-46f) {
+        drop_pipelines(b);
+        b->fma_emulate = 1;
+    }
+    return 0;
+}
+
+int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out) {
+    *out = NULL;
+    vkb *b = calloc(1, sizeof *b);
+    if (!b) return i4_error("out of memory");
+    b->base.ops = &vk_ops;
+    if (make_instance(&b->inst) != 0) {
+        free(b);
+        return -1;
+    }
+    uint32_t n;
+    VkPhysicalDevice *d = devices(b->inst, &n);
+    int best = -1, best_score = 0, cpu_only = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (device >= 0 && (uint32_t)device != i) continue;
+        VkPhysicalDeviceProperties pr;
+        vkGetPhysicalDeviceProperties(d[i], &pr);
+        uint32_t fam;
+        if (compute_queue_family(d[i], &fam) != 0) continue;
+        int s = device_score(pr.deviceType);
+        if (pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU && !allow_cpu_device) {
+            cpu_only = 1;
+            continue;
+        }
+        if (s > best_score || best < 0) {
+            best = (int)i;
+            best_score = s;
+            b->qfam = fam;
+            b->pdev = d[i];
+            b->props = pr;
+        }
+    }
+    free(d);
+    if (best < 0) {
+        vkDestroyInstance(b->inst, NULL);
+        free(b);
+        if (device >= 0 && (uint32_t)device >= n)
+            return i4_error("no Vulkan device %d (%u device%s)", device, n, n == 1 ? "" : "s");
+        if (cpu_only) return i4_error("only CPU Vulkan devices (lavapipe), no GPU");
+        return i4_error("no Vulkan device with a compute queue");
+    }
+    vkGetPhysicalDeviceMemoryProperties(b->pdev, &b->memp);
+    if (setup_device(b) != 0 || probe_fma(b) != 0) {
+        vk_destroy(&b->base);
+        return -1;
+    }
+    *out = &b->base;
+    return 0;
+}
+
+/* ---- `ideogram4 devices` */
+
+static int has_extension(VkPhysicalDevice d, const char *name) {
+    uint32_t n = 0;
+    if (vkEnumerateDeviceExtensionProperties(d, NULL, &n, NULL) != VK_SUCCESS) return 0;
+    VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
+    int found = 0;
+    if (e && vkEnumerateDeviceExtensionProperties(d, NULL, &n, e) == VK_SUCCESS)
+        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
+    free(e);
+    return found;
+}
+
+int i4_vulkan_list_devices(FILE *f) {
+    VkInstance inst;
+    if (make_instance(&inst) != 0) return -1;
+    uint32_t n;
+    VkPhysicalDevice *d = devices(inst, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        VkPhysicalDeviceProperties pr;
+        vkGetPhysicalDeviceProperties(d[i], &pr);
+        VkPhysicalDeviceMemoryProperties mp;
+        vkGetPhysicalDeviceMemoryProperties(d[i], &mp);
+        double local = 0;
+        for (uint32_t h = 0; h < mp.memoryHeapCount; h++)
+            if (mp.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) local += (double)mp.memoryHeaps[h].size;
+        VkPhysicalDeviceShaderFloat16Int8Features f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+        VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+        f2.pNext = &f16;
+        vkGetPhysicalDeviceFeatures2(d[i], &f2);
+        uint32_t fam;
+        const int compute = compute_queue_family(d[i], &fam) == 0;
+        const int coop_khr = has_extension(d[i], "VK_KHR_cooperative_matrix");
+        const int coop_nv = has_extension(d[i], "VK_NV_cooperative_matrix");
+        fprintf(f, "%u: %s (%s), %.1f GiB device memory, Vulkan %u.%u\n", i, pr.deviceName,
+                device_type_name(pr.deviceType), local / (1 << 30), VK_API_VERSION_MAJOR(pr.apiVersion),
+                VK_API_VERSION_MINOR(pr.apiVersion));
+        fprintf(f, "   compute queue %s, f64 %s, f16 %s, int8 %s, bf16 %s, cooperative matrix %s\n",
+                compute ? "yes" : "no", f2.features.shaderFloat64 ? "yes" : "no",
+                f16.shaderFloat16 ? "yes" : "no", f16.shaderInt8 ? "yes" : "no",
+                has_extension(d[i], "VK_KHR_shader_bfloat16") ? "yes" : "no",
+                coop_khr ? "VK_KHR_cooperative_matrix" : coop_nv ? "VK_NV_cooperative_matrix" : "no");
+    }
+    free(d);
+    vkDestroyInstance(inst, NULL);
+    return (int)n;
+}

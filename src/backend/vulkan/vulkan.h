@@ -1,0 +1,20 @@
+/* vulkan.h — the Vulkan compute backend (vk_backend.c). */
+#ifndef I4_VULKAN_H
+#define I4_VULKAN_H
+
+#include <stdio.h>
+
+#include "backend/backend.h"
+
+/* Create the Vulkan backend on device `device` (index in `ideogram4 devices`),
+ * or on the best one when device < 0: discrete > integrated > virtual > CPU;
+ * devices of type CPU (lavapipe) are taken only when allow_cpu_device is set.
+ * Fails (error message says why) when there is no loader, no driver, or no
+ * usable device. */
+int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out);
+
+/* Print the Vulkan devices (name, type, memory, feature support) to f;
+ * returns the number listed, or -1 with an error when Vulkan is unavailable. */
+int i4_vulkan_list_devices(FILE *f);
+
+#endif
