@@ -14,7 +14,7 @@ static const i4_cpu_kernels k_scalar = {I4_ISA_SCALAR, "scalar", i4_linear_scala
 #if defined(__x86_64__)
 static const i4_cpu_kernels k_avx2 = {I4_ISA_AVX2, "avx2", i4_linear_avx2, i4_attention_avx2, i4_conv2d_avx2,
                                       i4_dsum_avx2};
-static const i4_cpu_kernels k_avx512 = {I4_ISA_AVX512, "avx512", i4_linear_avx512_zmm, i4_attention_avx2,
+static const i4_cpu_kernels k_avx512 = {I4_ISA_AVX512, "avx512", i4_linear_avx512_zmm, i4_attention_avx512_zmm,
                                         i4_conv2d_avx2, i4_dsum_avx2};
 #endif
 

@@ -70,6 +70,10 @@ void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q
                        i4_precision p);
 void i4_conv2d_avx2(const i4_conv_w *W, const float *x, int64_t H, int64_t Wd, int pad, float *y, i4_precision p);
 double i4_dsum_avx2(const float *x, int64_t n, double m, int sq);
+void i4_attention_avx512_zmm(float *out, int64_t out_stride, const float *q, int64_t q_stride, const float *k,
+                             int64_t k_stride, const float *v, int64_t v_stride, int64_t nq, int64_t nk, int n_heads,
+                             int n_kv_heads, int head_dim, float scale, i4_mask_kind mask, const int64_t *seg,
+                             i4_precision p);
 void i4_linear_avx512_zmm(const i4_linear_w *W, const float *x, int64_t x_stride, int64_t n, float *y,
                           int64_t y_stride, i4_precision p);
 #endif

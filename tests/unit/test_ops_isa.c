@@ -181,3 +181,38 @@ I4_TEST(ops_isa_avx512_linear_equals_avx2_bitwise) {
                 free(wf), free(x), free(w), free(y0), free(y1);
             }
 }
+
+/* The AVX-512 attention runs two 16-wide panels per pass with the same FMA
+ * chains per output: bit for bit the AVX2 table's results, with odd and even
+ * panel counts on both products (head_dim 40 = 3 panels; 200 queries = 3
+ * blocks of up to 6 panels). */
+I4_TEST(ops_isa_avx512_attention_equals_avx2_bitwise) {
+    const i4_cpu_kernels *a2 = i4_cpu_kernels_for(I4_ISA_AVX2), *a5 = i4_cpu_kernels_for(I4_ISA_AVX512);
+    if (!a2 || !a5) {
+        fprintf(stderr, "  (this CPU has no AVX-512: nothing to compare)\n");
+        return;
+    }
+    trng r = {17};
+    const int dims[2] = {40, 64};
+    for (int di = 0; di < 2; di++)
+        for (int mask = 0; mask < 3; mask++)
+            for (int prec = 0; prec < 2; prec++) {
+                const int64_t nt = 200;
+                const int H = 2, Hk = 1, D = dims[di];
+                float *q = malloc(sizeof(float) * nt * H * D), *kk = malloc(sizeof(float) * nt * Hk * D);
+                float *v = malloc(sizeof(float) * nt * Hk * D);
+                float *o0 = malloc(sizeof(float) * nt * H * D), *o1 = malloc(sizeof(float) * nt * H * D);
+                int64_t seg[200];
+                for (int i = 0; i < 200; i++) seg[i] = i < 70 ? 0 : i < 150 ? 1 : 2;
+                trng_fill(&r, q, (size_t)(nt * H * D), -1, 1);
+                trng_fill(&r, kk, (size_t)(nt * Hk * D), -1, 1);
+                trng_fill(&r, v, (size_t)(nt * Hk * D), -1, 1);
+                i4_precision p = prec ? I4_PRECISION_BF16 : I4_PRECISION_F32;
+                a2->attention(o0, H * D, q, H * D, kk, Hk * D, v, Hk * D, nt, nt, H, Hk, D, 0.15f, (i4_mask_kind)mask,
+                              seg, p);
+                a5->attention(o1, H * D, q, H * D, kk, Hk * D, v, Hk * D, nt, nt, H, Hk, D, 0.15f, (i4_mask_kind)mask,
+                              seg, p);
+                CHECK(memcmp(o0, o1, sizeof(float) * (size_t)(nt * H * D)) == 0);
+                free(q), free(kk), free(v), free(o0), free(o1);
+            }
+}

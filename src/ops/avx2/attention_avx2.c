@@ -19,6 +19,9 @@
  * range of a block is narrowed by the mask (causal: j < i1; segments: the
  * union of the rows' first..last same-segment keys, found by one sort).
  * exp: Cephes-style range reduction and degree-6 polynomial (~1 ulp).
+ * Built a second time for AVX-512 (src/ops/avx512/attention_avx512_zmm.c)
+ * with ATTENTION_ZMM: both products run two 16-wide panels per pass in zmm
+ * registers (same FMA chains per output, so the same bits).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -35,6 +38,9 @@
 #endif
 #ifndef KCH
 #define KCH 128 /* keys per P.V chunk */
+#endif
+#ifndef ATTENTION_NAME
+#define ATTENTION_NAME i4_attention_avx2
 #endif
 
 /* e^x on 8 lanes for x <= 0 (x < -87.3, including -inf, gives 0). */
@@ -125,7 +131,7 @@ static int seg_cmp(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q_stride,
+void ATTENTION_NAME(float *out, int64_t out_stride, const float *q, int64_t q_stride,
                   const float *k, int64_t k_stride, const float *v, int64_t v_stride,
                   int64_t nq, int64_t nk, int n_heads, int n_kv_heads, int head_dim, float scale,
                   i4_mask_kind mask, const int64_t *seg, i4_precision p) {
@@ -170,7 +176,7 @@ void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q
         float *S = i4_scratch((size_t)(QB * lds) * sizeof(float));
         float *qp = i4_scratch((size_t)(QB * hd) * sizeof(float));
         float *vt = i4_scratch((size_t)(KCH * 16 * ((hd + 15) / 16)) * sizeof(float));
-        float *tile = i4_scratch(I4_MR * I4_NR * sizeof(float));
+        float *tile = i4_scratch(2 * I4_MR * I4_NR * sizeof(float)); /* two tiles: the zmm build fills both */
         float *acc = i4_scratch((size_t)((QB + I4_MR - 1) / I4_MR * ((hd + 15) / 16)) * I4_MR * I4_NR * sizeof(float));
         float *rinv = i4_scratch(QB * sizeof(float));
         if (!S || !qp || !vt || !tile || !acc || !rinv) abort();
@@ -219,6 +225,21 @@ void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q
                 const int mr = (int)(nkr - j < I4_MR ? nkr - j : I4_MR);
                 const float *kr = k + (jlo + j) * k_stride + (int64_t)hk * hd;
                 for (int pi = 0; pi < np_used; pi++) {
+#ifdef ATTENTION_ZMM
+                    /* two query panels per pass: the second tile lands I4_MR*16 floats on */
+                    if (pi + 1 < np_used) {
+                        i4_kern2_zmm(mr, hd, kr, k_stride, 1, qp + (int64_t)pi * hd * 16,
+                                     qp + (int64_t)(pi + 1) * hd * 16, 16, tile, tile + I4_MR * 16, 0);
+                        for (int half = 0; half < 2; half++, pi++) {
+                            const int nqq = (int)(nb - pi * 16 < 16 ? nb - pi * 16 : 16);
+                            const float *t = tile + half * I4_MR * 16;
+                            for (int r = 0; r < mr; r++)
+                                for (int qq = 0; qq < nqq; qq++) S[(pi * 16 + qq) * lds + j + r] = t[r * 16 + qq] * scale;
+                        }
+                        pi--;
+                        continue;
+                    }
+#endif
                     i4_kern(mr, hd, kr, k_stride, 1, qp + (int64_t)pi * hd * 16, 16, tile, 0);
                     const int nqq = (int)(nb - pi * 16 < 16 ? nb - pi * 16 : 16);
                     for (int r = 0; r < mr; r++)
@@ -261,6 +282,20 @@ void i4_attention_avx2(float *out, int64_t out_stride, const float *q, int64_t q
                 for (int cp = 0; cp < ncp; cp++) {
                     const float *b = vt + (int64_t)cp * KCH * 16;
                     const int64_t ldb = 16;
+#ifdef ATTENTION_ZMM
+                    /* two column panels per pass */
+                    if (cp + 1 < ncp) {
+                        for (int64_t gi = 0; gi < ngr; gi++) {
+                            const int64_t g = gi * I4_MR;
+                            const int mr = (int)(nb - g < I4_MR ? nb - g : I4_MR);
+                            i4_kern2_zmm(mr, kc, S + g * lds + j0, lds, 1, b, b + KCH * 16, ldb,
+                                         acc + (gi * ncp + cp) * I4_MR * I4_NR,
+                                         acc + (gi * ncp + cp + 1) * I4_MR * I4_NR, j0 > 0);
+                        }
+                        cp++;
+                        continue;
+                    }
+#endif
                     for (int64_t gi = 0; gi < ngr; gi++) {
                         const int64_t g = gi * I4_MR;
                         const int mr = (int)(nb - g < I4_MR ? nb - g : I4_MR);
