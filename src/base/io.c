@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +98,15 @@ static int dump_json(FILE *f, void *ctx) {
 int i4_write_json_file(const char *path, const json_t *root, size_t flags) {
     json_job j = {root, flags};
     return i4_write_file_atomic(path, dump_json, &j);
+}
+
+int i4_check_free_space(const char *dir, uint64_t need) {
+    struct statvfs sv;
+    if (statvfs(dir, &sv) != 0) return i4_error("cannot check the free space in %s: %s", dir, strerror(errno));
+    uint64_t avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+    if (avail >= need) return 0;
+    return i4_error("not enough free space in %s: the files need %.2f GB, %.2f GB are free", dir, (double)need / 1e9,
+                    (double)avail / 1e9);
 }
 
 int i4_mkdirs(const char *path) {

@@ -3,6 +3,7 @@
 #define I4_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Read all of f into a NUL-terminated malloc'd buffer (the text may itself
@@ -34,6 +35,11 @@ int i4_write_json_file(const char *path, const struct json_t *root, size_t flags
  * device)" for ENOSPC / EDQUOT, else "<what>: <strerror(err)>", or just
  * "<what>" when err is 0. Returns -1. */
 int i4_write_failed(int err, const char *what);
+
+/* 0 when the file system holding dir has at least `need` bytes free for
+ * this user, else -1 with "not enough free space in DIR: the files need
+ * X GB, Y GB are free". */
+int i4_check_free_space(const char *dir, uint64_t need);
 
 /* mkdir -p: every missing folder of path (mode 0755). */
 int i4_mkdirs(const char *path);

@@ -1,14 +1,16 @@
 /*
- * tiny_vae.c — writes vae/ of the tiny checkpoint: a diffusers
+ * tiny_vae.c — writes vae/ of the random checkpoints: a diffusers
  * AutoencoderKLFlux2 config.json and diffusion_pytorch_model.safetensors
  * with the full tensor set diffusers expects (encoder, quant_conv,
- * post_quant_conv, decoder, bn buffers; docs/MODEL.md §7.2, §7.6) at small widths:
+ * post_quant_conv, decoder, bn buffers; docs/MODEL.md §7.2, §7.6). The tiny
+ * model uses small widths:
  *
  *   latent_channels 32, block_out_channels [32, 32, 64, 64], layers_per_block 2,
  *   norm_num_groups 32, patch 2x2 (128 channels per DiT token).
  *
  * The decoder then has a 64 -> 32 resnet with conv_shortcut (up_blocks.2),
- * like the real 512 -> 256 and 256 -> 128 ones.
+ * like the real 512 -> 256 and 256 -> 128 ones. The full-size writer uses
+ * the real widths [128, 256, 512, 512].
  *
  * Weights are BF16: conv/linear weights N(0, 1/fan_in) (the decoded image of
  * N(0,1) latents then has a standard deviation of about 0.6, range about
@@ -25,70 +27,72 @@
 
 #include "base/error.h"
 #include "base/io.h"
-#include "base/rng.h"
 #include "model/tiny.h"
 #include "model/vae.h"
-#include "model/weights.h"
 
 #define N_BLOCKS 4
 #define LATENT 32
 #define LAYERS 2
-static const int64_t widths[N_BLOCKS] = {32, 32, 64, 64};
 
-static const char config_json[] =
-    "{\n"
-    "  \"_class_name\": \"AutoencoderKLFlux2\",\n"
-    "  \"_diffusers_version\": \"0.42.1\",\n"
-    "  \"act_fn\": \"silu\",\n"
-    "  \"batch_norm_eps\": 0.0001,\n"
-    "  \"batch_norm_momentum\": 0.1,\n"
-    "  \"block_out_channels\": [32, 32, 64, 64],\n"
-    "  \"decoder_block_out_channels\": null,\n"
-    "  \"down_block_types\": [\"DownEncoderBlock2D\", \"DownEncoderBlock2D\", \"DownEncoderBlock2D\", "
-    "\"DownEncoderBlock2D\"],\n"
-    "  \"in_channels\": 3,\n"
-    "  \"latent_channels\": 32,\n"
-    "  \"layers_per_block\": 2,\n"
-    "  \"mid_block_add_attention\": true,\n"
-    "  \"norm_num_groups\": 32,\n"
-    "  \"out_channels\": 3,\n"
-    "  \"patch_size\": [2, 2],\n"
-    "  \"sample_size\": 1024,\n"
-    "  \"up_block_types\": [\"UpDecoderBlock2D\", \"UpDecoderBlock2D\", \"UpDecoderBlock2D\", \"UpDecoderBlock2D\"],\n"
-    "  \"use_post_quant_conv\": true,\n"
-    "  \"use_quant_conv\": true\n"
-    "}\n";
+int i4_tiny_vae_config(const char *component_dir, const int64_t widths[N_BLOCKS]) {
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg,
+             "{\n"
+             "  \"_class_name\": \"AutoencoderKLFlux2\",\n"
+             "  \"_diffusers_version\": \"0.42.1\",\n"
+             "  \"act_fn\": \"silu\",\n"
+             "  \"batch_norm_eps\": 0.0001,\n"
+             "  \"batch_norm_momentum\": 0.1,\n"
+             "  \"block_out_channels\": [%lld, %lld, %lld, %lld],\n"
+             "  \"decoder_block_out_channels\": null,\n"
+             "  \"down_block_types\": [\"DownEncoderBlock2D\", \"DownEncoderBlock2D\", \"DownEncoderBlock2D\", "
+             "\"DownEncoderBlock2D\"],\n"
+             "  \"in_channels\": 3,\n"
+             "  \"latent_channels\": 32,\n"
+             "  \"layers_per_block\": 2,\n"
+             "  \"mid_block_add_attention\": true,\n"
+             "  \"norm_num_groups\": 32,\n"
+             "  \"out_channels\": 3,\n"
+             "  \"patch_size\": [2, 2],\n"
+             "  \"sample_size\": 1024,\n"
+             "  \"up_block_types\": [\"UpDecoderBlock2D\", \"UpDecoderBlock2D\", \"UpDecoderBlock2D\", \"UpDecoderBlock2D\"],\n"
+             "  \"use_post_quant_conv\": true,\n"
+             "  \"use_quant_conv\": true\n"
+             "}\n",
+             (long long)widths[0], (long long)widths[1], (long long)widths[2], (long long)widths[3]);
+    return i4_write_text_file(component_dir, "config.json", cfg);
+}
 
 typedef struct {
-    i4_st_writer *w;
-    i4_rng r;
+    i4_tensor_sink *s;
+    const int64_t *widths;
 } ctx;
 
 static int conv(ctx *c, const char *prefix, int64_t co, int64_t ci, int k) {
     char name[256];
     int64_t ws[4] = {co, ci, k, k}, bs[1] = {co};
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (i4_tiny_bf16(c->w, &c->r, name, 4, ws, 0.0, 1.0 / sqrt((double)(ci * k * k))) != 0) return -1;
+    if (c->s->bf16(c->s, name, 4, ws, 0.0, 1.0 / sqrt((double)(ci * k * k))) != 0) return -1;
     snprintf(name, sizeof name, "%s.bias", prefix);
-    return i4_tiny_bf16(c->w, &c->r, name, 1, bs, 0.0, 0.05);
+    return c->s->bf16(c->s, name, 1, bs, 0.0, 0.05);
 }
 
 static int linear(ctx *c, const char *prefix, int64_t n) {
     char name[256];
     int64_t ws[2] = {n, n}, bs[1] = {n};
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (i4_tiny_bf16(c->w, &c->r, name, 2, ws, 0.0, 1.0 / sqrt((double)n)) != 0) return -1;
+    if (c->s->bf16(c->s, name, 2, ws, 0.0, 1.0 / sqrt((double)n)) != 0) return -1;
     snprintf(name, sizeof name, "%s.bias", prefix);
-    return i4_tiny_bf16(c->w, &c->r, name, 1, bs, 0.0, 0.05);
+    return c->s->bf16(c->s, name, 1, bs, 0.0, 0.05);
 }
 
 static int gnorm(ctx *c, const char *prefix, int64_t ch) {
     char name[256];
     int64_t s[1] = {ch};
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (i4_tiny_bf16(c->w, &c->r, name, 1, s, 1.0, 0.1) != 0) return -1;
+    if (c->s->bf16(c->s, name, 1, s, 1.0, 0.1) != 0) return -1;
     snprintf(name, sizeof name, "%s.bias", prefix);
-    return i4_tiny_bf16(c->w, &c->r, name, 1, s, 0.0, 0.1);
+    return c->s->bf16(c->s, name, 1, s, 0.0, 0.1);
 }
 
 static int resnet(ctx *c, const char *prefix, int64_t ci, int64_t co) {
@@ -126,18 +130,18 @@ static int mid_block(ctx *c, const char *part, int64_t ch) {
 
 static int encoder(ctx *c) {
     char name[256];
-    if (conv(c, "encoder.conv_in", widths[0], 3, 3) != 0) return -1;
-    int64_t prev = widths[0];
+    if (conv(c, "encoder.conv_in", c->widths[0], 3, 3) != 0) return -1;
+    int64_t prev = c->widths[0];
     for (int i = 0; i < N_BLOCKS; i++) {
         for (int r = 0; r < LAYERS; r++) {
             snprintf(name, sizeof name, "encoder.down_blocks.%d.resnets.%d", i, r);
-            if (resnet(c, name, r == 0 ? prev : widths[i], widths[i]) != 0) return -1;
+            if (resnet(c, name, r == 0 ? prev : c->widths[i], c->widths[i]) != 0) return -1;
         }
         if (i < N_BLOCKS - 1) {
             snprintf(name, sizeof name, "encoder.down_blocks.%d.downsamplers.0.conv", i);
-            if (conv(c, name, widths[i], widths[i], 3) != 0) return -1;
+            if (conv(c, name, c->widths[i], c->widths[i], 3) != 0) return -1;
         }
-        prev = widths[i];
+        prev = c->widths[i];
     }
     if (mid_block(c, "encoder", prev) != 0) return -1;
     if (gnorm(c, "encoder.conv_norm_out", prev) != 0) return -1;
@@ -147,13 +151,13 @@ static int encoder(ctx *c) {
 
 static int decoder(ctx *c) {
     char name[256];
-    const int64_t top = widths[N_BLOCKS - 1];
+    const int64_t top = c->widths[N_BLOCKS - 1];
     if (conv(c, "post_quant_conv", LATENT, LATENT, 1) != 0) return -1;
     if (conv(c, "decoder.conv_in", top, LATENT, 3) != 0) return -1;
     if (mid_block(c, "decoder", top) != 0) return -1;
     int64_t prev = top;
     for (int j = 0; j < N_BLOCKS; j++) {
-        const int64_t out = widths[N_BLOCKS - 1 - j];
+        const int64_t out = c->widths[N_BLOCKS - 1 - j];
         for (int r = 0; r < LAYERS + 1; r++) {
             snprintf(name, sizeof name, "decoder.up_blocks.%d.resnets.%d", j, r);
             if (resnet(c, name, r == 0 ? prev : out, out) != 0) return -1;
@@ -173,24 +177,29 @@ static int bn_buffers(ctx *c) {
     for (int i = 0; i < 128; i++) var[i] = (float)((double)i4_latent_scale[i] * i4_latent_scale[i] - 1e-4);
     int64_t s[1] = {128};
     int64_t zero = 0;
-    if (i4_tiny_f32_values(c->w, "bn.running_mean", 1, s, i4_latent_shift) != 0) return -1;
-    if (i4_tiny_f32_values(c->w, "bn.running_var", 1, s, var) != 0) return -1;
-    return i4_st_writer_add(c->w, "bn.num_batches_tracked", I4_DT_I64, 0, NULL, &zero);
+    if (c->s->raw(c->s, "bn.running_mean", I4_DT_F32, 1, s, i4_latent_shift) != 0) return -1;
+    if (c->s->raw(c->s, "bn.running_var", I4_DT_F32, 1, s, var) != 0) return -1;
+    return c->s->raw(c->s, "bn.num_batches_tracked", I4_DT_I64, 0, NULL, &zero);
+}
+
+int i4_tiny_vae_tensors(i4_tensor_sink *s, const int64_t widths[N_BLOCKS]) {
+    ctx c = {s, widths};
+    if (encoder(&c) != 0 || decoder(&c) != 0) return -1;
+    return bn_buffers(&c);
 }
 
 int i4_tiny_vae(const char *component_dir, uint64_t seed) {
+    static const int64_t widths[N_BLOCKS] = {32, 32, 64, 64};
     char path[PATH_MAX];
-    if (i4_write_text_file(component_dir, "config.json", config_json) != 0) return -1;
-    ctx c;
-    c.w = i4_st_writer_new();
-    if (!c.w) return i4_error("out of memory");
-    i4_rng_seed(&c.r, seed);
-    int rc = encoder(&c);
-    if (rc == 0) rc = decoder(&c);
-    if (rc == 0) rc = bn_buffers(&c);
+    if (i4_tiny_vae_config(component_dir, widths) != 0) return -1;
+    i4_st_writer *w = i4_st_writer_new();
+    if (!w) return i4_error("out of memory");
+    i4_tiny_sink s;
+    i4_tiny_sink_init(&s, w, seed);
+    int rc = i4_tiny_vae_tensors(&s.base, widths);
     snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", component_dir);
-    if (rc == 0) rc = i4_st_writer_save(c.w, path);
-    i4_st_writer_free(c.w);
+    if (rc == 0) rc = i4_st_writer_save(w, path);
+    i4_st_writer_free(w);
     if (rc != 0) return i4_error_prefix("writing the tiny VAE to %s", component_dir);
     return 0;
 }

@@ -88,4 +88,41 @@ void i4_st_writer_free(i4_st_writer *w);
 int i4_st_writer_save_sharded(const i4_st_writer *w, const char *dir, const char *stem,
                               size_t shard_bytes);
 
+/* ---- Streaming writing (checkpoints too large to hold in memory) ---- */
+
+/* Writes bytes [offset, offset + n) of a tensor's data into dst; 0, or -1
+ * with an i4_error message. Called in increasing offset order, n at most a
+ * few MiB. */
+typedef int (*i4_st_fill_fn)(const void *ctx, uint8_t *dst, uint64_t offset, size_t n);
+typedef struct {
+    const char *name;
+    i4_dtype dtype;
+    int ndim;
+    int64_t shape[I4_MAX_DIMS];
+    i4_st_fill_fn fill;
+    const void *ctx;
+} i4_st_source;
+/* Called after each chunk with the bytes written so far by this save
+ * (headers included). */
+typedef void (*i4_st_progress_fn)(void *user, uint64_t bytes_done);
+
+/* Write the tensors src[0..n) (any order; written in name order, each
+ * produced chunk by chunk: one chunk buffer in memory) as
+ * dir/<stem>.safetensors when shard_bytes is 0, else as shards of at most
+ * shard_bytes data plus the index, exactly as i4_st_writer_save_sharded
+ * names them. The bytes equal those of i4_st_writer_save /
+ * i4_st_writer_save_sharded for the same tensors (without metadata). Each
+ * file is written whole or not at all; a full disk reads
+ * "<path>: disk full (no space left on device)". */
+int i4_st_stream_save(const i4_st_source *src, size_t n, const char *dir, const char *stem, uint64_t shard_bytes,
+                      i4_st_progress_fn progress, void *user);
+/* The files i4_st_stream_save would write with the same arguments, without
+ * writing anything: each(user, file name, file bytes with the header,
+ * its tensors in name order, count) per safetensors file (the index of a
+ * sharded save is not reported). */
+typedef void (*i4_st_file_fn)(void *user, const char *file, uint64_t bytes, const i4_st_source *const *tensors,
+                              size_t n);
+int i4_st_stream_describe(const i4_st_source *src, size_t n, const char *stem, uint64_t shard_bytes,
+                          i4_st_file_fn each, void *user);
+
 #endif
