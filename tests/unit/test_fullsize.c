@@ -119,14 +119,14 @@ I4_TEST(fullsize_small_loads_and_generates) {
     /* The loaders read the dimensions from the tensors. */
     i4_dit *dit = NULL;
     snprintf(path, sizeof path, "%s/unconditional_transformer", dir);
-    REQUIRE(i4_dit_load(&dit, path, I4_PRECISION_F32) == 0);
+    REQUIRE(i4_dit_load(&dit, path, I4_PRECISION_F32, i4_test_backend()) == 0);
     const i4_dit_config *dc = i4_dit_config_get(dit);
     CHECK(dc->dim == 64 && dc->n_heads == 2 && dc->head_dim == 32 && dc->ffn_dim == 128 && dc->n_layers == 2 &&
           dc->adaln_dim == 32 && dc->llm_features == 416 && dc->mrope_section[0] == 4);
     i4_dit_free(dit);
     i4_qwen3 *te = NULL;
     snprintf(path, sizeof path, "%s/text_encoder", dir);
-    REQUIRE(i4_qwen3_load(&te, path, I4_PRECISION_F32) == 0);
+    REQUIRE(i4_qwen3_load(&te, path, I4_PRECISION_F32, i4_test_backend()) == 0);
     const i4_qwen3_config *qc = i4_qwen3_config_get(te);
     CHECK(qc->hidden == 32 && qc->n_layers == 36 && qc->n_heads == 4 && qc->n_kv_heads == 2 && qc->head_dim == 16 &&
           qc->ffn_dim == 64 && qc->vocab == 151936);
