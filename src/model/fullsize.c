@@ -341,7 +341,11 @@ int i4_make_fullsize_model(const char *dir, const i4_fullsize_dims *d, const i4_
         {.folder = "text_encoder", .stem = "model", .kind = C_TE},
         {.folder = "vae", .stem = "diffusion_pytorch_model", .kind = C_VAE},
     };
-    const int nc = 4;
+    component *all = comps;
+    int nc = 0;
+    /* the components asked for, in order */
+    for (int i = 0; i < 4; i++)
+        if (!o->components || (o->components & (1u << i))) all[nc++] = comps[i];
     tables *tab = malloc(sizeof *tab);
     if (!tab) return i4_error("out of memory");
     tables_init(tab);
@@ -370,7 +374,7 @@ int i4_make_fullsize_model(const char *dir, const i4_fullsize_dims *d, const i4_
         /* 2b. Write: small files (tokenizer ~11 MB: 32 MB spare), then each component. */
         char path[PATH_MAX];
         if (check_space(dir, total + ((uint64_t)32 << 20)) != 0 || i4_mkdirs(dir) != 0 ||
-            i4_tiny_write_common(dir, o->tokenizer_dir, "_ideogram4c_full_size") != 0)
+            (!o->components && i4_tiny_write_common(dir, o->tokenizer_dir, "_ideogram4c_full_size") != 0))
             rc = -1;
         progress_ctx pc = {o, 0, total};
         for (int i = 0; i < nc && rc == 0; i++) {

@@ -36,7 +36,13 @@ typedef struct {
     FILE *plan;                  /* non-NULL: print the files and tensors there, write nothing */
     i4_fullsize_progress_fn progress;
     void *user;
+    unsigned components;         /* I4_FULLSIZE_* bits to write; 0 = all (and the tokenizer, model_index) */
 } i4_fullsize_options;
+
+#define I4_FULLSIZE_TRANSFORMER 1u
+#define I4_FULLSIZE_UNCONDITIONAL 2u
+#define I4_FULLSIZE_TEXT_ENCODER 4u
+#define I4_FULLSIZE_VAE 8u
 
 /*
  * Write (or with o->plan only describe) the snapshot in dir. Values: each

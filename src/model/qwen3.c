@@ -147,7 +147,7 @@ static int read_config(const char *dir, i4_qwen3_config *out) {
     return rc;
 }
 
-static int load(i4_qwen3 *m, const char *dir) {
+static int load(i4_qwen3 *m, const char *dir, int partial) {
     char sb[160];
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return i4_error("text encoder folder %s not found", dir);
@@ -177,7 +177,7 @@ static int load(i4_qwen3 *m, const char *dir) {
 
     c->n_layers = count_layers(set, prefix);
     const int last_tap = TAPS[N_TAPS - 1];
-    if (c->n_layers < last_tap + 1)
+    if (c->n_layers < last_tap + 1 && !partial)
         return i4_error("%s: the text encoder has %lld decoder layers ('%slayers.N.*'); the Ideogram 4 features tap "
                         "layers 0, 3, ..., 33, %d and need at least %d", i4_tensor_set_origin(set),
                         (long long)c->n_layers, prefix, last_tap, last_tap + 1);
@@ -212,11 +212,13 @@ static int load(i4_qwen3 *m, const char *dir) {
                         (long long)c->n_heads, (long long)c->n_kv_heads);
 
     if (read_config(dir, c) != 0) return -1;
-    c->n_taps = N_TAPS;
-    for (int k = 0; k < N_TAPS; k++) c->taps[k] = TAPS[k];
+    c->n_taps = 0;
+    for (int k = 0; k < N_TAPS; k++)
+        if (TAPS[k] < c->n_layers) c->taps[c->n_taps++] = TAPS[k];
 
-    /* Layers after the last tap cannot change the features: not bound, not run. */
-    m->n_run = last_tap + 1;
+    /* Layers after the last tap cannot change the features: not bound, not
+     * run. (A partial encoder — the benchmark's — runs the layers it has.) */
+    m->n_run = c->n_layers < last_tap + 1 ? (int)c->n_layers : last_tap + 1;
     m->layers = calloc((size_t)m->n_run, sizeof *m->layers);
     if (!m->layers) return i4_error("out of memory");
     for (int N = 0; N < m->n_run; N++)
@@ -224,14 +226,14 @@ static int load(i4_qwen3 *m, const char *dir) {
     return 0;
 }
 
-int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be) {
+static int load_with(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be, int partial) {
     *out = NULL;
     i4_qwen3 *m = calloc(1, sizeof *m);
     if (!m) return i4_error("out of memory");
     m->prec = p;
     m->be = be;
     i4_weight_set_init(&m->weights, be);
-    if (load(m, component_dir) != 0) {
+    if (load(m, component_dir, partial) != 0) {
         i4_error_prefix("loading the text encoder from %s", component_dir);
         i4_qwen3_free(m);
         return -1;
@@ -239,6 +241,16 @@ int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_
     *out = m;
     return 0;
 }
+
+int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be) {
+    return load_with(out, component_dir, p, be, 0);
+}
+
+int i4_qwen3_load_partial(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be) {
+    return load_with(out, component_dir, p, be, 1);
+}
+
+int i4_qwen3_layers_run(const i4_qwen3 *m) { return m->n_run; }
 
 const i4_qwen3_config *i4_qwen3_config_get(const i4_qwen3 *m) { return &m->cfg; }
 

@@ -27,6 +27,12 @@ typedef struct i4_qwen3 i4_qwen3;
 /* Load from snapshot/text_encoder (config.json + model.safetensors or index).
  * Accepts the prefixes "language_model." and "model.language_model.". */
 int i4_qwen3_load(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be);
+/* For `ideogram4 bench text-encoder`: also accepts fewer layers than the
+ * taps need (it runs the layers it has; features only for the taps among
+ * them). Never used to make features for the transformers. */
+int i4_qwen3_load_partial(i4_qwen3 **out, const char *component_dir, i4_precision p, i4_backend *be);
+/* Decoder layers an encode runs. */
+int i4_qwen3_layers_run(const i4_qwen3 *m);
 const i4_qwen3_config *i4_qwen3_config_get(const i4_qwen3 *m);
 void i4_qwen3_free(i4_qwen3 *m);
 
