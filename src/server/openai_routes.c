@@ -1,5 +1,5 @@
 /*
- * openai_routes.c — the OpenAI-compatible image API (docs/APP.md §3.3.12):
+ * openai_routes.c — the OpenAI-compatible image API (docs/APP.md §3.3.13):
  * POST /v1/images/generations and GET /v1/models, so OpenAI client libraries
  * and tools that speak that API can use this server as their base URL.
  *
