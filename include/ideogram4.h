@@ -115,6 +115,19 @@ typedef struct {
 int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out);
 void i4_result_free(i4_result *r);
 
+/* Each image of a batch as soon as it is decoded: index 0..count-1 and its
+ * seed. res belongs to the engine and is freed after the call, unless the
+ * callee takes res->rgb (and sets it to NULL). Non-zero stops the batch. */
+typedef int (*i4_image_fn)(void *user, int index, uint64_t seed, i4_result *res);
+/* count (1..64) images of one caption with the seeds gp->seed, gp->seed+1,
+ * ...: the caption is tokenized and encoded once, then each image is
+ * sampled and decoded. progress sees ENCODE once, then SAMPLE 0..steps and
+ * DECODE for each image. noise_path and latents_path need count 1. Returns
+ * 0, -1 (error; the images delivered so far stay delivered) or
+ * I4_ERR_CANCELLED (progress or on_image asked to stop). */
+int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i4_progress_fn progress,
+                      i4_image_fn on_image, void *user);
+
 /* ---- Presets -------------------------------------------------------------- */
 
 /* Steps of a sampler preset (V4_QUALITY_48 48, V4_DEFAULT_20 20,
@@ -136,6 +149,27 @@ const char *i4_image_format_ext(i4_image_format f);  /* ".png", ".webp", ".jpg" 
  * fsync, rename, fsync of the folder); a full disk is reported as
  * "disk full (no space left on device)". */
 int i4_image_write(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
+
+/* Generation parameters carried inside an image file (docs/APP.md §2.3):
+ * PNG: an iTXt chunk `ideogram4` with the JSON and a `parameters` text chunk
+ * in AUTOMATIC1111's form (tEXt when ASCII, else iTXt); WebP: an "XMP "
+ * chunk; JPEG: an APP1 XMP segment. The XMP packet holds both texts as
+ * ideogram4:json and ideogram4:parameters (namespace I4_IMAGE_XMP_NS). A
+ * JPEG whose packet would pass one segment's 64 KB drops the caption from
+ * its copy of the JSON ("caption_omitted": true). Either field may be NULL. */
+typedef struct {
+    const char *json;       /* UTF-8 JSON text */
+    const char *parameters; /* "caption\nSteps: 12, Sampler: ..., Seed: 3, Size: 64x64, ..." */
+} i4_image_metadata;
+#define I4_IMAGE_META_KEY "ideogram4"
+#define I4_IMAGE_XMP_NS "https://github.com/ideogram4c/ns/1.0/"
+int i4_image_write_meta(const char *path, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height,
+                        const i4_image_metadata *meta);
+/* Read the metadata of a PNG / WebP / JPEG file (the format from its first
+ * bytes, into *fmt when fmt is set). *json and *parameters are malloc'd, NULL
+ * when the file has none. Returns 0 (also when it has none), -1 when the
+ * file cannot be read or is not one of the three formats. */
+int i4_image_read_meta(const char *path, i4_image_format *fmt, char **json, char **parameters);
 
 /* ---- Captions (docs/APP.md §2.1, §8.5) ------------------------------------------ */
 

@@ -2,9 +2,12 @@
  * cmd_generate.c — `ideogram4 generate`: caption to image file, with the
  * flags of the Python tool it replaces (docs/APP.md §2) plus engine options.
  * Prints a progress bar on a terminal (plain lines otherwise), phase times
- * and peak memory; writes a JSON sidecar (<image stem>.json). Ctrl-C cancels
- * between steps.
+ * and peak memory; writes a JSON sidecar (<image stem>.json) and the same
+ * JSON inside the image (gen_meta.h, i4_image_write_meta). --count N makes a
+ * batch with seeds seed, seed+1, ... from one text encoding, named
+ * <stem>-1.<ext> ... <stem>-N.<ext>. Ctrl-C cancels between steps.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -22,6 +25,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "ideogram4.h"
+#include "pipeline/gen_meta.h"
 
 static volatile sig_atomic_t interrupted; /* set by SIGINT; the CLI's only global */
 
@@ -34,6 +38,7 @@ typedef struct {
     int tty;
     double start;       /* of the current phase */
     double last_print;
+    int image, count;   /* the batch: image being made (0-based) and its size */
 } progress_state;
 
 static int on_progress(void *user, i4_phase phase, int step, int steps) {
@@ -45,6 +50,7 @@ static int on_progress(void *user, i4_phase phase, int step, int steps) {
     } else if (phase == I4_PHASE_SAMPLE) {
         if (step == 0) {
             ps->start = t;
+            if (ps->count > 1) fprintf(stderr, "image %d/%d\n", ps->image + 1, ps->count);
             return interrupted ? 1 : 0;
         }
         double el = t - ps->start;
@@ -107,13 +113,122 @@ static void usage(void) {
             "  --preset P                      V4_QUALITY_48 (default), V4_DEFAULT_20, V4_TURBO_12\n"
             "  --steps N --guidance G --mu M --std S   override the preset\n"
             "  --seed N                        default 20260608\n"
+            "  --count N                       a batch of N images (1-64), seeds N, N+1, ..., one text encoding;\n"
+            "                                  written as <stem>-1.<ext> ... <stem>-N.<ext>\n"
             "  --format png|webp|jpeg          default from the extension of --out\n"
             "  --quality 1-100                 lossy webp/jpeg (default: webp lossless, jpeg 95)\n"
             "  --lora PATH [--lora-strength S] (repeatable; strength default 0.6)\n"
             "  --noise FILE.safetensors        initial noise (tensor `noise` F32 [1,tokens,128])\n"
             "  --save-latents FILE.safetensors final latents (tensor `latents`)\n"
             "  --threads N --precision f32|bf16\n"
-            "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n");
+            "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n"
+            "The image carries its parameters (PNG text chunks, WebP/JPEG XMP): `ideogram4 info IMAGE`.\n"
+            "Run logs go to $IDEOGRAM4_LOG_DIR (\"none\" = off), else $XDG_STATE_HOME/ideogram4/logs\n"
+            "(default ~/.local/state/ideogram4/logs).\n");
+}
+
+/* $IDEOGRAM4_LOG_DIR ("none" = no file), else $XDG_STATE_HOME/ideogram4/logs,
+ * else ~/.local/state/ideogram4/logs; "" (no file) without a home. */
+static void cli_log_dir(char *out, size_t size) {
+    const char *dir = getenv("IDEOGRAM4_LOG_DIR"), *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (dir && *dir) snprintf(out, size, "%s", dir);
+    else if (state && state[0] == '/') snprintf(out, size, "%s/ideogram4/logs", state);
+    else if (home && *home) snprintf(out, size, "%s/.local/state/ideogram4/logs", home);
+    else snprintf(out, size, "none");
+}
+
+/* What the per-image callback needs to write an image and its sidecar. */
+typedef struct {
+    const i4_generate_params *gp;
+    i4_image_format fmt;
+    int quality, count;
+    const char *stem, *ext;
+    const i4_meta_lora *loras;
+    int n_loras;
+    double t_load;
+    const char *cmd;
+    i4_precision precision;
+    i4_logger *lg;
+    progress_state *ps;
+    int written, failed;
+} batch_ctx;
+
+static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
+    batch_ctx *b = user;
+    char out_path[PATH_MAX + 16], sidecar[PATH_MAX + 16];
+    if (b->count > 1) {
+        snprintf(out_path, sizeof out_path, "%s-%d%s", b->stem, index + 1, b->ext);
+        snprintf(sidecar, sizeof sidecar, "%s-%d.json", b->stem, index + 1);
+    } else {
+        snprintf(out_path, sizeof out_path, "%s%s", b->stem, b->ext);
+        snprintf(sidecar, sizeof sidecar, "%s.json", b->stem);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = (double)ru.ru_maxrss / 1024.0;
+    fprintf(stderr, "times: load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s; peak memory %.0f MB\n",
+            b->t_load, res->seconds_encode, res->seconds_sample, res->seconds_decode, peak_mb);
+
+    /* The sidecar: the parameters the image carries, then this run's facts. */
+    i4_gen_meta gm = {
+        .caption = b->gp->prompt, .seed = seed, .preset = b->gp->preset, .steps = res->steps,
+        .width = res->width, .height = res->height, .guidance = b->gp->guidance, .loras = b->loras,
+        .n_loras = b->n_loras, .format = i4_image_format_name(b->fmt), .batch_index = index, .batch_count = b->count,
+    };
+    json_t *meta = i4_gen_meta_json(&gm);
+    char *params = i4_gen_meta_parameters(&gm);
+    if (!meta || !params) {
+        json_decref(meta);
+        free(params);
+        fprintf(stderr, "generate: out of memory\n");
+        b->failed = 1;
+        return 1;
+    }
+    /* The image carries the parameters alone, so the same settings give the
+     * same file; the sidecar adds this run's facts. */
+    json_object_set_new(meta, "precision", json_string(i4_precision_name(b->precision)));
+    char *embedded = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_object_set_new(meta, "generation_seconds", json_real(round((res->seconds_sample + res->seconds_decode) * 10) / 10));
+    json_t *timings = json_object();
+    json_object_set_new(timings, "load", json_real(b->t_load));
+    json_object_set_new(timings, "text_encoding", json_real(res->seconds_encode));
+    json_object_set_new(timings, "sampling", json_real(res->seconds_sample));
+    json_object_set_new(timings, "decoding", json_real(res->seconds_decode));
+    json_object_set_new(meta, "timings_seconds", timings);
+    json_object_set_new(meta, "peak_memory_mb", json_real(round(peak_mb)));
+    json_object_set_new(meta, "output", json_string(out_path));
+    json_object_set_new(meta, "device", json_string("cpu"));
+    json_object_set_new(meta, "text_tokens", json_integer(res->text_tokens));
+    json_object_set_new(meta, "cmd", json_string(b->cmd));
+    i4_image_metadata im = {embedded, params};
+    int rc = embedded ? i4_image_write_meta(out_path, b->fmt, b->quality, res->rgb, res->width, res->height, &im)
+                      : i4_error("out of memory");
+    free(embedded);
+    free(params);
+    if (rc != 0) {
+        fprintf(stderr, "generate: %s\n", i4_last_error());
+        i4_log(b->lg, I4_LOG_ERROR, "output", "%s", i4_last_error());
+        json_decref(meta);
+        b->failed = 1;
+        return 1;
+    }
+    if (i4_write_json_file(sidecar, meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0)
+        fprintf(stderr, "warning: cannot write the sidecar: %s\n", i4_last_error());
+    json_decref(meta);
+    printf("%s\n", out_path);
+    fflush(stdout);
+    fprintf(stderr, "done: %.1f s -> %s\n", res->seconds_sample + res->seconds_decode, out_path);
+    i4_log(b->lg, I4_LOG_INFO, "generate",
+           "done -> %s | load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s | peak memory %.0f MB | seed %llu",
+           out_path, b->t_load, res->seconds_encode, res->seconds_sample, res->seconds_decode,
+           peak_mb, (unsigned long long)seed);
+    b->written++;
+    b->ps->image = index + 1;
+    return interrupted ? 1 : 0;
+}
+
+static int on_batch_progress(void *user, i4_phase phase, int step, int steps) {
+    return on_progress(((batch_ctx *)user)->ps, phase, step, steps);
 }
 
 int i4_cmd_generate(int argc, char **argv) {
@@ -121,7 +236,7 @@ int i4_cmd_generate(int argc, char **argv) {
     const char *loras[16];
     int n_loras = 0;
     double lora_strength = 0.6;
-    long width = 0, height = 0, resolution = 1024, quality = -1, threads = 0;
+    long width = 0, height = 0, resolution = 1024, quality = -1, threads = 0, count = 1;
     i4_load_options lo = {0};
     i4_generate_params gp;
     i4_generate_params_init(&gp);
@@ -144,14 +259,14 @@ int i4_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--height")) { if (parse_int(a, v, 1, 16384, &height)) return 2; }
         else if (!strcmp(a, "--resolution")) { if (parse_int(a, v, 1, 16384, &resolution)) return 2; }
         else if (!strcmp(a, "--quality")) { if (parse_int(a, v, 1, 100, &quality)) return 2; }
-        else if (!strcmp(a, "--backend") && v) {
+        else if (!strcmp(a, "--backend")) {
             if (!i4_backend_name_ok(v)) {
                 fprintf(stderr, "generate: unknown backend '%s' (auto, cpu or vulkan)\n", v);
                 return 2;
             }
             lo.backend = v;
-            i++;
         }
+        else if (!strcmp(a, "--count")) { if (parse_int(a, v, 1, 64, &count)) return 2; }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, v, 0, 4096, &threads)) return 2; }
         else if (!strcmp(a, "--steps")) { if (parse_int(a, v, 1, 1000, &x)) return 2; gp.steps = (int)x; }
         else if (!strcmp(a, "--seed")) {
@@ -192,20 +307,35 @@ int i4_cmd_generate(int argc, char **argv) {
     }
     for (int i = 0; i < n_loras; i++)
         if (access(loras[i], R_OK) != 0) { fprintf(stderr, "generate: --lora %s: %s\n", loras[i], strerror(errno)); return 2; }
+    if (count > 1 && (gp.noise_path || gp.latents_path)) {
+        fprintf(stderr, "generate: --noise and --save-latents need --count 1\n");
+        return 2;
+    }
 
-    /* Output path and format: --format wins and replaces the extension. */
-    i4_image_format fmt = I4_IMAGE_PNG;
+    /* Output path and format. The name asked for is kept when its extension
+     * names the format (x.jpeg stays x.jpeg, X.PNG stays X.PNG); --format
+     * naming another format replaces the extension. */
+    i4_image_format fmt = I4_IMAGE_PNG, ext_fmt = I4_IMAGE_PNG;
     const char *dot = strrchr(out_arg, '.');
     const char *slash = strrchr(out_arg, '/');
+    int ext_known = 0;
     if (dot && (!slash || dot > slash)) {
-        if (!format_arg && i4_image_format_parse(dot + 1, &fmt) != 0) fmt = I4_IMAGE_PNG;
+        char low[8] = "";
+        size_t n = strlen(dot + 1);
+        if (n < sizeof low) {
+            for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)dot[1 + i]);
+            ext_known = i4_image_format_parse(low, &ext_fmt) == 0;
+        }
+        if (ext_known) fmt = ext_fmt;
     } else {
         dot = NULL;
     }
     if (format_arg && i4_image_format_parse(format_arg, &fmt) != 0) { fprintf(stderr, "generate: %s\n", i4_last_error()); return 2; }
-    char out_path[PATH_MAX], stem[PATH_MAX];
+    if (dot && !ext_known && !format_arg)
+        fprintf(stderr, "generate: '%s' is not a png, webp or jpeg extension: writing PNG data\n", dot);
+    char out_path[PATH_MAX], stem[PATH_MAX], ext[PATH_MAX];
     snprintf(stem, sizeof stem, "%.*s", dot ? (int)(dot - out_arg) : (int)strlen(out_arg), out_arg);
-    const char *ext = dot && !format_arg ? dot : i4_image_format_ext(fmt);
+    snprintf(ext, sizeof ext, "%s", dot && (!format_arg || (ext_known && ext_fmt == fmt)) ? dot : i4_image_format_ext(fmt));
     snprintf(out_path, sizeof out_path, "%s%s", stem, ext);
     if (quality > 0 && fmt == I4_IMAGE_PNG) fprintf(stderr, "generate: --quality is ignored for png\n");
 
@@ -251,10 +381,11 @@ int i4_cmd_generate(int argc, char **argv) {
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
 
-    /* A log file per run (IDEOGRAM4_LOG_DIR, default logs/; "none" = off). */
+    /* A log file per run, in the user's state folder, never in the current one. */
     i4_logger lg;
-    const char *log_dir = getenv("IDEOGRAM4_LOG_DIR");
-    if (i4_logger_open(&lg, log_dir && *log_dir ? log_dir : "logs", "ideogram4", 0) != 0)
+    char log_dir[PATH_MAX];
+    cli_log_dir(log_dir, sizeof log_dir);
+    if (i4_logger_open(&lg, log_dir, "ideogram4", 0) != 0)
         fprintf(stderr, "warning: %s (no log file)\n", i4_last_error());
     {
         char cmdline[2048] = "ideogram4";
@@ -292,95 +423,46 @@ int i4_cmd_generate(int argc, char **argv) {
         fprintf(stderr, "applied LoRA %s (strength %g, conditional transformer)\n", loras[i], lora_strength);
         i4_log(&lg, I4_LOG_INFO, "lora", "applied %s (strength %g)", loras[i], lora_strength);
     }
-    fprintf(stderr, "preset %s | %dx%d | seed %llu\n", gp.preset, gp.width, gp.height, (unsigned long long)gp.seed);
-    i4_log(&lg, I4_LOG_INFO, "generate", "preset %s | %dx%d | seed %llu", gp.preset, gp.width, gp.height,
-           (unsigned long long)gp.seed);
-    progress_state ps_state = {.tty = isatty(2)};
-    i4_result res;
-    int rc = i4_generate(pipe, &gp, on_progress, &ps_state, &res);
-    if (rc == I4_ERR_CANCELLED) {
-        fprintf(stderr, "\ncancelled; nothing written\n");
-        i4_log(&lg, I4_LOG_WARN, "generate", "cancelled; nothing written");
-        i4_logger_close(&lg);
-        i4_pipeline_free(pipe);
-        free(prompt_buf);
-        return 130;
+    if (count > 1)
+        fprintf(stderr, "preset %s | %dx%d | seeds %llu..%llu (%ld images)\n", gp.preset, gp.width, gp.height,
+                (unsigned long long)gp.seed, (unsigned long long)(gp.seed + (uint64_t)count - 1), count);
+    else
+        fprintf(stderr, "preset %s | %dx%d | seed %llu\n", gp.preset, gp.width, gp.height, (unsigned long long)gp.seed);
+    i4_log(&lg, I4_LOG_INFO, "generate", "preset %s | %dx%d | seed %llu | count %ld", gp.preset, gp.width, gp.height,
+           (unsigned long long)gp.seed, count);
+    size_t cmdlen = 16;
+    for (int i = 0; i < argc; i++) cmdlen += strlen(argv[i]) + 1;
+    char *cmd = calloc(1, cmdlen);
+    if (cmd) {
+        strcat(cmd, "ideogram4");
+        for (int i = 0; i < argc; i++) { strcat(cmd, " "); strcat(cmd, argv[i]); }
     }
-    if (rc != 0) {
+    i4_meta_lora mloras[16];
+    for (int i = 0; i < n_loras; i++) {
+        const char *base = strrchr(loras[i], '/');
+        mloras[i] = (i4_meta_lora){base ? base + 1 : loras[i], lora_strength};
+    }
+    progress_state ps_state = {.tty = isatty(2), .count = (int)count};
+    batch_ctx bc = {
+        .gp = &gp, .fmt = fmt, .quality = (int)quality, .count = (int)count, .stem = stem, .ext = ext,
+        .loras = mloras, .n_loras = n_loras, .t_load = t_load, .cmd = cmd ? cmd : "ideogram4",
+        .precision = lo.precision, .lg = &lg, .ps = &ps_state,
+    };
+    int rc = i4_generate_batch(pipe, &gp, (int)count, on_batch_progress, on_image, &bc);
+    free(cmd);
+    if (bc.failed) rc = 1;
+    else if (rc == I4_ERR_CANCELLED) {
+        if (bc.written) fprintf(stderr, "\ncancelled after %d of %ld images\n", bc.written, count);
+        else fprintf(stderr, "\ncancelled; nothing written\n");
+        i4_log(&lg, I4_LOG_WARN, "generate", "cancelled after %d of %ld images", bc.written, count);
+        rc = 130;
+    } else if (rc != 0) {
         fprintf(stderr, "generate: %s\n", i4_last_error());
         i4_log(&lg, I4_LOG_ERROR, "generate", "%s", i4_last_error());
-        i4_logger_close(&lg);
-        i4_pipeline_free(pipe);
-        free(prompt_buf);
-        return 1;
+        rc = 1;
     }
-    if (i4_image_write(out_path, fmt, (int)quality, res.rgb, res.width, res.height) != 0) {
-        fprintf(stderr, "generate: %s\n", i4_last_error());
-        i4_log(&lg, I4_LOG_ERROR, "output", "%s", i4_last_error());
-        i4_logger_close(&lg);
-        i4_result_free(&res);
-        i4_pipeline_free(pipe);
-        free(prompt_buf);
-        return 1;
-    }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double peak_mb = (double)ru.ru_maxrss / 1024.0;
-    fprintf(stderr, "times: load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s; peak memory %.0f MB\n",
-            t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb);
-
-    /* Sidecar. */
-    json_t *meta = json_object();
-    json_object_set_new(meta, "preset", json_string(gp.preset));
-    json_t *size = json_array();
-    json_array_append_new(size, json_integer(res.width));
-    json_array_append_new(size, json_integer(res.height));
-    json_object_set_new(meta, "resolution", size);
-    json_object_set_new(meta, "steps", json_integer(res.steps));
-    json_object_set_new(meta, "seed", json_integer((json_int_t)gp.seed));
-    json_object_set_new(meta, "generation_seconds", json_real(round((res.seconds_sample + res.seconds_decode) * 10) / 10));
-    json_t *timings = json_object();
-    json_object_set_new(timings, "load", json_real(t_load));
-    json_object_set_new(timings, "text_encoding", json_real(res.seconds_encode));
-    json_object_set_new(timings, "sampling", json_real(res.seconds_sample));
-    json_object_set_new(timings, "decoding", json_real(res.seconds_decode));
-    json_object_set_new(meta, "timings_seconds", timings);
-    json_object_set_new(meta, "peak_memory_mb", json_real(round(peak_mb)));
-    json_object_set_new(meta, "output", json_string(out_path));
-    json_object_set_new(meta, "format", json_string(i4_image_format_name(fmt)));
-    json_object_set_new(meta, "engine", json_string("ideogram4.c " I4_VERSION));
-    json_object_set_new(meta, "device", json_string("cpu"));
-    json_object_set_new(meta, "precision", json_string(i4_precision_name(lo.precision)));
-    json_object_set_new(meta, "text_tokens", json_integer(res.text_tokens));
-    json_object_set_new(meta, "prompt", json_string(gp.prompt));
-    json_t *lora_list = json_array();
-    for (int i = 0; i < n_loras; i++) {
-        json_t *e = json_object();
-        json_object_set_new(e, "path", json_string(loras[i]));
-        json_object_set_new(e, "strength", json_real(lora_strength));
-        json_array_append_new(lora_list, e);
-    }
-    json_object_set_new(meta, "loras", lora_list);
-    size_t cmdlen = 1;
-    for (int i = 0; i < argc; i++) cmdlen += strlen(argv[i]) + 1;
-    char *cmd = calloc(1, cmdlen + 16);
-    strcat(cmd, "ideogram4");
-    for (int i = 0; i < argc; i++) { strcat(cmd, " "); strcat(cmd, argv[i]); }
-    json_object_set_new(meta, "cmd", json_string(cmd));
-    free(cmd);
-    char sidecar[PATH_MAX + 8];
-    snprintf(sidecar, sizeof sidecar, "%s.json", stem);
-    if (i4_write_json_file(sidecar, meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) != 0)
-        fprintf(stderr, "warning: cannot write the sidecar: %s\n", i4_last_error());
-    json_decref(meta);
-    printf("%s\n", out_path);
-    fprintf(stderr, "done: %.1f s -> %s\n", res.seconds_sample + res.seconds_decode, out_path);
-    i4_log(&lg, I4_LOG_INFO, "generate",
-           "done -> %s | load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s | peak memory %.0f MB",
-           out_path, t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb);
     i4_logger_close(&lg);
-    i4_result_free(&res);
     i4_pipeline_free(pipe);
     free(prompt_buf);
-    return 0;
+    return rc;
 }

@@ -24,6 +24,8 @@ static void usage(FILE *f) {
             "  bench OP [options]     kernel and transformer speed against the measured FMA peak; OP is\n"
             "                         peak, linear, attention, conv3x3, dit-block or step (`bench --help`)\n"
             "  devices                list the Vulkan devices and the backend `--backend auto` picks\n"
+            "  info [--parameters] IMAGE...\n"
+            "                         print the generation parameters stored in an image\n"
             "  verify FILE|-          check a structured caption (JSON) against the caption schema\n"
             "  version                print the engine version\n"
             "  help                   this text\n",
@@ -43,6 +45,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "tokenize")) return i4_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return i4_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return i4_cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return i4_cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify")) return i4_cmd_verify(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("ideogram4 %s\n", I4_VERSION);

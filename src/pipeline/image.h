@@ -20,5 +20,8 @@ void i4_image_to_rgb8(const float *chw, int width, int height, uint8_t *rgb);
  * full disk is reported as "disk full (no space left on device)".
  * i4_image_write runs this through i4_write_file_atomic (base/io.h). */
 int i4_image_write_stream(FILE *f, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height);
+/* The same with metadata (NULL = none; see i4_image_write_meta). */
+int i4_image_write_stream_meta(FILE *f, i4_image_format fmt, int quality, const uint8_t *rgb, int width, int height,
+                               const i4_image_metadata *meta);
 
 #endif

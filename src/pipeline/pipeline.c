@@ -201,9 +201,12 @@ static int relay_step(void *user, int step, int steps) {
     return r->fn ? r->fn(r->user, I4_PHASE_SAMPLE, step, steps) : 0;
 }
 
-int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out) {
-    memset(out, 0, sizeof *out);
+int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i4_progress_fn progress,
+                      i4_image_fn on_image, void *user) {
     if (!gp->prompt) return i4_error("no prompt");
+    if (count < 1 || count > 64) return i4_error("a batch is 1 to 64 images, got %d", count);
+    if (count > 1 && (gp->noise_path || gp->latents_path))
+        return i4_error("initial noise and saved latents need a batch of one image");
     if (gp->width < 16 || gp->height < 16 || gp->width % 16 || gp->height % 16)
         return i4_error("width and height must be positive multiples of 16, got %dx%d", gp->width, gp->height);
     const i4_preset *preset = i4_preset_find(gp->preset ? gp->preset : "V4_QUALITY_48");
@@ -225,46 +228,85 @@ int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn pro
     float *feat = NULL, *z = NULL, *image = NULL;
     int64_t n_text = 0;
     int rc = 0;
+    i4_result res;
+    memset(&res, 0, sizeof res);
 
     if (progress && progress(user, I4_PHASE_ENCODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
     double t0 = i4_now_seconds();
     if (encode_text(p, gp->prompt, &feat, &n_text) != 0) { rc = -1; goto done; }
-    double t1 = i4_now_seconds();
+    double t_encode = i4_now_seconds() - t0;
     z = malloc(sizeof(float) * (size_t)(n_img * C));
-    if (!z) { rc = i4_error("out of memory"); goto done; }
-    if (gp->noise_path) {
-        if (load_noise(gp->noise_path, z, n_img, C) != 0) { rc = i4_error_prefix("--noise"); goto done; }
-    } else {
-        i4_noise(gp->seed, z, n_img * C);
-    }
-    if (progress && progress(user, I4_PHASE_SAMPLE, 0, steps)) { rc = I4_ERR_CANCELLED; goto done; }
-    step_relay relay = {progress, user};
-    rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
-    if (rc != 0) goto done;
-    double t2 = i4_now_seconds();
-    if (gp->latents_path && save_latents(gp->latents_path, z, n_img, C) != 0) { rc = -1; goto done; }
-    if (progress && progress(user, I4_PHASE_DECODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
     image = malloc(sizeof(float) * 3 * (size_t)gp->width * (size_t)gp->height);
-    out->rgb = malloc((size_t)gp->width * (size_t)gp->height * 3);
-    if (!image || !out->rgb) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
-    if (i4_vae_decode_tokens(p->vae, z, gh, gw, image) != 0) { rc = -1; goto done; }
-    i4_image_to_rgb8(image, gp->width, gp->height, out->rgb);
-    double t3 = i4_now_seconds();
-    out->width = gp->width;
-    out->height = gp->height;
-    out->steps = steps;
-    out->text_tokens = n_text;
-    out->seconds_encode = t1 - t0;
-    out->seconds_sample = t2 - t1;
-    out->seconds_decode = t3 - t2;
-done:
-    if (rc != 0) {
-        free(out->rgb);
-        out->rgb = NULL;
+    if (!z || !image) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
+    for (int i = 0; i < count; i++) {
+        uint64_t seed = gp->seed + (uint64_t)i;
+        double t1 = i4_now_seconds();
+        if (gp->noise_path) {
+            if (load_noise(gp->noise_path, z, n_img, C) != 0) { rc = i4_error_prefix("--noise"); goto done; }
+        } else {
+            i4_noise(seed, z, n_img * C);
+        }
+        if (progress && progress(user, I4_PHASE_SAMPLE, 0, steps)) { rc = I4_ERR_CANCELLED; goto done; }
+        step_relay relay = {progress, user};
+        rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
+        if (rc != 0) goto done;
+        double t2 = i4_now_seconds();
+        if (gp->latents_path && save_latents(gp->latents_path, z, n_img, C) != 0) { rc = -1; goto done; }
+        if (progress && progress(user, I4_PHASE_DECODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
+        res.rgb = malloc((size_t)gp->width * (size_t)gp->height * 3);
+        if (!res.rgb) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
+        if (i4_vae_decode_tokens(p->vae, z, gh, gw, image) != 0) { rc = -1; goto done; }
+        i4_image_to_rgb8(image, gp->width, gp->height, res.rgb);
+        double t3 = i4_now_seconds();
+        res.width = gp->width;
+        res.height = gp->height;
+        res.steps = steps;
+        res.text_tokens = n_text;
+        res.seconds_encode = t_encode; /* shared by the batch */
+        res.seconds_sample = t2 - t1;
+        res.seconds_decode = t3 - t2;
+        int stop = on_image ? on_image(user, i, seed, &res) : 0;
+        i4_result_free(&res);
+        res.rgb = NULL;
+        if (stop) { rc = I4_ERR_CANCELLED; goto done; }
     }
+done:
+    i4_result_free(&res);
     free(guidance);
     free(feat);
     free(z);
     free(image);
+    return rc;
+}
+
+/* i4_generate is a batch of one whose image is handed to the caller. */
+typedef struct {
+    i4_progress_fn progress;
+    void *user;
+    i4_result *out;
+} single_ctx;
+
+static int single_progress(void *user, i4_phase phase, int step, int steps) {
+    single_ctx *c = user;
+    return c->progress ? c->progress(c->user, phase, step, steps) : 0;
+}
+
+static int single_image(void *user, int index, uint64_t seed, i4_result *res) {
+    (void)index;
+    (void)seed;
+    single_ctx *c = user;
+    *c->out = *res;
+    res->rgb = NULL; /* taken */
+    return 0;
+}
+
+int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out) {
+    memset(out, 0, sizeof *out);
+    single_ctx c = {progress, user, out};
+    int rc = i4_generate_batch(p, gp, 1, single_progress, single_image, &c);
+    if (rc != 0) {
+        free(out->rgb);
+        out->rgb = NULL;
+    }
     return rc;
 }

@@ -16,6 +16,8 @@
  *   6. the announced body fits the route's limit → 413, or 417 when the
  *      client asked for 100-continue
  *   7. a magic-prompt slot is free → 429
+ * The OpenAI-compatible routes under /v1/ pass the same checks (token
+ * included) and answer errors in OpenAI's shape.
  * srv_dispatch then routes the complete request. Neither needs a socket, so
  * the fuzzer hands requests straight to them.
  */
@@ -108,6 +110,9 @@ int srv_precheck(srv_req *r, long long content_length, int expect_continue, size
     const char *url = r->url;
     *limit = I4_SERVER_BODY_LIMIT;
     *magic = 0;
+    /* /v1/: the OpenAI-compatible routes, behind the same token and checks. */
+    int v1 = !strncmp(url, "/v1/", 4) || !strcmp(url, "/v1");
+    r->openai = v1;
     if (has_control(url)) {
         srv_error(r, 400, "the URL holds a NUL or control character");
         return -1;
@@ -118,7 +123,7 @@ int srv_precheck(srv_req *r, long long content_length, int expect_continue, size
                           "(set IDEOGRAM4_ALLOWED_HOSTS to add names)");
         return -1;
     }
-    int api = !strncmp(url, "/api/", 5) || !strcmp(url, "/api");
+    int api = !strncmp(url, "/api/", 5) || !strcmp(url, "/api") || v1;
     int is_public = !strcmp(url, "/api/health") || !strcmp(r->method, "OPTIONS") || (!api && strncmp(url, "/outputs/", 9));
     if (!is_public && !srv_authorized(r)) {
         unauthorized(r);
@@ -168,6 +173,11 @@ void srv_dispatch(srv_req *r) {
     /* HEAD is routed as GET; the HTTP layer leaves the body out. */
     if (!strcmp(r->method, "HEAD")) r->method = "GET";
     const char *url = r->url;
+    if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1")) {
+        r->openai = 1;
+        srv_route_openai(r, url + 3);
+        return;
+    }
     if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
         if (!strncmp(url, "/outputs/", 9)) {
             /* Served by bare name only (docs/APP.md §3.5 rule 4). */

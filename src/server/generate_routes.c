@@ -24,6 +24,7 @@
 #include "base/error.h"
 #include "base/io.h"
 #include "base/utf8.h"
+#include "pipeline/gen_meta.h"
 #include "server/server_internal.h"
 
 /* A generation job's settings and, once done, its timing. */
@@ -32,10 +33,14 @@ typedef struct {
     char *hld;             /* high_level_description, whole (stored with the image) */
     int width, height;
     char preset[32];
-    uint64_t seed;
+    int steps;             /* 0 = the preset's */
+    uint64_t seed;         /* of the first image; image i has seed + i */
+    int count;             /* images in the batch, 1..8 */
     i4_image_format format;
     int64_t prompt_id;     /* <= 0 = null */
     double generation_seconds;
+    json_t *images;        /* image rows made so far (under lock) */
+    int index;             /* image being made (worker only, read under lock) */
 } gen_spec;
 
 static void gen_spec_free(void *p) {
@@ -43,6 +48,7 @@ static void gen_spec_free(void *p) {
     if (!g) return;
     free(g->caption);
     free(g->hld);
+    json_decref(g->images);
     free(g);
 }
 
@@ -51,15 +57,24 @@ static void gen_spec_free(void *p) {
 typedef struct {
     i4_server *s;
     srv_job *job;
-} progress_ctx;
+    char *lora_label;
+    double lora_strength;
+    i4_meta_lora loras[16];
+    int n_loras;
+    json_t *lora_stack;    /* owns the names loras[] points into */
+    double t_start;        /* of the current image */
+    char error[700];       /* why the batch stopped, "" when cancelled */
+} run_ctx;
 
 static int on_progress(void *user, i4_phase phase, int step, int steps) {
-    progress_ctx *pc = user;
+    run_ctx *pc = user;
     i4_server *s = pc->s;
     srv_job *j = pc->job;
     gen_spec *g = j->spec;
     pthread_mutex_lock(&s->lock);
     double now = i4_now_seconds();
+    char which[32] = "";
+    if (g->count > 1) snprintf(which, sizeof which, "image %d/%d, ", g->index + 1, g->count);
     if (phase == I4_PHASE_ENCODE) {
         j->phase = "encoding";
         snprintf(j->msg, sizeof j->msg, "Encoding prompt...");
@@ -68,12 +83,14 @@ static int on_progress(void *user, i4_phase phase, int step, int steps) {
         j->phase = "sampling";
         j->step = step;
         j->total_steps = steps;
-        int pct = steps > 0 ? (int)floor((double)step / steps * 100.0) : 0;
+        double done = steps > 0 ? ((double)g->index * steps + step) / ((double)g->count * steps) : 0;
+        int pct = (int)floor(done * 100.0);
         j->progress = pct > 99 ? 99 : pct;
-        snprintf(j->msg, sizeof j->msg, "Generating (%dx%d, %d/%d steps)...", g->width, g->height, step, steps);
+        snprintf(j->msg, sizeof j->msg, "Generating (%s%dx%d, %d/%d steps)...", which, g->width, g->height, step, steps);
     } else if (phase == I4_PHASE_DECODE) {
         j->phase = "decoding";
-        snprintf(j->msg, sizeof j->msg, "Decoding image...");
+        snprintf(j->msg, sizeof j->msg, g->count > 1 ? "Decoding image %d/%d..." : "Decoding image...", g->index + 1,
+                 g->count);
     }
     j->phase_started = now;
     pthread_mutex_unlock(&s->lock);
@@ -88,80 +105,62 @@ static char *lora_label_locked(i4_server *s, double *strength) {
     return n ? srv_lora_label(s->applied_loras) : NULL;
 }
 
-static void run_generation(i4_server *s, srv_job *j) {
+/* One decoded image of the batch: write it with its parameters inside, then
+ * commit its history row; non-zero stops the batch (pc->error says why). */
+static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
+    run_ctx *pc = user;
+    i4_server *s = pc->s;
+    srv_job *j = pc->job;
     gen_spec *g = j->spec;
-    pthread_mutex_lock(&s->lock);
-    i4_pipeline *p = s->pipe; /* only this worker changes it */
-    double lora_strength;
-    char *lora_label = lora_label_locked(s, &lora_strength);
-    snprintf(j->msg, sizeof j->msg, "Preparing pipeline (%dx%d, %d steps)...", g->width, g->height, j->total_steps);
-    pthread_mutex_unlock(&s->lock);
-    if (!p) {
-        free(lora_label);
-        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: Model not loaded.");
-        return;
-    }
-    i4_generate_params gp;
-    i4_generate_params_init(&gp);
-    gp.prompt = g->caption;
-    gp.width = g->width;
-    gp.height = g->height;
-    gp.preset = g->preset;
-    gp.seed = g->seed;
-    i4_result res;
-    double t0 = i4_now_seconds();
-    progress_ctx pc = {s, j};
-    int rc = i4_generate(p, &gp, on_progress, &pc, &res);
-    if (rc == I4_ERR_CANCELLED) {
-        free(lora_label);
-        srv_job_finish(s, j, JOB_CANCELLED, NULL, "Cancelled.");
-        return;
-    }
-    if (rc != 0) {
-        free(lora_label);
-        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: %s", i4_last_error());
-        return;
-    }
-    double seconds = i4_now_seconds() - t0;
+    double seconds = i4_now_seconds() - pc->t_start;
     char name[48];
     pthread_mutex_lock(&s->lock);
-    s->last_decode_seconds = res.seconds_decode;
+    s->last_decode_seconds = res->seconds_decode;
     j->phase = "saving";
-    snprintf(j->msg, sizeof j->msg, "Saving image...");
+    snprintf(j->msg, sizeof j->msg, g->count > 1 ? "Saving image %d/%d..." : "Saving image...", index + 1, g->count);
     srv_random_hex(s, name, 32);
     pthread_mutex_unlock(&s->lock);
     strcat(name, i4_image_format_ext(g->format));
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", s->output_dir, name);
     int quality = g->format == I4_IMAGE_WEBP ? s->opt.quality_webp : g->format == I4_IMAGE_JPEG ? s->opt.quality_jpeg : -1;
-    int wrc = i4_image_write(path, g->format, quality, res.rgb, res.width, res.height);
-    i4_result_free(&res);
+    i4_gen_meta gm = {
+        .caption = g->caption, .seed = seed, .preset = g->preset, .steps = res->steps, .width = res->width,
+        .height = res->height, .guidance = -1, .loras = pc->loras, .n_loras = pc->n_loras,
+        .format = i4_image_format_name(g->format), .batch_index = index, .batch_count = g->count,
+    };
+    json_t *meta = i4_gen_meta_json(&gm);
+    char *json = meta ? json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+    char *params = i4_gen_meta_parameters(&gm);
+    json_decref(meta);
+    i4_image_metadata im = {json, params};
+    int wrc = json && params ? i4_image_write_meta(path, g->format, quality, res->rgb, res->width, res->height, &im)
+                             : i4_error("out of memory");
+    free(json);
+    free(params);
     if (wrc != 0) {
-        free(lora_label);
         /* The message names the file's path: say what failed without it. */
         const char *why = i4_last_error();
-        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: cannot save the image: %s",
-                       strstr(why, "disk full") ? "disk full (no space left on device)" : "write failed");
+        snprintf(pc->error, sizeof pc->error, "cannot save the image: %s",
+                 strstr(why, "disk full") ? "disk full (no space left on device)" : "write failed");
         i4_log(&s->log, I4_LOG_ERROR, "generate", "saving %s: %s", path, why);
-        return;
+        return 1;
     }
     /* The file exists under its final name, synced: now commit the row.
      * A prompt deleted meanwhile leaves the image without a prompt (store.c). */
     i4_store_image row = {
         .file_name = name, .format = i4_image_format_name(g->format), .width = g->width, .height = g->height,
-        .seed = (int64_t)g->seed, .preset = g->preset, .steps = j->total_steps, .generation_seconds = seconds,
-        .lora_name = lora_label, .lora_strength = lora_strength, .prompt_id = g->prompt_id, .hld = g->hld,
+        .seed = (int64_t)seed, .preset = g->preset, .steps = res->steps, .generation_seconds = seconds,
+        .lora_name = pc->lora_label, .lora_strength = pc->lora_strength, .prompt_id = g->prompt_id, .hld = g->hld,
     };
     int64_t image_id = 0;
     json_t *img = NULL;
-    int src = i4_store_image_insert(s->store, &row, &image_id);
-    free(lora_label);
-    if (src != 0 || i4_store_image_get(s->store, image_id, &img) != 0) {
+    if (i4_store_image_insert(s->store, &row, &image_id) != 0 || i4_store_image_get(s->store, image_id, &img) != 0) {
         char why[600];
         i4_utf8_copy(why, sizeof why, i4_last_error());
         if (!image_id) unlink(path);
-        srv_job_finish(s, j, JOB_ERROR, NULL, "Error: cannot record the image: %s", why);
-        return;
+        snprintf(pc->error, sizeof pc->error, "cannot record the image: %s", why);
+        return 1;
     }
     char url[64], clock[16];
     snprintf(url, sizeof url, "/api/images/%lld/file", (long long)image_id);
@@ -171,15 +170,78 @@ static void run_generation(i4_server *s, srv_job *j) {
     strftime(clock, sizeof clock, "%H:%M:%S", &tm);
     json_object_set_new(img, "url", json_string(url));
     json_object_set_new(img, "time", json_string(clock));
+    json_object_set_new(img, "seed", json_integer((json_int_t)seed));
+    json_object_set_new(img, "file_name", json_string(name));
     pthread_mutex_lock(&s->lock);
-    g->generation_seconds = seconds;
+    g->generation_seconds += seconds;
     /* The row tells the prompt the image really belongs to. */
     json_t *pid = json_object_get(img, "prompt_id");
     g->prompt_id = json_is_integer(pid) ? json_integer_value(pid) : 0;
+    json_array_append_new(g->images, img);
+    g->index = index + 1;
     pthread_mutex_unlock(&s->lock);
-    i4_log(&s->log, I4_LOG_INFO, "generate", "job %s: image %lld %s (%dx%d, %s, %.1fs) | RSS %.2f GiB", j->id,
-           (long long)image_id, name, g->width, g->height, g->preset, seconds, srv_rss_mb() / 1024.0);
-    srv_job_finish(s, j, JOB_DONE, img, "Done in %.1fs", seconds);
+    i4_log(&s->log, I4_LOG_INFO, "generate", "job %s: image %lld %s (%d/%d, %dx%d, %s, seed %llu, %.1fs) | RSS %.2f GiB",
+           j->id, (long long)image_id, name, index + 1, g->count, g->width, g->height, g->preset,
+           (unsigned long long)seed, seconds, srv_rss_mb() / 1024.0);
+    pc->t_start = i4_now_seconds();
+    return 0;
+}
+
+static void run_generation(i4_server *s, srv_job *j) {
+    gen_spec *g = j->spec;
+    run_ctx pc = {.s = s, .job = j};
+    pthread_mutex_lock(&s->lock);
+    i4_pipeline *p = s->pipe; /* only this worker changes it */
+    pc.lora_label = lora_label_locked(s, &pc.lora_strength);
+    pc.lora_stack = json_deep_copy(s->applied_loras);
+    snprintf(j->msg, sizeof j->msg, "Preparing pipeline (%dx%d, %d steps)...", g->width, g->height, j->total_steps);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < json_array_size(pc.lora_stack) && pc.n_loras < 16; i++) {
+        json_t *it = json_array_get(pc.lora_stack, i);
+        const char *n = json_string_value(json_object_get(it, "name"));
+        pc.loras[pc.n_loras++] = (i4_meta_lora){n ? n : "", json_number_value(json_object_get(it, "strength"))};
+    }
+    int rc;
+    if (!p) {
+        rc = -1;
+        snprintf(pc.error, sizeof pc.error, "Model not loaded.");
+    } else {
+        i4_generate_params gp;
+        i4_generate_params_init(&gp);
+        gp.prompt = g->caption;
+        gp.width = g->width;
+        gp.height = g->height;
+        gp.preset = g->preset;
+        gp.steps = g->steps;
+        gp.seed = g->seed;
+        double t0 = pc.t_start = i4_now_seconds();
+        rc = i4_generate_batch(p, &gp, g->count, on_progress, on_image, &pc);
+        if (rc == -1 && !pc.error[0]) i4_utf8_copy(pc.error, sizeof pc.error, i4_last_error());
+        if (rc == 0) {
+            pthread_mutex_lock(&s->lock);
+            g->generation_seconds = i4_now_seconds() - t0;
+            pthread_mutex_unlock(&s->lock);
+        }
+    }
+    free(pc.lora_label);
+    json_decref(pc.lora_stack);
+    pthread_mutex_lock(&s->lock);
+    size_t made = json_array_size(g->images);
+    /* "image" is the first image (one-image clients); "images" has them all. */
+    json_t *first = made ? json_deep_copy(json_array_get(g->images, 0)) : NULL;
+    double seconds = g->generation_seconds;
+    pthread_mutex_unlock(&s->lock);
+    if (pc.error[0]) {
+        json_decref(first);
+        if (made) srv_job_finish(s, j, JOB_ERROR, NULL, "Error: %s (%zu of %d images saved)", pc.error, made, g->count);
+        else srv_job_finish(s, j, JOB_ERROR, NULL, "Error: %s", pc.error);
+    } else if (rc == I4_ERR_CANCELLED) {
+        json_decref(first);
+        if (made) srv_job_finish(s, j, JOB_CANCELLED, NULL, "Cancelled (%zu of %d images saved).", made, g->count);
+        else srv_job_finish(s, j, JOB_CANCELLED, NULL, "Cancelled.");
+    } else {
+        srv_job_finish(s, j, JOB_DONE, first, "Done in %.1fs", seconds);
+    }
 }
 
 const srv_job_type srv_generate_job = {"generate", run_generation, gen_spec_free};
@@ -246,6 +308,15 @@ static gen_spec *parse_generate(srv_req *r, json_t *body) {
             return NULL;
         }
     }
+    int count = 1;
+    v = json_object_get(body, "n");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SRV_MAX_BATCH) {
+            srv_invalid(r, "n", "must be an integer from 1 to %d", SRV_MAX_BATCH);
+            return NULL;
+        }
+        count = (int)json_integer_value(v);
+    }
     int64_t prompt_id = 0;
     v = json_object_get(body, "prompt_id");
     if (v && !json_is_null(v)) {
@@ -263,7 +334,8 @@ static gen_spec *parse_generate(srv_req *r, json_t *body) {
     g->caption = json_dumps(cap, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_t *hld = json_object_get(cap, "high_level_description");
     g->hld = strdup(json_is_string(hld) ? json_string_value(hld) : "");
-    if (!g->caption || !g->hld) {
+    g->images = json_array();
+    if (!g->caption || !g->hld || !g->images) {
         gen_spec_free(g);
         srv_error(r, 500, "out of memory");
         return NULL;
@@ -277,29 +349,26 @@ static gen_spec *parse_generate(srv_req *r, json_t *body) {
     g->height = dims[1];
     snprintf(g->preset, sizeof g->preset, "%s", preset);
     g->seed = seed;
+    g->count = count;
     g->format = fmt;
     g->prompt_id = prompt_id;
     return g;
 }
 
-static void generate(srv_req *r) {
+/* Queue a generation (spec owned from here): 0 with its id and queue
+ * position, else the reply (409 busy, 503 stopping, 500) is set. */
+static int submit_generation(srv_req *r, gen_spec *g, char *id, int *position) {
     i4_server *s = r->s;
-    json_t *body = srv_body_object(r, 0);
-    if (!body) return;
-    gen_spec *g = parse_generate(r, body);
-    json_decref(body);
-    if (!g) return;
-    int steps = i4_preset_steps(g->preset);
-    char log_line[160];
-    snprintf(log_line, sizeof log_line, "%dx%d %s seed %llu %s", g->width, g->height, g->preset,
-             (unsigned long long)g->seed, i4_image_format_name(g->format));
+    int steps = g->steps > 0 ? g->steps : i4_preset_steps(g->preset);
+    char log_line[200];
+    snprintf(log_line, sizeof log_line, "%dx%d %s seed %llu %s x%d", g->width, g->height, g->preset,
+             (unsigned long long)g->seed, i4_image_format_name(g->format), g->count);
     srv_job *j = srv_job_new(&srv_generate_job, g);
     if (!j) {
         srv_error(r, 500, "out of memory");
-        return;
+        return -1;
     }
     j->total_steps = steps;
-    char id[33];
     pthread_mutex_lock(&s->lock);
     int pending = s->queue_head || s->running;
     const char *busy = NULL;
@@ -311,12 +380,24 @@ static void generate(srv_req *r) {
         pthread_mutex_unlock(&s->lock);
         srv_job_discard(j);
         srv_error(r, busy ? 409 : 503, "%s", busy ? busy : i4_last_error());
-        return;
+        return -1;
     }
-    int position = srv_job_position_locked(s, j);
+    *position = srv_job_position_locked(s, j);
     pthread_mutex_unlock(&s->lock);
-    i4_log(&s->log, I4_LOG_INFO, "generate", "job %s accepted: %s (queue position %d)", id, log_line, position);
-    srv_json(r, 200, json_pack("{s:s,s:s,s:i}", "task_id", id, "status", "queued", "queue_position", position));
+    i4_log(&s->log, I4_LOG_INFO, "generate", "job %s accepted: %s (queue position %d)", id, log_line, *position);
+    return 0;
+}
+
+static void generate(srv_req *r) {
+    json_t *body = srv_body_object(r, 0);
+    if (!body) return;
+    gen_spec *g = parse_generate(r, body);
+    json_decref(body);
+    if (!g) return;
+    int n = g->count, position;
+    char id[33];
+    if (submit_generation(r, g, id, &position) != 0) return;
+    srv_json(r, 200, json_pack("{s:s,s:s,s:i,s:i}", "task_id", id, "status", "queued", "queue_position", position, "n", n));
 }
 
 static json_t *task_json_locked(i4_server *s, srv_job *j) {
@@ -345,6 +426,9 @@ static json_t *task_json_locked(i4_server *s, srv_job *j) {
     json_object_set_new(out, "height", json_integer(g->height));
     json_object_set_new(out, "preset", json_string(g->preset));
     json_object_set_new(out, "seed", json_integer((json_int_t)g->seed));
+    json_object_set_new(out, "n", json_integer(g->count));
+    json_object_set_new(out, "images", json_deep_copy(g->images)); /* so far, in order */
+    if (j->status == JOB_RUNNING) json_object_set_new(out, "image_index", json_integer(g->index));
     json_object_set_new(out, "generation_seconds",
                         j->status == JOB_DONE ? json_real(g->generation_seconds) : json_null());
     if (j->status == JOB_QUEUED) json_object_set_new(out, "queue_position", json_integer(srv_job_position_locked(s, j)));
@@ -375,16 +459,32 @@ static void task_cancel(srv_req *r, const char *id) {
     }
 }
 
+/* The job list in run order, each with its position (0 = running, 1 = next). */
+static json_t *queue_entry_locked(srv_job *q, const char *status, int position) {
+    json_t *e = json_pack("{s:s,s:s,s:s,s:i}", "id", q->id, "kind", q->type->kind, "status", status, "position", position);
+    if (e && q->type == &srv_generate_job) {
+        gen_spec *g = q->spec;
+        json_object_set_new(e, "n", json_integer(g->count));
+        json_object_set_new(e, "width", json_integer(g->width));
+        json_object_set_new(e, "height", json_integer(g->height));
+        json_object_set_new(e, "preset", json_string(g->preset));
+        json_object_set_new(e, "seed", json_integer((json_int_t)g->seed));
+        json_object_set_new(e, "images_done", json_integer((json_int_t)json_array_size(g->images)));
+    }
+    return e;
+}
+
 static void queue_status(srv_req *r) {
     i4_server *s = r->s;
     pthread_mutex_lock(&s->lock);
     json_t *queued = json_array(), *jobs = json_array();
-    for (srv_job *q = s->queue_head; q; q = q->queue_next) {
-        if (q->type == &srv_generate_job) json_array_append_new(queued, json_string(q->id));
-        json_array_append_new(jobs, json_pack("{s:s,s:s,s:s}", "id", q->id, "kind", q->type->kind, "status", "queued"));
-    }
     srv_job *run = s->running;
-    if (run) json_array_insert_new(jobs, 0, json_pack("{s:s,s:s,s:s}", "id", run->id, "kind", run->type->kind, "status", "running"));
+    int position = run ? 1 : 0;
+    if (run) json_array_append_new(jobs, queue_entry_locked(run, "running", 0));
+    for (srv_job *q = s->queue_head; q; q = q->queue_next, position++) {
+        if (q->type == &srv_generate_job) json_array_append_new(queued, json_string(q->id));
+        json_array_append_new(jobs, queue_entry_locked(q, "queued", position));
+    }
     json_t *out = json_pack("{s:o,s:o,s:i,s:o}", "running",
                             run && run->type == &srv_generate_job ? json_string(run->id) : json_null(), "queued", queued,
                             "queue_size", s->opt.queue_size, "jobs", jobs);
@@ -409,6 +509,47 @@ static void verify(srv_req *r) {
     i4_caption_issues_free(&issues);
     json_decref(body);
     srv_json(r, 200, out);
+}
+
+/* ------------------------------------------------------------ for other routes (openai_routes.c) */
+
+int srv_generation_submit(srv_req *r, const srv_gen_request *q, char *id, int *position) {
+    const i4_server_options *o = &r->s->opt;
+    gen_spec *g = calloc(1, sizeof *g);
+    if (!g) return srv_error(r, 500, "out of memory"), -1;
+    g->caption = json_dumps(q->caption, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_t *hld = json_object_get(q->caption, "high_level_description");
+    g->hld = strdup(json_is_string(hld) ? json_string_value(hld) : "");
+    g->images = json_array();
+    if (!g->caption || !g->hld || !g->images) {
+        gen_spec_free(g);
+        return srv_error(r, 500, "out of memory"), -1;
+    }
+    if ((long)strlen(g->caption) > o->max_caption_bytes) {
+        gen_spec_free(g);
+        return srv_error(r, 400, "the caption JSON must be %ld KB or smaller", o->max_caption_bytes / 1024), -1;
+    }
+    g->width = q->width;
+    g->height = q->height;
+    snprintf(g->preset, sizeof g->preset, "%s", q->preset);
+    g->steps = q->steps;
+    g->seed = q->seed;
+    g->count = q->count;
+    g->format = q->format;
+    return submit_generation(r, g, id, position);
+}
+
+int srv_generation_result(i4_server *s, const char *id, int *status, char *msg, size_t msg_size, json_t **images) {
+    pthread_mutex_lock(&s->lock);
+    srv_job *j = srv_job_find_locked(s, id, &srv_generate_job);
+    if (j) {
+        gen_spec *g = j->spec;
+        *status = j->status;
+        i4_utf8_copy(msg, msg_size, j->msg);
+        *images = json_deep_copy(g->images);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return j ? 0 : -1;
 }
 
 void srv_route_generate(srv_req *r, const char *path) {

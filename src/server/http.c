@@ -95,9 +95,26 @@ int srv_error(srv_req *r, unsigned status, const char *fmt, ...) {
     va_end(ap);
     /* Text from elsewhere (a file name, a library) may still be invalid. */
     char *fixed = i4_utf8_sanitized(msg, strlen(msg));
-    int rc = srv_json(r, status, json_pack("{s:s}", "error", fixed ? fixed : "error"));
+    int rc = r->openai ? srv_openai_error(r, status, NULL, NULL, "%s", fixed ? fixed : "error")
+                       : srv_json(r, status, json_pack("{s:s}", "error", fixed ? fixed : "error"));
     free(fixed);
     return rc;
+}
+
+int srv_openai_error(srv_req *r, unsigned status, const char *param, const char *code, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    i4_utf8_vformat(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *fixed = i4_utf8_sanitized(msg, strlen(msg));
+    const char *type = status == 401 ? "authentication_error" : status == 429 ? "rate_limit_error"
+                       : status >= 500 ? "server_error" : "invalid_request_error";
+    if (!code && status == 401) code = "invalid_api_key";
+    json_t *e = json_pack("{s:s,s:s,s:o,s:o}", "message", fixed ? fixed : "error", "type", type, "param",
+                          param ? json_string(param) : json_null(), "code", code ? json_string(code) : json_null());
+    free(fixed);
+    return srv_json(r, status, json_pack("{s:o}", "error", e));
 }
 
 int srv_invalid(srv_req *r, const char *field, const char *fmt, ...) {
@@ -115,7 +132,8 @@ int srv_invalid(srv_req *r, const char *field, const char *fmt, ...) {
 }
 
 int srv_method_not_allowed(srv_req *r, const char *allowed) {
-    srv_json(r, 405, json_pack("{s:s}", "error", "method not allowed"));
+    if (r->openai) srv_openai_error(r, 405, NULL, NULL, "method not allowed (allowed: %s)", allowed);
+    else srv_json(r, 405, json_pack("{s:s}", "error", "method not allowed"));
     srv_add_header(r, "Allow", allowed);
     return 0;
 }

@@ -34,6 +34,7 @@
 #define I4_SERVER_JOB_KEEP_COUNT 256            /* ... and at most this many of them */
 #define I4_SERVER_BODY_LIMIT (1u << 20)          /* 1 MB */
 #define I4_SERVER_BODY_LIMIT_IMAGES (16u << 20)  /* 16 MB: magic prompt with images */
+#define SRV_MAX_BATCH 8                          /* images per generation request (n) */
 
 enum { MODEL_IDLE, MODEL_LOADING, MODEL_LOADED, MODEL_ERROR };
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ERROR, JOB_CANCELLED };
@@ -98,6 +99,7 @@ struct srv_req {
     void *deferred_arg;
     void (*deferred_free)(void *arg);
     int holds_magic_slot;  /* this request counts against magic_concurrency */
+    int openai;            /* under /v1/: errors in OpenAI's shape (http.c) */
 };
 
 struct i4_server {
@@ -155,6 +157,9 @@ int srv_error(srv_req *r, unsigned status, const char *fmt, ...) __attribute__((
 /* FastAPI-style 422 with an "error" string too. */
 int srv_invalid(srv_req *r, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int srv_method_not_allowed(srv_req *r, const char *allowed);
+/* {"error": {"message", "type", "param", "code"}} as OpenAI's API answers. */
+int srv_openai_error(srv_req *r, unsigned status, const char *param, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 int srv_add_header(srv_req *r, const char *name, const char *value);
 /* Parse the body as a JSON object; on failure sets the 422 and returns NULL. */
 json_t *srv_body_object(srv_req *r, int empty_ok);
@@ -213,6 +218,24 @@ int srv_model_submit_load(i4_server *s, char *id_out);
 /* "a + b" of a LoRA stack's names ([{"name", ...}], malloc'd); NULL when
  * out of memory. */
 char *srv_lora_label(json_t *stack);
+/* A generation request another route validated (the OpenAI endpoint). */
+typedef struct {
+    json_t *caption;       /* a JSON object (borrowed) */
+    int width, height;
+    const char *preset;
+    int steps;             /* 0 = the preset's */
+    uint64_t seed;
+    int count;             /* 1..SRV_MAX_BATCH */
+    i4_image_format format;
+} srv_gen_request;
+/* Queue it: 0 with its task id (33 bytes) and queue position; else the reply
+ * is set (400 caption too big, 409 queue full, 503 stopping). */
+int srv_generation_submit(srv_req *r, const srv_gen_request *q, char *id, int *position);
+/* How a generation job stands: JOB_* status, its message, a copy of the
+ * image rows made so far (each with "id", "file_name", "seed", "url"). -1
+ * when the job is unknown. */
+int srv_generation_result(i4_server *s, const char *id, int *status, char *msg, size_t msg_size, json_t **images);
+void srv_route_openai(srv_req *r, const char *path);
 extern const srv_job_type srv_generate_job, srv_lora_job, srv_load_job, srv_unload_job;
 /* Delete a file of the output folder by its stored name, confined to it. */
 void srv_delete_output_file(i4_server *s, const char *stored_name);
