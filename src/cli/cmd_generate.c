@@ -113,7 +113,9 @@ static void usage(void) {
             "  --noise FILE.safetensors        initial noise (tensor `noise` F32 [1,tokens,128])\n"
             "  --save-latents FILE.safetensors final latents (tensor `latents`)\n"
             "  --threads N --precision f32|bf16\n"
-            "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n");
+            "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n"
+            "  --device N                      Vulkan device N of `ideogram4 devices` (default $IDEOGRAM4_DEVICE,\n"
+            "                                  else the best GPU)\n");
 }
 
 int i4_cmd_generate(int argc, char **argv) {
@@ -144,13 +146,19 @@ int i4_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--height")) { if (parse_int(a, v, 1, 16384, &height)) return 2; }
         else if (!strcmp(a, "--resolution")) { if (parse_int(a, v, 1, 16384, &resolution)) return 2; }
         else if (!strcmp(a, "--quality")) { if (parse_int(a, v, 1, 100, &quality)) return 2; }
-        else if (!strcmp(a, "--backend") && v) {
+        else if (!strcmp(a, "--backend")) {
             if (!i4_backend_name_ok(v)) {
                 fprintf(stderr, "generate: unknown backend '%s' (auto, cpu or vulkan)\n", v);
                 return 2;
             }
             lo.backend = v;
-            i++;
+        }
+        else if (!strcmp(a, "--device")) {
+            if (!i4_device_index_ok(v)) {
+                fprintf(stderr, "generate: --device needs a device index (see `ideogram4 devices`), got '%s'\n", v);
+                return 2;
+            }
+            lo.device = v;
         }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, v, 0, 4096, &threads)) return 2; }
         else if (!strcmp(a, "--steps")) { if (parse_int(a, v, 1, 1000, &x)) return 2; gp.steps = (int)x; }

@@ -51,7 +51,7 @@ int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
     if (!p) return i4_error("out of memory");
     p->precision = opt->precision;
     char dir[PATH_MAX + 32];
-    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL};
+    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL, .device = opt->device};
     if (i4_backend_create(&bo, &p->be) != 0) goto fail;
     snprintf(p->backend_desc, sizeof p->backend_desc, "%s", i4_be_describe(p->be));
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, p->snapshot, sizeof p->snapshot) != 0) goto fail;
@@ -267,4 +267,15 @@ done:
     free(z);
     free(image);
     return rc;
+}
+
+void i4_pipeline_device_memory(const i4_pipeline *p, size_t *now, size_t *peak, const char **where) {
+    static _Thread_local char name[96];
+    i4_be_memory m;
+    memset(&m, 0, sizeof m);
+    i4_be_memory_get(p->be, &m);
+    if (now) *now = m.now;
+    if (peak) *peak = m.peak;
+    snprintf(name, sizeof name, "%s", m.where);
+    if (where) *where = name;
 }

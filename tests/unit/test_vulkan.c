@@ -30,7 +30,7 @@ static void destroy_backends(void) {
 static int backends(void) {
     if (!g_tried) {
         g_tried = 1;
-        i4_backend_options o = {"vulkan", 0, NULL};
+        i4_backend_options o = {"vulkan", 0, NULL, NULL};
         if (i4_backend_create(&o, &g_be[0]) != 0) {
             fprintf(stderr, "  cannot create the vulkan backend: %s\n", i4_last_error());
             g_be[0] = NULL;
@@ -190,7 +190,7 @@ I4_TEST(vulkan_auto_skips_cpu_devices) {
     SETUP();
     if (!strstr(i4_be_describe(g_be[0]), ", CPU")) return; /* a real GPU: auto may take it */
     i4_backend *be = NULL;
-    i4_backend_options o = {"auto", 1, NULL};
+    i4_backend_options o = {"auto", 1, NULL, NULL};
     REQUIRE(i4_backend_create(&o, &be) == 0);
     CHECK(!strcmp(i4_be_name(be), "cpu"));
     i4_backend_destroy(be);

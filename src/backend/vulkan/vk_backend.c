@@ -19,6 +19,17 @@
  *             f32 view (q|k|v column slices) and any weight byte offset works.
  *   errors    a failing Vulkan call in an op is remembered (first one wins) and
  *             returned by every later sync, download and upload.
+ *   memory    weights (`wrap`) are sub-allocated from 64 MiB VkDeviceMemory
+ *             blocks (the real model has ~900 tensors per transformer; many
+ *             drivers allow 4096 allocations); larger ones and every `alloc`
+ *             get their own. Bytes of device memory held now and at peak are
+ *             counted; an allocation past the device-local heap (or the
+ *             VK_EXT_memory_budget budget) is refused with a message saying
+ *             what is held, what was asked and what the device has.
+ *   ranges    a binding spans at most maxStorageBufferRange bytes (128 MiB on
+ *             some drivers): each op states how far from its view it reads and
+ *             writes, and an op that needs more fails with a clear error
+ *             instead of reading past the bound range.
  */
 #include "backend/vulkan/vulkan.h"
 
@@ -33,12 +44,24 @@
 #define N_BINDINGS 8
 #define POOL_SETS 512
 #define STAGING_BYTES ((size_t)8 << 20)
+#define BLOCK_BYTES ((size_t)64 << 20)
+
+/* A VkDeviceMemory that weights are sub-allocated from (bump; freed when the
+ * last buffer in it is released — weights are released together). */
+typedef struct {
+    VkDeviceMemory mem;
+    uint32_t type;
+    size_t size, used;
+    int refs;
+} vk_block;
 
 struct i4_buf {
     VkBuffer buf;
-    VkDeviceMemory mem;
-    size_t bytes; /* as asked */
-    size_t size;  /* allocated (rounded up) */
+    VkDeviceMemory mem; /* own memory, or NULL when in a block */
+    vk_block *block;
+    size_t bytes;   /* as asked */
+    size_t size;    /* the VkBuffer's size (rounded up) */
+    size_t charged; /* bytes of device memory counted for it (own memory only) */
 };
 
 typedef struct {
@@ -64,6 +87,11 @@ typedef struct {
     i4_buf *dummy; /* bound where an op has no buffer */
     size_t align, max_range;
     uint32_t fma_emulate; /* specialization constant 0 of every shader (common.glsl) */
+    vk_block *wblock;     /* the block weights are bump-allocated from now */
+    size_t next_block;    /* size of the next block: 1 MiB, doubling to BLOCK_BYTES */
+    size_t mem_now, mem_peak, capacity; /* device memory held by buffers, its peak, the heap (budget) */
+    uint32_t n_allocs;    /* live vkAllocateMemory allocations */
+    int budget_ext;       /* VK_EXT_memory_budget gave the capacity */
     int err;
     char msg[256];
     char desc[320];
@@ -114,7 +142,60 @@ static int find_memory(vkb *b, uint32_t type_bits, VkMemoryPropertyFlags want, V
     return -1;
 }
 
-static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need) {
+static double mib(size_t n) { return (double)n / (1 << 20); }
+
+/* One vkAllocateMemory of `size` bytes of type `type`; `count` charges it to
+ * the device-memory totals (the host-side staging buffer is not charged). */
+static VkResult allocate(vkb *b, size_t size, uint32_t type, int count, VkDeviceMemory *mem) {
+    *mem = VK_NULL_HANDLE;
+    if (b->n_allocs >= b->props.limits.maxMemoryAllocationCount) {
+        i4_error("vulkan: %u device-memory allocations, the most %s allows", b->n_allocs, b->props.deviceName);
+        return VK_ERROR_TOO_MANY_OBJECTS;
+    }
+    if (count && b->capacity && b->mem_now + size > b->capacity) {
+        i4_error("vulkan: %.1f MiB more device memory does not fit: %.1f MiB held, %.1f MiB on %s%s; use a smaller "
+                 "size or --backend cpu",
+                 mib(size), mib(b->mem_now), mib(b->capacity), b->props.deviceName,
+                 b->budget_ext ? " (its memory budget)" : "");
+        return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    }
+    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    ai.allocationSize = size;
+    ai.memoryTypeIndex = type;
+    VkResult r = vkAllocateMemory(b->dev, &ai, NULL, mem);
+    if (r != VK_SUCCESS) {
+        i4_error("vulkan: cannot allocate %.1f MiB of device memory (%s; %.1f MiB held)", mib(size),
+                 vk_result_name(r), mib(b->mem_now));
+        return r;
+    }
+    b->n_allocs++;
+    if (count) {
+        b->mem_now += size;
+        if (b->mem_now > b->mem_peak) b->mem_peak = b->mem_now;
+    }
+    return VK_SUCCESS;
+}
+
+static void deallocate(vkb *b, VkDeviceMemory mem, size_t charged) {
+    if (!mem) return;
+    vkFreeMemory(b->dev, mem, NULL);
+    b->n_allocs--;
+    b->mem_now -= charged;
+}
+
+/* The open block holds a reference of its own: it goes when it is replaced,
+ * or when its last buffer goes (then it is closed too). */
+static void block_unref(vkb *b, vk_block *k) {
+    if (--k->refs > (b->wblock == k ? 1 : 0)) return;
+    if (b->wblock == k) b->wblock = NULL;
+    deallocate(b, k->mem, k->size);
+    free(k);
+}
+
+/* A buffer of `bytes`; sub = from the weight blocks when small enough;
+ * count = charge its memory to the device totals. */
+static i4_buf *make_buffer_ex(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need, int sub,
+                              int count) {
     i4_buf *x = calloc(1, sizeof *x);
     if (!x) {
         i4_error("out of memory");
@@ -129,32 +210,79 @@ static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkM
     VkResult r = vkCreateBuffer(b->dev, &bi, NULL, &x->buf);
     if (r != VK_SUCCESS) {
         free(x);
-        i4_error("vulkan: vkCreateBuffer of %.1f MiB failed (%s)", (double)bytes / (1 << 20), vk_result_name(r));
+        i4_error("vulkan: vkCreateBuffer of %.1f MiB failed (%s)", mib(bytes), vk_result_name(r));
         return NULL;
     }
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(b->dev, x->buf, &req);
     int type = find_memory(b, req.memoryTypeBits, want, need);
-    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    ai.allocationSize = req.size;
-    ai.memoryTypeIndex = (uint32_t)type;
-    r = type < 0 ? VK_ERROR_OUT_OF_DEVICE_MEMORY : vkAllocateMemory(b->dev, &ai, NULL, &x->mem);
-    if (r == VK_SUCCESS) r = vkBindBufferMemory(b->dev, x->buf, x->mem, 0);
-    if (r != VK_SUCCESS) {
-        if (x->mem) vkFreeMemory(b->dev, x->mem, NULL);
+    if (type < 0) {
         vkDestroyBuffer(b->dev, x->buf, NULL);
         free(x);
-        i4_error("vulkan: cannot allocate %.1f MiB of device memory (%s)", (double)bytes / (1 << 20),
-                 vk_result_name(r));
+        i4_error("vulkan: no memory type for a buffer on %s", b->props.deviceName);
+        return NULL;
+    }
+    if (sub && req.size <= BLOCK_BYTES / 2) {
+        vk_block *k = b->wblock;
+        size_t at = k ? (k->used + req.alignment - 1) / req.alignment * req.alignment : 0;
+        if (!k || k->type != (uint32_t)type || at + req.size > k->size) {
+            /* Blocks grow from 1 MiB so that a small model holds little. */
+            size_t bsize = b->next_block < ((size_t)1 << 20) ? (size_t)1 << 20 : b->next_block;
+            while (bsize < req.size) bsize *= 2;
+            if (bsize > BLOCK_BYTES) bsize = BLOCK_BYTES;
+            b->next_block = bsize * 2 < BLOCK_BYTES ? bsize * 2 : BLOCK_BYTES;
+            k = calloc(1, sizeof *k);
+            r = k ? allocate(b, bsize, (uint32_t)type, count, &k->mem) : VK_ERROR_OUT_OF_HOST_MEMORY;
+            if (r != VK_SUCCESS) {
+                free(k);
+                vkDestroyBuffer(b->dev, x->buf, NULL);
+                free(x);
+                return NULL;
+            }
+            k->type = (uint32_t)type;
+            k->size = bsize;
+            k->refs = 1; /* the open block's own reference, dropped when it is replaced */
+            vk_block *old = b->wblock;
+            b->wblock = k;
+            if (old) block_unref(b, old);
+            at = 0;
+        }
+        r = vkBindBufferMemory(b->dev, x->buf, k->mem, at);
+        if (r != VK_SUCCESS) {
+            vkDestroyBuffer(b->dev, x->buf, NULL);
+            free(x);
+            i4_error("vulkan: vkBindBufferMemory failed (%s)", vk_result_name(r));
+            return NULL;
+        }
+        k->used = at + req.size;
+        k->refs++;
+        x->block = k;
+        return x;
+    }
+    r = allocate(b, req.size, (uint32_t)type, count, &x->mem);
+    if (r == VK_SUCCESS) {
+        x->charged = count ? req.size : 0;
+        r = vkBindBufferMemory(b->dev, x->buf, x->mem, 0);
+        if (r != VK_SUCCESS) i4_error("vulkan: vkBindBufferMemory failed (%s)", vk_result_name(r));
+    }
+    if (r != VK_SUCCESS) {
+        deallocate(b, x->mem, x->charged);
+        vkDestroyBuffer(b->dev, x->buf, NULL);
+        free(x);
         return NULL;
     }
     return x;
 }
 
+static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need) {
+    return make_buffer_ex(b, bytes, want, need, 0, 1);
+}
+
 static void free_buffer(vkb *b, i4_buf *x) {
     if (!x) return;
     vkDestroyBuffer(b->dev, x->buf, NULL);
-    vkFreeMemory(b->dev, x->mem, NULL);
+    if (x->block) block_unref(b, x->block);
+    else deallocate(b, x->mem, x->charged);
     free(x);
 }
 
@@ -330,6 +458,11 @@ static void vk_destroy(i4_backend *be) {
         if (b->staging_map) vkUnmapMemory(b->dev, b->staging->mem);
         free_buffer(b, b->staging);
         free_buffer(b, b->dummy);
+        if (b->wblock && b->wblock->refs == 1) {
+            vk_block *k = b->wblock;
+            b->wblock = NULL;
+            block_unref(b, k);
+        }
         if (b->fence) vkDestroyFence(b->dev, b->fence, NULL);
         if (b->cpool) vkDestroyCommandPool(b->dev, b->cpool, NULL);
         if (b->dpool) vkDestroyDescriptorPool(b->dev, b->dpool, NULL);
@@ -361,7 +494,7 @@ static int vk_upload(i4_backend *be, i4_dv dst, const void *src, size_t bytes) {
 }
 
 static i4_buf *vk_wrap(i4_backend *be, const void *host, size_t bytes) {
-    i4_buf *x = vk_alloc(be, bytes);
+    i4_buf *x = make_buffer_ex(V(be), bytes, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, 1, 1);
     if (x && vk_upload(be, i4_dv_of(x), host, bytes) != 0) {
         free_buffer(V(be), x);
         return NULL;
@@ -407,6 +540,14 @@ static const char *vk_describe(i4_backend *be) {
 }
 
 static const char *vk_kernels(i4_backend *be) { return V(be)->props.deviceName; }
+
+static void vk_memory(i4_backend *be, i4_be_memory *m) {
+    vkb *b = V(be);
+    m->now = b->mem_now;
+    m->peak = b->mem_peak;
+    m->capacity = b->capacity;
+    snprintf(m->where, sizeof m->where, "%s", b->props.deviceName);
+}
 
 /* Host threads for the work around the device (the host's CPUs). */
 static int vk_threads(i4_backend *be) {
@@ -674,6 +815,7 @@ static const i4_backend_ops vk_ops = {
     .sync = vk_sync,
     .describe = vk_describe,
     .kernels = vk_kernels,
+    .memory = vk_memory,
     .threads = vk_threads,
     .linear = vk_linear,
     .rmsnorm = vk_rmsnorm,
@@ -815,8 +957,8 @@ static int setup_device(vkb *b) {
     b->align = b->props.limits.minStorageBufferOffsetAlignment ? b->props.limits.minStorageBufferOffsetAlignment : 1;
     b->max_range = b->props.limits.maxStorageBufferRange;
     b->dummy = make_buffer(b, 16, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
-    b->staging = make_buffer(b, STAGING_BYTES, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
-                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    b->staging = make_buffer_ex(b, STAGING_BYTES, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+                                VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0, 0);
     if (!b->dummy || !b->staging) return -1;
     r = vkMapMemory(b->dev, b->staging->mem, 0, VK_WHOLE_SIZE, 0, &b->staging_map);
     if (r != VK_SUCCESS) return i4_error("vulkan: cannot map the staging buffer (%s)", vk_result_name(r));
@@ -854,6 +996,38 @@ static int probe_fma(vkb *b) {
         b->fma_emulate = 1;
     }
     return 0;
+}
+
+static int has_extension(VkPhysicalDevice d, const char *name);
+
+/* The capacity device allocations are checked against: the largest
+ * device-local heap, or this process's budget in it (VK_EXT_memory_budget),
+ * or less with $IDEOGRAM4_VULKAN_MEMORY_MIB (a GPU shared with other work;
+ * the tests use it to see the "does not fit" path on any device). */
+static void device_capacity(vkb *b) {
+    uint32_t heap = UINT32_MAX;
+    for (uint32_t h = 0; h < b->memp.memoryHeapCount; h++)
+        if ((b->memp.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            (heap == UINT32_MAX || b->memp.memoryHeaps[h].size > b->memp.memoryHeaps[heap].size))
+            heap = h;
+    if (heap == UINT32_MAX) return; /* no device-local heap: unknown, not checked */
+    b->capacity = (size_t)b->memp.memoryHeaps[heap].size;
+    if (has_extension(b->pdev, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
+        VkPhysicalDeviceMemoryBudgetPropertiesEXT bud = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+        VkPhysicalDeviceMemoryProperties2 mp2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
+        mp2.pNext = &bud;
+        vkGetPhysicalDeviceMemoryProperties2(b->pdev, &mp2);
+        if (bud.heapBudget[heap] > 0 && bud.heapBudget[heap] < b->capacity) {
+            b->capacity = (size_t)bud.heapBudget[heap];
+            b->budget_ext = 1;
+        }
+    }
+    const char *lim = getenv("IDEOGRAM4_VULKAN_MEMORY_MIB");
+    if (lim && *lim) {
+        char *end;
+        unsigned long long v = strtoull(lim, &end, 10);
+        if (!*end && v > 0 && (size_t)v << 20 < b->capacity) b->capacity = (size_t)v << 20;
+    }
 }
 
 int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out) {
@@ -897,10 +1071,12 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
         return i4_error("no Vulkan device with a compute queue");
     }
     vkGetPhysicalDeviceMemoryProperties(b->pdev, &b->memp);
+    device_capacity(b);
     if (setup_device(b) != 0 || probe_fma(b) != 0) {
         vk_destroy(&b->base);
         return -1;
     }
+    b->mem_peak = b->mem_now; /* the peak of the model's buffers, not of the probe's */
     *out = &b->base;
     return 0;
 }
