@@ -92,6 +92,7 @@ typedef struct {
     size_t mem_now, mem_peak, capacity; /* device memory held by buffers, its peak, the heap (budget) */
     uint32_t n_allocs;    /* live vkAllocateMemory allocations */
     int budget_ext;       /* VK_EXT_memory_budget gave the capacity */
+    size_t ext[N_BINDINGS]; /* bytes the next dispatch touches from each view (0 = to the buffer's end) */
     int err;
     char msg[256];
     char desc[320];
@@ -376,6 +377,9 @@ static VkPipeline pipeline(vkb *b, const char *name) {
  * filled in here. */
 static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc, size_t pc_bytes, uint32_t gx,
                      uint32_t gy, uint32_t gz) {
+    size_t ext[N_BINDINGS];
+    memcpy(ext, b->ext, sizeof ext);
+    memset(b->ext, 0, sizeof b->ext);
     if (b->err || gx == 0 || gy == 0 || gz == 0) return;
     VkPipeline p = pipeline(b, name);
     if (!p) return;
@@ -401,7 +405,21 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
         const size_t o = i < nv && v[i].buf ? v[i].off : 0;
         const size_t base = o / b->align * b->align;
         size_t range = x->size - base;
-        if (range > b->max_range) range = b->max_range / 4 * 4;
+        if (range > b->max_range) {
+            /* The binding cannot reach the buffer's end: the op must say it
+             * stays inside what can be bound, or it is refused. */
+            range = b->max_range / 4 * 4;
+            const size_t need = ext[i] ? o - base + ext[i] : x->size - base;
+            if (need > range) {
+                char m[200];
+                snprintf(m, sizeof m,
+                         "%s: operand %d spans %.1f MiB of one buffer, more than %s binds (maxStorageBufferRange "
+                         "%.1f MiB); not supported on this device yet (use --backend cpu)",
+                         name, i, mib(need), b->props.deviceName, mib(b->max_range));
+                fail_msg(b, m);
+                return;
+            }
+        }
         info[i].buffer = x->buf;
         info[i].offset = base;
         info[i].range = range;
@@ -420,6 +438,19 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
     vkCmdPushConstants(b->cb, b->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pc_bytes, pc);
     vkCmdDispatch(b->cb, gx, gy, gz);
     barrier(b);
+}
+
+/* The bytes the next dispatch reads or writes from each of its views, in
+ * binding order (0 = up to the buffer's end); checked against
+ * maxStorageBufferRange there. */
+static void extents(vkb *b, int n, const size_t *e) {
+    for (int i = 0; i < n && i < N_BINDINGS; i++) b->ext[i] = e[i];
+}
+#define EXTENTS(b, ...)                                                                                               \
+    extents((b), (int)(sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t)), (const size_t[]){__VA_ARGS__})
+/* Bytes of `rows` rows of `cols` f32 at a row stride of `stride` elements. */
+static size_t span(int64_t rows, int64_t stride, int64_t cols) {
+    return rows > 0 && cols > 0 ? (size_t)((rows - 1) * stride + cols) * sizeof(float) : 0;
 }
 
 /* A 1-D job of n invocations in workgroups of wg, as a 2-D grid (x <= 65535). */
@@ -541,6 +572,8 @@ static const char *vk_describe(i4_backend *be) {
 
 static const char *vk_kernels(i4_backend *be) { return V(be)->props.deviceName; }
 
+size_t i4_vulkan_max_binding(i4_backend *be) { return V(be)->max_range; }
+
 static void vk_memory(i4_backend *be, i4_be_memory *m) {
     vkb *b = V(be);
     m->now = b->mem_now;
@@ -572,6 +605,10 @@ static void ew(vkb *b, int op, i4_dv x, i4_dv y, i4_dv g, i4_dv sel, int64_t n, 
                float dt, i4_precision p) {
     if (too_big(b, n)) return;
     ew_pc pc = {{0}, (uint32_t)op, (uint32_t)n, (uint32_t)(dim > 0 ? dim : 1), p == I4_PRECISION_BF16, c, gs, dt};
+    const size_t all = (size_t)n * 4, row = (size_t)(dim > 0 ? dim : 1) * 4;
+    /* y: a row (mul_rows), the whole table (add_rows_indexed), else n; g: a row (gated) or n (guidance) */
+    EXTENTS(b, all, op == EW_MULROWS ? row : op == EW_ADDIDX ? 0 : all, op == EW_GATED ? row : all,
+            (size_t)(n / (dim > 0 ? dim : 1)) * 8);
     uint32_t gx, gy;
     grid(n, 256, &gx, &gy);
     dispatch(b, "ew", ARGS(x, y, g, sel), &pc, sizeof pc, gx, gy, 1);
@@ -614,10 +651,16 @@ typedef struct {
 } mv_pc;
 
 static void move(vkb *b, int op, const i4_dv *v, int nv, int64_t n, int bf, const int64_t a[6]) {
-    if (too_big(b, n)) return;
+    if (too_big(b, n)) {
+        memset(b->ext, 0, sizeof b->ext); /* the caller's extents were for this op */
+        return;
+    }
     mv_pc pc = {{0}, (uint32_t)op, (uint32_t)n, (uint32_t)(bf != 0), {0}};
     for (int i = 0; i < 6; i++) {
-        if (too_big(b, a[i])) return;
+        if (too_big(b, a[i])) {
+            memset(b->ext, 0, sizeof b->ext);
+            return;
+        }
         pc.a[i] = (uint32_t)a[i];
     }
     uint32_t gx, gy;
@@ -627,25 +670,31 @@ static void move(vkb *b, int op, const i4_dv *v, int nv, int64_t n, int bf, cons
 
 static void vk_gather_rows(i4_backend *be, i4_dv dst, i4_dv src, int64_t ld, i4_dv idx, int64_t n, int round_bf16) {
     const int64_t a[6] = {ld};
+    EXTENTS(V(be), span(n, ld, ld), 0, (size_t)n * 8);
     move(V(be), MV_GATHER, ARGS(dst, src, idx), n * ld, round_bf16, a);
 }
 static void vk_scatter_rows(i4_backend *be, i4_dv dst, i4_dv src, int64_t src_stride, int64_t ld, i4_dv idx,
                             int64_t n) {
     const int64_t a[6] = {ld, src_stride};
+    EXTENTS(V(be), 0, span(n, src_stride, ld), (size_t)n * 8);
     move(V(be), MV_SCATTER, ARGS(dst, src, idx), n * ld, 0, a);
 }
 static void vk_copy2d(i4_backend *be, i4_dv dst, int64_t drs, int64_t dcs, i4_dv src, int64_t srs, int64_t scs,
                       int64_t rows, int64_t cols, int accumulate, i4_precision p) {
     const int64_t a[6] = {cols, drs, dcs, srs, scs, accumulate != 0};
+    EXTENTS(V(be), span(rows, drs, (cols - 1) * dcs + 1), span(rows, srs, (cols - 1) * scs + 1));
     move(V(be), MV_COPY2D, ARGS(dst, src), rows * cols, p == I4_PRECISION_BF16, a);
 }
 static void vk_upsample2x(i4_backend *be, i4_dv y, i4_dv x, int64_t C, int64_t H, int64_t W) {
     const int64_t a[6] = {H, W};
+    EXTENTS(V(be), (size_t)(C * 4 * H * W) * 4, (size_t)(C * H * W) * 4);
     move(V(be), MV_UPS2X, ARGS(y, x), C * 4 * H * W, 0, a);
 }
 static void vk_unpack_latents(i4_backend *be, i4_dv lat, i4_dv tokens, int64_t gh, int64_t gw, int ph, int pw,
                               int64_t ae, i4_dv scale, i4_dv shift) {
     const int64_t a[6] = {gh, gw, ph, pw, ae};
+    const size_t nn = (size_t)(ae * gh * ph * gw * pw) * 4, ch = (size_t)(ph * pw * ae) * 4;
+    EXTENTS(V(be), nn, nn, 0, ch, ch);
     move(V(be), MV_UNPACK, ARGS(lat, tokens, NONE, scale, shift), ae * gh * ph * gw * pw, 0, a);
 }
 
@@ -659,6 +708,11 @@ typedef struct {
 } norm_pc;
 
 static void norm(vkb *b, norm_pc *pc, i4_dv y, i4_dv x, const i4_dparam *w, const i4_dparam *beta, int64_t groups) {
+    const size_t pb = w ? (size_t)w->n * i4_dtype_size(w->dtype) : 0, bb = beta ? (size_t)beta->n * i4_dtype_size(beta->dtype) : 0;
+    size_t xs;
+    if (pc->op == NORM_GROUP) xs = (size_t)groups * pc->cpg * pc->HW * 4;
+    else xs = span(groups, pc->stride, pc->dim);
+    EXTENTS(b, xs, xs, pb, bb);
     uint32_t gx, gy;
     grid(groups, 1, &gx, &gy);
     dispatch(b, "norm", ARGS(y, x, w ? w->data : NONE, beta ? beta->data : NONE), pc, sizeof *pc, gx, gy, 1);
@@ -710,6 +764,7 @@ static void vk_rope(i4_backend *be, i4_dv x, int64_t n, int n_heads, int head_di
                   p == I4_PRECISION_BF16};
     uint32_t gx, gy;
     grid(total, 256, &gx, &gy);
+    EXTENTS(b, span(n, stride, (int64_t)n_heads * head_dim));
     dispatch(b, "rope", ARGS(x, cos_tab, sin_tab), &pc, sizeof pc, gx, gy, 1);
 }
 
@@ -743,6 +798,8 @@ static void vk_linear(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t xs, 
         fail_msg(b, "linear: too many outputs or tokens for one dispatch");
         return;
     }
+    EXTENTS(b, span(n, xs, W->in), span(n, ys, W->out), (size_t)(W->out * W->in) * i4_dtype_size(W->dtype),
+            (size_t)(W->scale_per_tensor ? 1 : W->out) * 4, (size_t)W->out * i4_dtype_size(W->bias_dtype));
     dispatch(b, "linear", ARGS(x, y, W->w, W->dtype == I4_DT_F8_E4M3 ? W->scale : NONE, W->bias), &pc, sizeof pc, gx,
              gy, 1);
 }
@@ -767,6 +824,9 @@ static void vk_attention(i4_backend *be, i4_dv out, int64_t os, i4_dv q, int64_t
                   (uint32_t)head_dim, (uint32_t)os, (uint32_t)qs, (uint32_t)ks,      (uint32_t)vs,
                   (uint32_t)mask, p == I4_PRECISION_BF16, scale};
     const uint32_t gx = (uint32_t)((nq + 63) / 64);
+    EXTENTS(b, span(nq, os, (int64_t)n_heads * head_dim), span(nq, qs, (int64_t)n_heads * head_dim),
+            span(nk, ks, (int64_t)n_kv_heads * head_dim), span(nk, vs, (int64_t)n_kv_heads * head_dim),
+            (size_t)(nq > nk ? nq : nk) * 8);
     dispatch(b, "attention", ARGS(out, q, k, v, mask == I4_MASK_SEGMENT ? seg : NONE), &pc, sizeof pc, gx,
              (uint32_t)n_heads, 1);
 }
@@ -801,6 +861,9 @@ static void vk_conv2d(i4_backend *be, const i4_dconv *Wt, i4_dv x, int64_t H, in
                   p == I4_PRECISION_BF16};
     uint32_t gx, gy;
     grid(Wt->c_out * OH * OW, 256, &gx, &gy);
+    EXTENTS(b, (size_t)(Wt->c_in * H * Wd) * 4, (size_t)(Wt->c_out * OH * OW) * 4,
+            (size_t)(Wt->c_out * Wt->c_in * Wt->k * Wt->k) * i4_dtype_size(Wt->dtype),
+            (size_t)Wt->c_out * i4_dtype_size(Wt->bias_dtype));
     dispatch(b, "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy, 1);
 }
 
