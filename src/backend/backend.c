@@ -145,7 +145,12 @@ i4_dlinear i4_dlinear_rows(const i4_dlinear *w, int64_t first, int64_t rows) {
 
 /* ---- fitting on the device */
 
-static double gib(size_t b) { return (double)b / (double)(1u << 30); }
+/* "9.30 GiB" or "12.5 MiB" */
+static const char *human(char *out, size_t size, size_t b) {
+    if (b >= ((size_t)1 << 30)) snprintf(out, size, "%.2f GiB", (double)b / (double)((size_t)1 << 30));
+    else snprintf(out, size, "%.1f MiB", (double)b / (double)(1 << 20));
+    return out;
+}
 
 int i4_backend_check_fit(i4_backend *be, const i4_mem_need *parts, int n, const char *hint) {
     i4_be_memory m;
@@ -155,16 +160,16 @@ int i4_backend_check_fit(i4_backend *be, const i4_mem_need *parts, int n, const 
     size_t total = m.now;
     for (int i = 0; i < n; i++) total += parts[i].bytes;
     if (total <= m.capacity) return 0;
-    char list[768];
+    char list[768], h[32], h2[32];
     size_t used = 0;
     list[0] = 0;
     for (int i = 0; i < n && used < sizeof list; i++)
-        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s %.2f GiB", i ? " + " : "", parts[i].what,
-                                 gib(parts[i].bytes));
-    if (m.now && used < sizeof list)
-        snprintf(list + used, sizeof list - used, " + %.2f GiB in use", gib(m.now));
-    return i4_error("does not fit on the device: %s = %.2f GiB > %.2f GiB on %s; %s", list, gib(total),
-                    gib(m.capacity), m.where, hint);
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s %s", i ? " + " : "", parts[i].what,
+                                 human(h, sizeof h, parts[i].bytes));
+    if (m.now >= ((size_t)1 << 20) && used < sizeof list)
+        snprintf(list + used, sizeof list - used, " + %s in use", human(h, sizeof h, m.now));
+    return i4_error("does not fit on the device: %s = %s > %s on %s; %s", list, human(h, sizeof h, total),
+                    human(h2, sizeof h2, m.capacity), m.where, hint);
 }
 
 /* ---- workspace */

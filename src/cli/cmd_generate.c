@@ -336,6 +336,13 @@ int i4_cmd_generate(int argc, char **argv) {
     double peak_mb = (double)ru.ru_maxrss / 1024.0;
     fprintf(stderr, "times: load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s; peak memory %.0f MB\n",
             t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb);
+    /* What the backend held for buffers at most: device memory on a GPU (the
+     * CPU backend counts its workspaces; its weights are the mmap'd files). */
+    size_t dev_now = 0, dev_peak = 0;
+    const char *dev_where = "";
+    i4_pipeline_device_memory(pipe, &dev_now, &dev_peak, &dev_where);
+    const double dev_peak_mb = (double)dev_peak / (1 << 20);
+    fprintf(stderr, "peak device memory %.1f MB (%s)\n", dev_peak_mb, dev_where);
 
     /* Sidecar. */
     json_t *meta = json_object();
@@ -354,10 +361,11 @@ int i4_cmd_generate(int argc, char **argv) {
     json_object_set_new(timings, "decoding", json_real(res.seconds_decode));
     json_object_set_new(meta, "timings_seconds", timings);
     json_object_set_new(meta, "peak_memory_mb", json_real(round(peak_mb)));
+    json_object_set_new(meta, "peak_device_memory_mb", json_real(round(dev_peak_mb * 10) / 10));
     json_object_set_new(meta, "output", json_string(out_path));
     json_object_set_new(meta, "format", json_string(i4_image_format_name(fmt)));
     json_object_set_new(meta, "engine", json_string("ideogram4.c " I4_VERSION));
-    json_object_set_new(meta, "device", json_string("cpu"));
+    json_object_set_new(meta, "device", json_string(i4_pipeline_backend(pipe)));
     json_object_set_new(meta, "precision", json_string(i4_precision_name(lo.precision)));
     json_object_set_new(meta, "text_tokens", json_integer(res.text_tokens));
     json_object_set_new(meta, "prompt", json_string(gp.prompt));
@@ -384,8 +392,9 @@ int i4_cmd_generate(int argc, char **argv) {
     printf("%s\n", out_path);
     fprintf(stderr, "done: %.1f s -> %s\n", res.seconds_sample + res.seconds_decode, out_path);
     i4_log(&lg, I4_LOG_INFO, "generate",
-           "done -> %s | load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s | peak memory %.0f MB",
-           out_path, t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb);
+           "done -> %s | load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s | peak memory %.0f MB"
+           " | peak device memory %.1f MB",
+           out_path, t_load, res.seconds_encode, res.seconds_sample, res.seconds_decode, peak_mb, dev_peak_mb);
     i4_logger_close(&lg);
     i4_result_free(&res);
     i4_pipeline_free(pipe);
