@@ -14,7 +14,9 @@
 #           Makefile), so the binaries run there.
 #   there:  run with carry [".devbench", ".gl"] and the command
 #             bash scripts/device-bench.sh run
-#           (timeout_s 540). It installs the loaders, points the loader at the
+#           (timeout_s 540; DEVICE_BENCH_SECONDS, default 470, is the budget
+#           of the steps; DEVICE_BENCH_SKIP="golden-vulkan bench-step" skips
+#           steps by name). It installs the loaders, points the loader at the
 #           NVIDIA driver when no ICD is registered, and runs, each step with
 #           its own time limit so that one failing or slow step costs only its
 #           line:
@@ -69,8 +71,10 @@ run() {
   local t_start=$SECONDS budget=${DEVICE_BENCH_SECONDS:-470}
   [ -x "$DB/bin/ideogram4" ] || { echo "no $DB/bin/ideogram4: run 'scripts/device-bench.sh prepare' here first and carry $DB"; exit 1; }
   # the loaders (README of the device tool), then our libraries
-  for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-  ldconfig 2>/dev/null || true
+  if ! ldconfig -p 2>/dev/null | grep -q libvulkan; then # only where the machine has no loader
+    for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+    ldconfig 2>/dev/null || true
+  fi
   export LD_LIBRARY_PATH="$PWD/$DB/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 &&
      [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
@@ -85,6 +89,7 @@ run() {
   # step NAME SECONDS COMMAND... : runs it with a limit (never past the budget), records rc and time
   step() {
     local name=$1 limit=$2; shift 2
+    case " ${DEVICE_BENCH_SKIP:-} " in *" $name "*) echo "== $name: skipped (DEVICE_BENCH_SKIP)"; echo "$name skipped 0" >>"$steps"; return 0 ;; esac
     local left=$((budget - (SECONDS - t_start)))
     [ "$limit" -gt "$left" ] && limit=$left
     if [ "$limit" -le 5 ]; then
@@ -98,10 +103,11 @@ run() {
     echo "$name $rc $((SECONDS - t0))" >>"$steps"
     return 0
   }
-  bench() { # NAME SECONDS bench args... : one bench, its JSON lines appended
+  export BENCH_JSONL="$OUT/bench.jsonl"
+  bench() { # NAME SECONDS bench args... : one bench, its JSON lines appended to bench.jsonl
     local name=$1 limit=$2; shift 2
-    step "bench-$name" "$limit" bash -c '"$0" bench "$@" --backend vulkan --json | tee -a "$1.tmp"' "$BIN" "$OUT/bench.jsonl" "$@"
-    cat "$OUT/bench.jsonl.tmp" >>"$OUT/bench.jsonl" 2>/dev/null; rm -f "$OUT/bench.jsonl.tmp"
+    step "bench-$name" "$limit" bash -c 'set -o pipefail; "$0" bench "$@" --backend vulkan --json | tee -a "$BENCH_JSONL"' \
+      "$BIN" "$@"
   }
 
   step devices 30 bash -c '"$0" devices | tee "$1"' "$BIN" "$OUT/devices.txt"

@@ -309,7 +309,11 @@ static void result_init(i4_bench_result *r, const bench_run *run, const char *op
  * error printed and nothing left to free. */
 static int measure(bench_run *run, i4_bench_result *r, const char *op, void (*fn)(void *), void *ctx) {
     result_init(r, run, op);
-    if (i4_bench_time(fn, ctx, (int)run->o->warmup, (int)run->o->repeat, &r->t) == 0) return 0;
+    /* a failed op (remembered by the backend, e.g. a too large operand on a
+     * GPU) is an error, not a fast time */
+    if (i4_bench_time(fn, ctx, (int)run->o->warmup, (int)run->o->repeat, &r->t) == 0 &&
+        (!run->be || i4_be_sync(run->be) == 0))
+        return 0;
     json_decref(r->shape);
     fprintf(stderr, "bench: %s\n", i4_last_error());
     return -1;
