@@ -57,6 +57,8 @@ typedef struct {
     i4_precision precision;
     const char *backend;    /* "auto" | "cpu" | "vulkan"; NULL = $IDEOGRAM4_BACKEND, else auto */
     int threads;            /* CPU backend threads; <= 0 = online CPUs */
+    const char *device;     /* Vulkan device index from `ideogram4 devices` ("0", "1", ...);
+                               NULL = $IDEOGRAM4_DEVICE, else auto */
 } i4_load_options;
 
 typedef enum {
@@ -83,6 +85,12 @@ const char *i4_pipeline_snapshot(const i4_pipeline *p);
 const char *i4_pipeline_backend(const i4_pipeline *p);
 /* Is `name` a backend this build knows (auto, cpu, vulkan)? */
 int i4_backend_name_ok(const char *name);
+/* Is `text` a device index ("0", "1", ... as `ideogram4 devices` lists)? */
+int i4_device_index_ok(const char *text);
+/* Memory the pipeline's backend holds for buffers, in bytes: now and at peak
+ * since load (device memory on a GPU; the CPU backend counts its own
+ * allocations, not the mmap'd weights); *where names the device. */
+void i4_pipeline_device_memory(const i4_pipeline *p, size_t *now, size_t *peak, const char **where);
 
 typedef struct {
     const char *prompt;        /* caption text, used verbatim */

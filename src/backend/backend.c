@@ -15,6 +15,19 @@ int i4_backend_name_valid(const char *name) {
     return name && (!strcmp(name, "auto") || !strcmp(name, "cpu") || !strcmp(name, "vulkan"));
 }
 
+/* A device index as `ideogram4 devices` lists it: decimal digits, < 1000. */
+static int device_index(const char *text) {
+    if (!text || !*text || strlen(text) > 3) return -1;
+    int n = 0;
+    for (const char *c = text; *c; c++) {
+        if (*c < '0' || *c > '9') return -1;
+        n = n * 10 + (*c - '0');
+    }
+    return n;
+}
+
+int i4_device_index_ok(const char *text) { return device_index(text) >= 0; }
+
 int i4_backend_create(const i4_backend_options *opt, i4_backend **out) {
     *out = NULL;
     const char *name = opt && opt->name && *opt->name ? opt->name : getenv("IDEOGRAM4_BACKEND");
@@ -23,10 +36,23 @@ int i4_backend_create(const i4_backend_options *opt, i4_backend **out) {
         return i4_error("unknown backend '%s' (auto, cpu or vulkan)", name);
     const int threads = opt ? opt->threads : 0;
     const char *isa = opt && opt->cpu_isa ? opt->cpu_isa : NULL;
+    const int from_env = !(opt && opt->device && *opt->device);
+    const char *dev_text = from_env ? getenv("IDEOGRAM4_DEVICE") : opt->device;
+    int device = -1;
+    if (dev_text && *dev_text) {
+        device = device_index(dev_text);
+        if (device < 0)
+            return i4_error("%s '%s' is not a device index (see `ideogram4 devices`)",
+                            from_env ? "IDEOGRAM4_DEVICE" : "--device", dev_text);
+        /* $IDEOGRAM4_DEVICE is for the Vulkan backend; an explicit cpu ignores it. */
+        if (!strcmp(name, "cpu") && !from_env)
+            return i4_error("--device %d selects a Vulkan device; the cpu backend has none", device);
+    }
     if (!strcmp(name, "cpu")) return i4_cpu_backend_create(threads, isa, out);
-    /* A named vulkan accepts any device, CPU implementations (lavapipe) too. */
-    if (!strcmp(name, "vulkan")) {
-        if (i4_vulkan_backend_create(-1, 1, out) != 0) return i4_error_prefix("vulkan backend");
+    /* A named vulkan, or a device by index, accepts any device, CPU
+     * implementations (lavapipe) too; the device asked for must be usable. */
+    if (!strcmp(name, "vulkan") || device >= 0) {
+        if (i4_vulkan_backend_create(device, 1, out) != 0) return i4_error_prefix("vulkan backend");
         return 0;
     }
     /* auto: a Vulkan GPU, else the CPU with one line (per process) saying why.
@@ -115,6 +141,35 @@ i4_dlinear i4_dlinear_rows(const i4_dlinear *w, int64_t first, int64_t rows) {
     if (w->bias.buf) s.bias.off += (size_t)first * i4_dtype_size(w->bias_dtype);
     s.out = rows;
     return s;
+}
+
+/* ---- fitting on the device */
+
+/* "9.30 GiB" or "12.5 MiB" */
+static const char *human(char *out, size_t size, size_t b) {
+    if (b >= ((size_t)1 << 30)) snprintf(out, size, "%.2f GiB", (double)b / (double)((size_t)1 << 30));
+    else snprintf(out, size, "%.1f MiB", (double)b / (double)(1 << 20));
+    return out;
+}
+
+int i4_backend_check_fit(i4_backend *be, const i4_mem_need *parts, int n, const char *hint) {
+    i4_be_memory m;
+    memset(&m, 0, sizeof m);
+    i4_be_memory_get(be, &m);
+    if (!m.capacity) return 0;
+    size_t total = m.now;
+    for (int i = 0; i < n; i++) total += parts[i].bytes;
+    if (total <= m.capacity) return 0;
+    char list[768], h[32], h2[32];
+    size_t used = 0;
+    list[0] = 0;
+    for (int i = 0; i < n && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s %s", i ? " + " : "", parts[i].what,
+                                 human(h, sizeof h, parts[i].bytes));
+    if (m.now >= ((size_t)1 << 20) && used < sizeof list)
+        snprintf(list + used, sizeof list - used, " + %s in use", human(h, sizeof h, m.now));
+    return i4_error("does not fit on the device: %s = %s > %s on %s; %s", list, human(h, sizeof h, total),
+                    human(h2, sizeof h2, m.capacity), m.where, hint);
 }
 
 /* ---- workspace */

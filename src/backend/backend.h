@@ -91,6 +91,17 @@ typedef struct {
 
 typedef enum { I4_ACT_SILU = 0, I4_ACT_TANH = 1 } i4_act_kind;
 
+/* Memory the backend holds for buffers (alloc and wrap), in bytes: now, the
+ * most at any time since creation, and what the device offers (its
+ * device-local heap, or the driver's budget for this process where
+ * VK_EXT_memory_budget says; 0 = not limited by the backend: the CPU). The CPU
+ * backend counts its allocations; its wrapped buffers are the caller's host
+ * memory (mmap'd weights) and count nothing. */
+typedef struct {
+    size_t now, peak, capacity;
+    char where[96]; /* "host memory" or the device's name */
+} i4_be_memory;
+
 /* The backend's function table; use the i4_be_* wrappers below. */
 typedef struct {
     const char *name;
@@ -107,6 +118,8 @@ typedef struct {
     const char *(*kernels)(i4_backend *be);
     /* CPU threads the backend's ops use. */
     int (*threads)(i4_backend *be);
+    /* Bytes held now and at peak, and the capacity (see i4_be_memory). */
+    void (*memory)(i4_backend *be, i4_be_memory *m);
 
     /* ---- ops (see ops.h for the math of the first eight) ---- */
     void (*linear)(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t x_stride, int64_t n, i4_dv y,
@@ -168,10 +181,16 @@ typedef struct {
     const char *name;  /* "auto" | "cpu" | "vulkan"; NULL = $IDEOGRAM4_BACKEND, else auto */
     int threads;       /* CPU threads; <= 0 = online CPUs */
     const char *cpu_isa; /* NULL = $IDEOGRAM4_CPU_ISA, else the best this CPU runs */
+    /* Vulkan device: its index in `ideogram4 devices` ("1"); NULL or "" =
+     * $IDEOGRAM4_DEVICE, else auto (the best GPU). A string, so that a
+     * zero-initialised options struct means auto, not device 0. */
+    const char *device;
 } i4_backend_options;
 
 /* Create the backend named in opt (auto picks the best available; a named
- * backend that is unavailable is an error saying why). */
+ * backend that is unavailable is an error saying why). A device index makes
+ * auto mean vulkan on that device (CPU Vulkan devices too); with cpu it is an
+ * error. */
 int i4_backend_create(const i4_backend_options *opt, i4_backend **out);
 void i4_backend_destroy(i4_backend *be);
 /* Is `name` a backend name this build knows ("auto", "cpu", "vulkan")? */
@@ -186,6 +205,7 @@ static inline const char *i4_be_name(i4_backend *be) { return be->ops->name; }
 static inline const char *i4_be_describe(i4_backend *be) { return be->ops->describe(be); }
 static inline const char *i4_be_kernels(i4_backend *be) { return be->ops->kernels(be); }
 static inline int i4_be_threads(i4_backend *be) { return be->ops->threads(be); }
+static inline void i4_be_memory_get(i4_backend *be, i4_be_memory *m) { be->ops->memory(be, m); }
 static inline i4_buf *i4_be_alloc(i4_backend *be, size_t bytes) { return be->ops->alloc(be, bytes); }
 static inline i4_buf *i4_be_wrap(i4_backend *be, const void *host, size_t bytes) {
     return be->ops->wrap(be, host, bytes);
@@ -241,5 +261,18 @@ void i4_workspace_plan(i4_workspace *w);
  * sizing bug (callers size the workspace from the same arithmetic). */
 i4_dv i4_workspace_take(i4_workspace *w, size_t bytes);
 void i4_workspace_free(i4_workspace *w);
+
+/* ---- fitting a model on the device ---- */
+
+/* One part of what a model needs on the device ("transformer weights"). */
+typedef struct {
+    const char *what;
+    size_t bytes;
+} i4_mem_need;
+
+/* Do the parts (summed) fit in the backend's capacity next to what it holds
+ * already? Else an error naming each part, the total, the capacity and the
+ * device, and `hint` (what helps). Backends without a capacity always fit. */
+int i4_backend_check_fit(i4_backend *be, const i4_mem_need *parts, int n, const char *hint);
 
 #endif

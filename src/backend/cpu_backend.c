@@ -10,6 +10,7 @@
  * used from different threads do not disturb each other.
  */
 #include <omp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ typedef struct {
     i4_backend base;
     const i4_cpu_kernels *k;
     int threads;
+    atomic_size_t mem_now, mem_peak; /* bytes of owned (alloc'd) buffers */
     char desc[64];
 } cpu_backend;
 
@@ -48,7 +50,6 @@ static const i4_cpu_kernels *enter(i4_backend *be) {
 static void cpu_destroy(i4_backend *be) { free(be); }
 
 static i4_buf *cpu_alloc(i4_backend *be, size_t bytes) {
-    (void)be;
     i4_buf *b = malloc(sizeof *b);
     /* 64-byte alignment for the vector kernels; never a zero-size request. */
     void *p = NULL;
@@ -60,6 +61,10 @@ static i4_buf *cpu_alloc(i4_backend *be, size_t bytes) {
     b->host = p;
     b->bytes = bytes;
     b->owned = 1;
+    cpu_backend *c = cpu(be);
+    size_t now = atomic_fetch_add(&c->mem_now, bytes) + bytes, peak = atomic_load(&c->mem_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&c->mem_peak, &peak, now)) {
+    }
     return b;
 }
 
@@ -77,9 +82,18 @@ static i4_buf *cpu_wrap(i4_backend *be, const void *host, size_t bytes) {
 }
 
 static void cpu_release(i4_backend *be, i4_buf *b) {
-    (void)be;
-    if (b->owned) free(b->host);
+    if (b->owned) {
+        free(b->host);
+        atomic_fetch_sub(&cpu(be)->mem_now, b->bytes);
+    }
     free(b);
+}
+
+static void cpu_memory(i4_backend *be, i4_be_memory *m) {
+    m->now = atomic_load(&cpu(be)->mem_now);
+    m->peak = atomic_load(&cpu(be)->mem_peak);
+    m->capacity = 0;
+    snprintf(m->where, sizeof m->where, "host memory");
 }
 
 static int cpu_upload(i4_backend *be, i4_dv dst, const void *src, size_t bytes) {
@@ -251,6 +265,7 @@ static const i4_backend_ops cpu_ops = {
     .download = cpu_download,
     .sync = cpu_sync,
     .describe = cpu_describe,
+    .memory = cpu_memory,
     .kernels = cpu_kernels,
     .threads = cpu_threads,
     .linear = cpu_linear,
@@ -294,6 +309,8 @@ int i4_cpu_backend_create(int threads, const char *isa, i4_backend **out) {
     c->base.ops = &cpu_ops;
     c->k = k;
     c->threads = threads;
+    atomic_init(&c->mem_now, 0);
+    atomic_init(&c->mem_peak, 0);
     *out = &c->base;
     return 0;
 }

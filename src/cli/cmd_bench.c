@@ -58,6 +58,7 @@ typedef struct {
     const char *op_name;
     int threads; /* as asked (0 = online CPUs) */
     const char *backend; /* as asked (NULL = $IDEOGRAM4_BACKEND, else auto) */
+    const char *device;  /* --device N (NULL = $IDEOGRAM4_DEVICE, else auto) */
     i4_precision prec;
     long repeat, warmup;
     int json;
@@ -88,7 +89,7 @@ static void usage(FILE *f) {
             "  step [--resolution R] [--text-tokens T] [--layers N] [--llm-features F]\n"
             "                                             (default 1024 256 34 53248; an extrapolation)\n"
             "  dit-block and step: [--dim D] [--heads H] [--ffn I] (default 4608 18 12288: the real model)\n"
-            "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend auto|cpu|vulkan\n"
+            "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend auto|cpu|vulkan  --device N\n"
             "        --repeat N (default 5)  --warmup N (default 1)  --json (one object per line)\n");
 }
 
@@ -202,7 +203,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         for (size_t j = 0; j < sizeof NUM_FLAGS / sizeof NUM_FLAGS[0]; j++)
             if (!strcmp(a, NUM_FLAGS[j].flag)) nf = &NUM_FLAGS[j];
         int known = nf || !strcmp(a, "--threads") || !strcmp(a, "--precision") || !strcmp(a, "--backend") ||
-                    !strcmp(a, "--dtype");
+                    !strcmp(a, "--device") || !strcmp(a, "--dtype");
         if (!known) {
             fprintf(stderr, "bench: unknown option '%s'\n", a);
             return -1;
@@ -233,6 +234,12 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
                 return -1;
             }
             o->backend = v;
+        } else if (!strcmp(a, "--device")) {
+            if (!i4_device_index_ok(v)) {
+                fprintf(stderr, "bench: --device needs a device index (see `ideogram4 devices`), got '%s'\n", v);
+                return -1;
+            }
+            o->device = v;
         } else { /* --dtype */
             if (!(o->op & OP_LINEAR)) {
                 fprintf(stderr, "bench: option '%s' does not apply to '%s'\n", a, o->op_name);
@@ -302,7 +309,11 @@ static void result_init(i4_bench_result *r, const bench_run *run, const char *op
  * error printed and nothing left to free. */
 static int measure(bench_run *run, i4_bench_result *r, const char *op, void (*fn)(void *), void *ctx) {
     result_init(r, run, op);
-    if (i4_bench_time(fn, ctx, (int)run->o->warmup, (int)run->o->repeat, &r->t) == 0) return 0;
+    /* a failed op (remembered by the backend, e.g. a too large operand on a
+     * GPU) is an error, not a fast time */
+    if (i4_bench_time(fn, ctx, (int)run->o->warmup, (int)run->o->repeat, &r->t) == 0 &&
+        (!run->be || i4_be_sync(run->be) == 0))
+        return 0;
     json_decref(r->shape);
     fprintf(stderr, "bench: %s\n", i4_last_error());
     return -1;
@@ -741,7 +752,7 @@ int i4_cmd_bench(int argc, char **argv) {
     }
     bench_run run;
     memset(&run, 0, sizeof run);
-    i4_backend_options bo = {o.backend, o.threads, NULL};
+    i4_backend_options bo = {o.backend, o.threads, NULL, o.device};
     if (i4_backend_create(&bo, &run.be) != 0) {
         fprintf(stderr, "bench: %s\n", i4_last_error());
         return 1;

@@ -13,7 +13,7 @@
 #include "ideogram4.h"
 
 int i4_cmd_debug_forward(int argc, char **argv) {
-    const char *component = NULL, *model = NULL, *repo = NULL, *in_path = NULL, *out_path = NULL, *backend = NULL;
+    const char *component = NULL, *model = NULL, *repo = NULL, *in_path = NULL, *out_path = NULL, *backend = NULL, *device = NULL;
     i4_precision prec = I4_PRECISION_F32;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -31,6 +31,14 @@ int i4_cmd_debug_forward(int argc, char **argv) {
                 return 2;
             }
         }
+        else if (!strcmp(a, "--device") && v) {
+            device = argv[++i];
+            if (!i4_device_index_ok(device)) {
+                fprintf(stderr, "debug-forward: --device needs a device index (see `ideogram4 devices`), got '%s'\n",
+                        device);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--precision") && v) {
             if (i4_precision_parse(argv[++i], &prec) != 0) {
                 fprintf(stderr, "debug-forward: %s\n", i4_last_error());
@@ -44,10 +52,11 @@ int i4_cmd_debug_forward(int argc, char **argv) {
     }
     if (!component || !in_path || !out_path) {
         fprintf(stderr, "usage: ideogram4 debug-forward COMPONENT --model DIR --in IN.safetensors --out OUT.safetensors "
-                        "[--precision f32|bf16] [--backend auto|cpu|vulkan] [--threads N]\n");
+                        "[--precision f32|bf16] [--backend auto|cpu|vulkan] [--device N] [--threads N]\n");
         return 2;
     }
-    i4_load_options opt = {.model_dir = model, .repo = repo, .precision = prec, .backend = backend, .threads = threads};
+    i4_load_options opt = {.model_dir = model, .repo = repo, .precision = prec, .backend = backend, .threads = threads,
+                           .device = device};
     int rc = i4_debug_forward(component, &opt, in_path, out_path);
     if (rc == I4_ERR_INVALID_ARG) {
         fprintf(stderr, "debug-forward: %s\n", i4_last_error());

@@ -23,7 +23,7 @@ int i4_cmd_devices(int argc, char **argv) {
     if (n < 0) printf("no Vulkan: %s\n", i4_last_error());
     else if (n == 0) printf("no Vulkan devices\n");
     i4_backend *be = NULL;
-    i4_backend_options o = {"auto", 0, NULL};
+    i4_backend_options o = {"auto", 0, NULL, NULL};
     if (i4_backend_create(&o, &be) != 0) {
         fprintf(stderr, "ideogram4: %s\n", i4_last_error());
         return 1;

@@ -122,6 +122,8 @@ static void usage(void) {
             "  --save-latents FILE.safetensors final latents (tensor `latents`)\n"
             "  --threads N --precision f32|bf16\n"
             "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n"
+            "  --device N                      Vulkan device N of `ideogram4 devices` (default $IDEOGRAM4_DEVICE,\n"
+            "                                  else the best GPU)\n"
             "The image carries its parameters (PNG text chunks, WebP/JPEG XMP): `ideogram4 info IMAGE`.\n"
             "Run logs go to $IDEOGRAM4_LOG_DIR (\"none\" = off), else $XDG_STATE_HOME/ideogram4/logs\n"
             "(default ~/.local/state/ideogram4/logs).\n");
@@ -150,6 +152,7 @@ typedef struct {
     i4_precision precision;
     i4_logger *lg;
     progress_state *ps;
+    i4_pipeline *pipe;
     int written, failed;
 } batch_ctx;
 
@@ -168,6 +171,13 @@ static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
     double peak_mb = (double)ru.ru_maxrss / 1024.0;
     fprintf(stderr, "times: load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s; peak memory %.0f MB\n",
             b->t_load, res->seconds_encode, res->seconds_sample, res->seconds_decode, peak_mb);
+    /* What the backend held for buffers at most: device memory on a GPU (the
+     * CPU backend counts its workspaces; its weights are the mmap'd files). */
+    size_t dev_now = 0, dev_peak = 0;
+    const char *dev_where = "";
+    i4_pipeline_device_memory(b->pipe, &dev_now, &dev_peak, &dev_where);
+    const double dev_peak_mb = (double)dev_peak / (1 << 20);
+    fprintf(stderr, "peak device memory %.1f MB (%s)\n", dev_peak_mb, dev_where);
 
     /* The sidecar: the parameters the image carries, then this run's facts. */
     i4_gen_meta gm = {
@@ -196,8 +206,9 @@ static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
     json_object_set_new(timings, "decoding", json_real(res->seconds_decode));
     json_object_set_new(meta, "timings_seconds", timings);
     json_object_set_new(meta, "peak_memory_mb", json_real(round(peak_mb)));
+    json_object_set_new(meta, "peak_device_memory_mb", json_real(round(dev_peak_mb * 10) / 10));
     json_object_set_new(meta, "output", json_string(out_path));
-    json_object_set_new(meta, "device", json_string("cpu"));
+    json_object_set_new(meta, "device", json_string(i4_pipeline_backend(b->pipe)));
     json_object_set_new(meta, "text_tokens", json_integer(res->text_tokens));
     json_object_set_new(meta, "cmd", json_string(b->cmd));
     i4_image_metadata im = {embedded, params};
@@ -265,6 +276,13 @@ int i4_cmd_generate(int argc, char **argv) {
                 return 2;
             }
             lo.backend = v;
+        }
+        else if (!strcmp(a, "--device")) {
+            if (!i4_device_index_ok(v)) {
+                fprintf(stderr, "generate: --device needs a device index (see `ideogram4 devices`), got '%s'\n", v);
+                return 2;
+            }
+            lo.device = v;
         }
         else if (!strcmp(a, "--count")) { if (parse_int(a, v, 1, 64, &count)) return 2; }
         else if (!strcmp(a, "--threads")) { if (parse_int(a, v, 0, 4096, &threads)) return 2; }
@@ -446,7 +464,7 @@ int i4_cmd_generate(int argc, char **argv) {
     batch_ctx bc = {
         .gp = &gp, .fmt = fmt, .quality = (int)quality, .count = (int)count, .stem = stem, .ext = ext,
         .loras = mloras, .n_loras = n_loras, .t_load = t_load, .cmd = cmd ? cmd : "ideogram4",
-        .precision = lo.precision, .lg = &lg, .ps = &ps_state,
+        .precision = lo.precision, .lg = &lg, .ps = &ps_state, .pipe = pipe,
     };
     int rc = i4_generate_batch(pipe, &gp, (int)count, on_batch_progress, on_image, &bc);
     free(cmd);

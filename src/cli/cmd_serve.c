@@ -58,7 +58,7 @@ int i4_cmd_serve(int argc, char **argv) {
             printf("usage: ideogram4 serve [--host H] [--port P] [--model DIR | --repo ORG/NAME | --demo]\n"
                    "                       [--output DIR] [--db FILE] [--lora-dir DIR] [--log-dir DIR]\n"
                    "                       [--webui DIR] [--queue N] [--load] [--precision f32|bf16] [--threads N]\n"
-                   "                       [--backend auto|cpu|vulkan]\n"
+                   "                       [--backend auto|cpu|vulkan] [--device N]\n"
                    "Settings also come from .env and IDEOGRAM4_* variables (see README).\n");
             return 0;
         }
@@ -78,6 +78,10 @@ int i4_cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--backend")) {
             if (!i4_backend_name_ok(v)) { fprintf(stderr, "serve: unknown backend '%s' (auto, cpu or vulkan)\n", v); return 2; }
             o.backend = v;
+        }
+        else if (!strcmp(a, "--device")) {
+            if (!i4_device_index_ok(v)) { fprintf(stderr, "serve: --device needs a device index (see `ideogram4 devices`), got '%s'\n", v); return 2; }
+            o.device = v;
         }
         else if (!strcmp(a, "--precision")) {
             if (i4_precision_parse(v, &o.precision) != 0) { fprintf(stderr, "serve: %s\n", i4_last_error()); return 2; }

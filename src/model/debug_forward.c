@@ -68,7 +68,7 @@ int i4_debug_forward(const char *component, const i4_load_options *opt, const ch
     char snapshot[PATH_MAX], dir[PATH_MAX + 64];
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, snapshot, sizeof snapshot) != 0) return -1;
     snprintf(dir, sizeof dir, "%s/%s", snapshot, components[which].folder);
-    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL};
+    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL, .device = opt->device};
     i4_backend *be = NULL;
     if (i4_backend_create(&bo, &be) != 0) return -1;
     i4_tensor_set *in = NULL;

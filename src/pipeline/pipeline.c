@@ -5,7 +5,9 @@
  * VAE, convert to 8-bit RGB. The pipeline object is the one owner of all
  * model state.
  */
+#include <dirent.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,16 +47,65 @@ static void component(char *out, size_t size, const i4_pipeline *p, const char *
     snprintf(out, size, "%s/%s", p->snapshot, name);
 }
 
+/* Bytes of a component's weights: its *.safetensors files (0 when none). */
+static size_t weights_bytes(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors")) continue;
+        char path[PATH_MAX + 300];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) == 0) total += (size_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+#define FIT_HINT "use --backend cpu (--offload, streaming weights from host memory, is not implemented yet)"
+
+/* Before binding anything: the weights that are on the device together —
+ * both transformers, the VAE and, while encoding, the text encoder. */
+static int check_weights_fit(i4_pipeline *p) {
+    char dir[PATH_MAX + 32];
+    i4_mem_need parts[4] = {{"transformer weights", 0},
+                            {"unconditional transformer weights", 0},
+                            {"VAE weights", 0},
+                            {"text encoder weights", 0}};
+    const char *names[4] = {"transformer", "unconditional_transformer", "vae", "text_encoder"};
+    for (int i = 0; i < 4; i++) {
+        component(dir, sizeof dir, p, names[i]);
+        parts[i].bytes = weights_bytes(dir);
+    }
+    return i4_backend_check_fit(p->be, parts, 4, FIT_HINT);
+}
+
+/* After binding: the transformer's workspace for a 1024x1024 image (4096
+ * image tokens + 512 text tokens; the layout of dit.c's run: h, xn, the
+ * widest projection, the RoPE tables), an estimate — the real one is checked
+ * when it is allocated. */
+static int check_workspace_fits(i4_pipeline *p) {
+    const i4_dit_config *c = i4_dit_config_get(p->cond);
+    const size_t L = 4096 + 512, wcols = (size_t)(4 * c->dim > 2 * c->ffn_dim ? 4 * c->dim : 2 * c->ffn_dim);
+    const size_t ws = L * (2 * (size_t)c->dim + wcols + 2 * (size_t)c->head_dim + (size_t)c->in_channels) * 4;
+    i4_mem_need part = {"transformer workspace at 1024x1024 (estimated)", ws};
+    return i4_backend_check_fit(p->be, &part, 1, FIT_HINT);
+}
+
 int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
     *out = NULL;
     i4_pipeline *p = calloc(1, sizeof *p);
     if (!p) return i4_error("out of memory");
     p->precision = opt->precision;
     char dir[PATH_MAX + 32];
-    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL};
+    i4_backend_options bo = {.name = opt->backend, .threads = opt->threads, .cpu_isa = NULL, .device = opt->device};
     if (i4_backend_create(&bo, &p->be) != 0) goto fail;
     snprintf(p->backend_desc, sizeof p->backend_desc, "%s", i4_be_describe(p->be));
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, p->snapshot, sizeof p->snapshot) != 0) goto fail;
+    if (check_weights_fit(p) != 0) goto fail;
     component(dir, sizeof dir, p, "tokenizer");
     if (i4_tokenizer_load(&p->tokenizer, dir) != 0) goto fail;
     component(dir, sizeof dir, p, "transformer");
@@ -63,6 +114,7 @@ int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
     if (i4_dit_load(&p->uncond, dir, p->precision, p->be) != 0) goto fail;
     component(dir, sizeof dir, p, "vae");
     if (i4_vae_load(&p->vae, dir, p->precision, p->be) != 0) goto fail;
+    if (check_workspace_fits(p) != 0) goto fail;
     const i4_dit_config *c = i4_dit_config_get(p->cond), *u = i4_dit_config_get(p->uncond);
     if (c->in_channels != u->in_channels || c->in_channels != i4_vae_token_channels(p->vae)) {
         i4_error("%s: transformer channels (%lld, %lld) and VAE token channels (%lld) disagree", p->snapshot,
@@ -309,4 +361,15 @@ int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn pro
         out->rgb = NULL;
     }
     return rc;
+}
+
+void i4_pipeline_device_memory(const i4_pipeline *p, size_t *now, size_t *peak, const char **where) {
+    static _Thread_local char name[96];
+    i4_be_memory m;
+    memset(&m, 0, sizeof m);
+    i4_be_memory_get(p->be, &m);
+    if (now) *now = m.now;
+    if (peak) *peak = m.peak;
+    snprintf(name, sizeof name, "%s", m.where);
+    if (where) *where = name;
 }

@@ -144,6 +144,10 @@ int i4_server_options_from_env(i4_server_options *o) {
         if (!i4_backend_name_ok(v)) return i4_error("IDEOGRAM4_BACKEND=%s: unknown backend (auto, cpu or vulkan)", v);
         o->backend = v;
     }
+    if ((v = env("IDEOGRAM4_DEVICE"))) {
+        if (!i4_device_index_ok(v)) return i4_error("IDEOGRAM4_DEVICE=%s: not a device index (see `ideogram4 devices`)", v);
+        o->device = v;
+    }
     if ((v = env("IDEOGRAM4_PRECISION")) && i4_precision_parse(v, &o->precision) != 0)
         return i4_error("IDEOGRAM4_PRECISION: %s", i4_last_error());
     return 0;

@@ -50,7 +50,8 @@ static void run_load(i4_server *s, srv_job *j) {
                           .repo = s->opt.repo,
                           .precision = s->opt.precision,
                           .backend = s->opt.backend,
-                          .threads = s->opt.threads};
+                          .threads = s->opt.threads,
+                          .device = s->opt.device};
     i4_pipeline *p = NULL;
     if (i4_pipeline_load(&p, &lo) != 0) {
         char err[600];

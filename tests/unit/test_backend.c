@@ -16,7 +16,7 @@ static void destroy_test_backend(void) { i4_backend_destroy(g_test_backend); }
 
 struct i4_backend *i4_test_backend(void) {
     if (!g_test_backend && !g_test_backend_failed) {
-        i4_backend_options o = {NULL, 0, NULL};
+        i4_backend_options o = {NULL, 0, NULL, NULL};
         if (i4_backend_create(&o, &g_test_backend) != 0) {
             fprintf(stderr, "cannot create the test backend: %s\n", i4_last_error());
             g_test_backend_failed = 1;
@@ -29,7 +29,7 @@ struct i4_backend *i4_test_backend(void) {
 
 I4_TEST(backend_create_by_name) {
     i4_backend *be = NULL;
-    i4_backend_options o = {"cpu", 1, "scalar"};
+    i4_backend_options o = {"cpu", 1, "scalar", NULL};
     REQUIRE(i4_backend_create(&o, &be) == 0 && be);
     CHECK(!strcmp(i4_be_name(be), "cpu"));
     CHECK(strstr(i4_be_describe(be), "scalar") && strstr(i4_be_describe(be), "1 thread"));

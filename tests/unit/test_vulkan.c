@@ -30,7 +30,7 @@ static void destroy_backends(void) {
 static int backends(void) {
     if (!g_tried) {
         g_tried = 1;
-        i4_backend_options o = {"vulkan", 0, NULL};
+        i4_backend_options o = {"vulkan", 0, NULL, NULL};
         if (i4_backend_create(&o, &g_be[0]) != 0) {
             fprintf(stderr, "  cannot create the vulkan backend: %s\n", i4_last_error());
             g_be[0] = NULL;
@@ -190,7 +190,7 @@ I4_TEST(vulkan_auto_skips_cpu_devices) {
     SETUP();
     if (!strstr(i4_be_describe(g_be[0]), ", CPU")) return; /* a real GPU: auto may take it */
     i4_backend *be = NULL;
-    i4_backend_options o = {"auto", 1, NULL};
+    i4_backend_options o = {"auto", 1, NULL, NULL};
     REQUIRE(i4_backend_create(&o, &be) == 0);
     CHECK(!strcmp(i4_be_name(be), "cpu"));
     i4_backend_destroy(be);
@@ -521,4 +521,121 @@ I4_TEST(vulkan_conv2d) {
                 free(wst);
                 free(bst);
             }
+}
+
+/* ---- device choice, memory accounting, limits ---- */
+
+/* --device N / IDEOGRAM4_DEVICE: a device by index (auto then means vulkan on
+ * it, CPU devices too); a missing index, a non-number and cpu + device fail. */
+I4_TEST(vulkan_device_by_index) {
+    SETUP();
+    i4_backend *be = NULL;
+    i4_backend_options o = {"auto", 1, NULL, "0"};
+    REQUIRE(i4_backend_create(&o, &be) == 0);
+    CHECK(!strcmp(i4_be_name(be), "vulkan"));
+    i4_backend_destroy(be);
+    be = NULL;
+    o.device = "99";
+    CHECK(i4_backend_create(&o, &be) != 0 && !be && strstr(i4_last_error(), "no Vulkan device 99"));
+    o.device = "x1";
+    CHECK(i4_backend_create(&o, &be) != 0 && strstr(i4_last_error(), "not a device index"));
+    i4_backend_options c = {"cpu", 1, NULL, "0"};
+    CHECK(i4_backend_create(&c, &be) != 0 && strstr(i4_last_error(), "cpu backend has none"));
+    CHECK(i4_device_index_ok("0") && i4_device_index_ok("12") && !i4_device_index_ok("-1") && !i4_device_index_ok(""));
+}
+
+/* Bytes held now and at peak: an alloc counts, its release gives it back,
+ * the peak stays; 300 small weights share a few blocks (sub-allocation). */
+I4_TEST(vulkan_memory_accounting) {
+    SETUP();
+    i4_backend *be = NULL;
+    REQUIRE(i4_vulkan_backend_create(-1, 1, &be) == 0);
+    i4_be_memory m0, m1, m2;
+    i4_be_memory_get(be, &m0);
+    CHECK(m0.capacity > 0 && m0.where[0]);
+    i4_buf *x = i4_be_alloc(be, 3 << 20);
+    REQUIRE(x);
+    i4_be_memory_get(be, &m1);
+    CHECK(m1.now >= m0.now + (3u << 20) && m1.peak >= m1.now);
+    i4_be_release(be, x);
+    i4_be_memory_get(be, &m2);
+    CHECK(m2.now == m0.now && m2.peak == m1.peak);
+    static float w[1024];
+    i4_buf *ws[300];
+    for (int i = 0; i < 300; i++) REQUIRE((ws[i] = i4_be_wrap(be, w, sizeof w)));
+    i4_be_memory_get(be, &m1);
+    /* 300 x 4 KiB = 1.2 MiB of weights in blocks of 1 + 2 MiB (alignment aside) */
+    CHECK(m1.now - m0.now >= 300 * sizeof w && m1.now - m0.now <= ((size_t)8 << 20));
+    fprintf(stderr, "  300 weights of 4 KiB hold %.1f MiB\n", (double)(m1.now - m0.now) / (1 << 20));
+    float back[1024];
+    w[5] = 7.0f;
+    REQUIRE(i4_be_upload(be, i4_dv_of(ws[299]), w, sizeof w) == 0);
+    REQUIRE(i4_be_download(be, back, i4_dv_of(ws[299]), sizeof back) == 0);
+    CHECK(back[5] == 7.0f);
+    REQUIRE(i4_be_download(be, back, i4_dv_of(ws[0]), sizeof back) == 0);
+    CHECK(back[5] == 0.0f);
+    w[5] = 0.0f;
+    for (int i = 0; i < 300; i++) i4_be_release(be, ws[i]);
+    i4_be_memory_get(be, &m2);
+    CHECK(m2.now == m0.now);
+    i4_backend_destroy(be);
+}
+
+/* A capacity ($IDEOGRAM4_VULKAN_MEMORY_MIB here) refuses what does not fit,
+ * naming sizes and device; i4_backend_check_fit names each part and the hint. */
+I4_TEST(vulkan_memory_capacity) {
+    SETUP();
+    i4_backend *be = NULL;
+    setenv("IDEOGRAM4_VULKAN_MEMORY_MIB", "32", 1);
+    int rc = i4_vulkan_backend_create(-1, 1, &be);
+    unsetenv("IDEOGRAM4_VULKAN_MEMORY_MIB");
+    REQUIRE(rc == 0);
+    i4_be_memory m;
+    i4_be_memory_get(be, &m);
+    CHECK(m.capacity == (size_t)32 << 20);
+    CHECK(!i4_be_alloc(be, (size_t)40 << 20) && strstr(i4_last_error(), "does not fit"));
+    i4_mem_need parts[2] = {{"transformer weights", (size_t)20 << 20}, {"workspace", (size_t)16 << 20}};
+    CHECK(i4_backend_check_fit(be, parts, 2, "use --backend cpu") != 0);
+    const char *e = i4_last_error();
+    CHECK(strstr(e, "transformer weights 20.0 MiB") && strstr(e, "> 32.0 MiB on") && strstr(e, "workspace") && strstr(e, "use --backend cpu") &&
+          strstr(e, m.where));
+    CHECK(i4_backend_check_fit(be, parts, 1, "x") == 0);
+    i4_buf *x = i4_be_alloc(be, (size_t)8 << 20);
+    CHECK(x != NULL);
+    i4_be_release(be, x);
+    i4_backend_destroy(be);
+    /* the CPU backend has no capacity: everything fits */
+    CHECK(i4_backend_check_fit(g_be[1], parts, 2, "x") == 0);
+}
+
+/* An operand larger than one binding (maxStorageBufferRange) is refused with
+ * a clear error, never read past the bound range; ops that stay inside it
+ * work anywhere in a larger buffer (their views are bound where they start). */
+I4_TEST(vulkan_binding_range) {
+    SETUP();
+    i4_backend *be = NULL;
+    REQUIRE(i4_vulkan_backend_create(-1, 1, &be) == 0);
+    const size_t range = i4_vulkan_max_binding(be);
+    if (range > ((size_t)512 << 20)) { /* a big binding range: a buffer past it costs too much here */
+        i4_backend_destroy(be);
+        return;
+    }
+    const size_t bytes = range + ((size_t)1 << 20);
+    i4_buf *big = i4_be_alloc(be, bytes), *small = i4_be_alloc(be, 4096), *idx = i4_be_alloc(be, 8);
+    REQUIRE(big && small && idx);
+    /* 16 floats at the very end, past the first binding's reach */
+    i4_dv tail = {big, bytes - 64};
+    be->ops->fill(be, tail, 16, 3.5f);
+    float got[16];
+    REQUIRE(i4_be_download(be, got, tail, sizeof got) == 0);
+    CHECK(got[0] == 3.5f && got[15] == 3.5f);
+    const int64_t zero = 0;
+    REQUIRE(i4_be_upload(be, i4_dv_of(idx), &zero, 8) == 0);
+    /* a gather may read any row of its source: the whole buffer is its operand */
+    be->ops->gather_rows(be, i4_dv_of(small), i4_dv_of(big), 16, i4_dv_of(idx), 1, 0);
+    CHECK(i4_be_sync(be) != 0 && strstr(i4_last_error(), "maxStorageBufferRange") && strstr(i4_last_error(), "move"));
+    i4_be_release(be, big);
+    i4_be_release(be, small);
+    i4_be_release(be, idx);
+    i4_backend_destroy(be);
 }

@@ -19,6 +19,17 @@
  *             f32 view (q|k|v column slices) and any weight byte offset works.
  *   errors    a failing Vulkan call in an op is remembered (first one wins) and
  *             returned by every later sync, download and upload.
+ *   memory    weights (`wrap`) are sub-allocated from 64 MiB VkDeviceMemory
+ *             blocks (the real model has ~900 tensors per transformer; many
+ *             drivers allow 4096 allocations); larger ones and every `alloc`
+ *             get their own. Bytes of device memory held now and at peak are
+ *             counted; an allocation past the device-local heap (or the
+ *             VK_EXT_memory_budget budget) is refused with a message saying
+ *             what is held, what was asked and what the device has.
+ *   ranges    a binding spans at most maxStorageBufferRange bytes (128 MiB on
+ *             some drivers): each op states how far from its view it reads and
+ *             writes, and an op that needs more fails with a clear error
+ *             instead of reading past the bound range.
  */
 #include "backend/vulkan/vulkan.h"
 
@@ -33,12 +44,24 @@
 #define N_BINDINGS 8
 #define POOL_SETS 512
 #define STAGING_BYTES ((size_t)8 << 20)
+#define BLOCK_BYTES ((size_t)64 << 20)
+
+/* A VkDeviceMemory that weights are sub-allocated from (bump; freed when the
+ * last buffer in it is released — weights are released together). */
+typedef struct {
+    VkDeviceMemory mem;
+    uint32_t type;
+    size_t size, used;
+    int refs;
+} vk_block;
 
 struct i4_buf {
     VkBuffer buf;
-    VkDeviceMemory mem;
-    size_t bytes; /* as asked */
-    size_t size;  /* allocated (rounded up) */
+    VkDeviceMemory mem; /* own memory, or NULL when in a block */
+    vk_block *block;
+    size_t bytes;   /* as asked */
+    size_t size;    /* the VkBuffer's size (rounded up) */
+    size_t charged; /* bytes of device memory counted for it (own memory only) */
 };
 
 typedef struct {
@@ -64,6 +87,12 @@ typedef struct {
     i4_buf *dummy; /* bound where an op has no buffer */
     size_t align, max_range;
     uint32_t fma_emulate; /* specialization constant 0 of every shader (common.glsl) */
+    vk_block *wblock;     /* the block weights are bump-allocated from now */
+    size_t next_block;    /* size of the next block: 1 MiB, doubling to BLOCK_BYTES */
+    size_t mem_now, mem_peak, capacity; /* device memory held by buffers, its peak, the heap (budget) */
+    uint32_t n_allocs;    /* live vkAllocateMemory allocations */
+    int budget_ext;       /* VK_EXT_memory_budget gave the capacity */
+    size_t ext[N_BINDINGS]; /* bytes the next dispatch touches from each view (0 = to the buffer's end) */
     int err;
     char msg[256];
     char desc[320];
@@ -114,7 +143,60 @@ static int find_memory(vkb *b, uint32_t type_bits, VkMemoryPropertyFlags want, V
     return -1;
 }
 
-static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need) {
+static double mib(size_t n) { return (double)n / (1 << 20); }
+
+/* One vkAllocateMemory of `size` bytes of type `type`; `count` charges it to
+ * the device-memory totals (the host-side staging buffer is not charged). */
+static VkResult allocate(vkb *b, size_t size, uint32_t type, int count, VkDeviceMemory *mem) {
+    *mem = VK_NULL_HANDLE;
+    if (b->n_allocs >= b->props.limits.maxMemoryAllocationCount) {
+        i4_error("vulkan: %u device-memory allocations, the most %s allows", b->n_allocs, b->props.deviceName);
+        return VK_ERROR_TOO_MANY_OBJECTS;
+    }
+    if (count && b->capacity && b->mem_now + size > b->capacity) {
+        i4_error("vulkan: %.1f MiB more device memory does not fit: %.1f MiB held, %.1f MiB on %s%s; use a smaller "
+                 "size or --backend cpu",
+                 mib(size), mib(b->mem_now), mib(b->capacity), b->props.deviceName,
+                 b->budget_ext ? " (its memory budget)" : "");
+        return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    }
+    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    ai.allocationSize = size;
+    ai.memoryTypeIndex = type;
+    VkResult r = vkAllocateMemory(b->dev, &ai, NULL, mem);
+    if (r != VK_SUCCESS) {
+        i4_error("vulkan: cannot allocate %.1f MiB of device memory (%s; %.1f MiB held)", mib(size),
+                 vk_result_name(r), mib(b->mem_now));
+        return r;
+    }
+    b->n_allocs++;
+    if (count) {
+        b->mem_now += size;
+        if (b->mem_now > b->mem_peak) b->mem_peak = b->mem_now;
+    }
+    return VK_SUCCESS;
+}
+
+static void deallocate(vkb *b, VkDeviceMemory mem, size_t charged) {
+    if (!mem) return;
+    vkFreeMemory(b->dev, mem, NULL);
+    b->n_allocs--;
+    b->mem_now -= charged;
+}
+
+/* The open block holds a reference of its own: it goes when it is replaced,
+ * or when its last buffer goes (then it is closed too). */
+static void block_unref(vkb *b, vk_block *k) {
+    if (--k->refs > (b->wblock == k ? 1 : 0)) return;
+    if (b->wblock == k) b->wblock = NULL;
+    deallocate(b, k->mem, k->size);
+    free(k);
+}
+
+/* A buffer of `bytes`; sub = from the weight blocks when small enough;
+ * count = charge its memory to the device totals. */
+static i4_buf *make_buffer_ex(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need, int sub,
+                              int count) {
     i4_buf *x = calloc(1, sizeof *x);
     if (!x) {
         i4_error("out of memory");
@@ -129,32 +211,79 @@ static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkM
     VkResult r = vkCreateBuffer(b->dev, &bi, NULL, &x->buf);
     if (r != VK_SUCCESS) {
         free(x);
-        i4_error("vulkan: vkCreateBuffer of %.1f MiB failed (%s)", (double)bytes / (1 << 20), vk_result_name(r));
+        i4_error("vulkan: vkCreateBuffer of %.1f MiB failed (%s)", mib(bytes), vk_result_name(r));
         return NULL;
     }
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(b->dev, x->buf, &req);
     int type = find_memory(b, req.memoryTypeBits, want, need);
-    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    ai.allocationSize = req.size;
-    ai.memoryTypeIndex = (uint32_t)type;
-    r = type < 0 ? VK_ERROR_OUT_OF_DEVICE_MEMORY : vkAllocateMemory(b->dev, &ai, NULL, &x->mem);
-    if (r == VK_SUCCESS) r = vkBindBufferMemory(b->dev, x->buf, x->mem, 0);
-    if (r != VK_SUCCESS) {
-        if (x->mem) vkFreeMemory(b->dev, x->mem, NULL);
+    if (type < 0) {
         vkDestroyBuffer(b->dev, x->buf, NULL);
         free(x);
-        i4_error("vulkan: cannot allocate %.1f MiB of device memory (%s)", (double)bytes / (1 << 20),
-                 vk_result_name(r));
+        i4_error("vulkan: no memory type for a buffer on %s", b->props.deviceName);
+        return NULL;
+    }
+    if (sub && req.size <= BLOCK_BYTES / 2) {
+        vk_block *k = b->wblock;
+        size_t at = k ? (k->used + req.alignment - 1) / req.alignment * req.alignment : 0;
+        if (!k || k->type != (uint32_t)type || at + req.size > k->size) {
+            /* Blocks grow from 1 MiB so that a small model holds little. */
+            size_t bsize = b->next_block < ((size_t)1 << 20) ? (size_t)1 << 20 : b->next_block;
+            while (bsize < req.size) bsize *= 2;
+            if (bsize > BLOCK_BYTES) bsize = BLOCK_BYTES;
+            b->next_block = bsize * 2 < BLOCK_BYTES ? bsize * 2 : BLOCK_BYTES;
+            k = calloc(1, sizeof *k);
+            r = k ? allocate(b, bsize, (uint32_t)type, count, &k->mem) : VK_ERROR_OUT_OF_HOST_MEMORY;
+            if (r != VK_SUCCESS) {
+                free(k);
+                vkDestroyBuffer(b->dev, x->buf, NULL);
+                free(x);
+                return NULL;
+            }
+            k->type = (uint32_t)type;
+            k->size = bsize;
+            k->refs = 1; /* the open block's own reference, dropped when it is replaced */
+            vk_block *old = b->wblock;
+            b->wblock = k;
+            if (old) block_unref(b, old);
+            at = 0;
+        }
+        r = vkBindBufferMemory(b->dev, x->buf, k->mem, at);
+        if (r != VK_SUCCESS) {
+            vkDestroyBuffer(b->dev, x->buf, NULL);
+            free(x);
+            i4_error("vulkan: vkBindBufferMemory failed (%s)", vk_result_name(r));
+            return NULL;
+        }
+        k->used = at + req.size;
+        k->refs++;
+        x->block = k;
+        return x;
+    }
+    r = allocate(b, req.size, (uint32_t)type, count, &x->mem);
+    if (r == VK_SUCCESS) {
+        x->charged = count ? req.size : 0;
+        r = vkBindBufferMemory(b->dev, x->buf, x->mem, 0);
+        if (r != VK_SUCCESS) i4_error("vulkan: vkBindBufferMemory failed (%s)", vk_result_name(r));
+    }
+    if (r != VK_SUCCESS) {
+        deallocate(b, x->mem, x->charged);
+        vkDestroyBuffer(b->dev, x->buf, NULL);
+        free(x);
         return NULL;
     }
     return x;
 }
 
+static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkMemoryPropertyFlags need) {
+    return make_buffer_ex(b, bytes, want, need, 0, 1);
+}
+
 static void free_buffer(vkb *b, i4_buf *x) {
     if (!x) return;
     vkDestroyBuffer(b->dev, x->buf, NULL);
-    vkFreeMemory(b->dev, x->mem, NULL);
+    if (x->block) block_unref(b, x->block);
+    else deallocate(b, x->mem, x->charged);
     free(x);
 }
 
@@ -248,6 +377,9 @@ static VkPipeline pipeline(vkb *b, const char *name) {
  * filled in here. */
 static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc, size_t pc_bytes, uint32_t gx,
                      uint32_t gy, uint32_t gz) {
+    size_t ext[N_BINDINGS];
+    memcpy(ext, b->ext, sizeof ext);
+    memset(b->ext, 0, sizeof b->ext);
     if (b->err || gx == 0 || gy == 0 || gz == 0) return;
     VkPipeline p = pipeline(b, name);
     if (!p) return;
@@ -273,7 +405,21 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
         const size_t o = i < nv && v[i].buf ? v[i].off : 0;
         const size_t base = o / b->align * b->align;
         size_t range = x->size - base;
-        if (range > b->max_range) range = b->max_range / 4 * 4;
+        if (range > b->max_range) {
+            /* The binding cannot reach the buffer's end: the op must say it
+             * stays inside what can be bound, or it is refused. */
+            range = b->max_range / 4 * 4;
+            const size_t need = ext[i] ? o - base + ext[i] : x->size - base;
+            if (need > range) {
+                char m[200];
+                snprintf(m, sizeof m,
+                         "%s: operand %d spans %.1f MiB of one buffer, more than %s binds (maxStorageBufferRange "
+                         "%.1f MiB); not supported on this device yet (use --backend cpu)",
+                         name, i, mib(need), b->props.deviceName, mib(b->max_range));
+                fail_msg(b, m);
+                return;
+            }
+        }
         info[i].buffer = x->buf;
         info[i].offset = base;
         info[i].range = range;
@@ -292,6 +438,19 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
     vkCmdPushConstants(b->cb, b->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pc_bytes, pc);
     vkCmdDispatch(b->cb, gx, gy, gz);
     barrier(b);
+}
+
+/* The bytes the next dispatch reads or writes from each of its views, in
+ * binding order (0 = up to the buffer's end); checked against
+ * maxStorageBufferRange there. */
+static void extents(vkb *b, int n, const size_t *e) {
+    for (int i = 0; i < n && i < N_BINDINGS; i++) b->ext[i] = e[i];
+}
+#define EXTENTS(b, ...)                                                                                               \
+    extents((b), (int)(sizeof((const size_t[]){__VA_ARGS__}) / sizeof(size_t)), (const size_t[]){__VA_ARGS__})
+/* Bytes of `rows` rows of `cols` f32 at a row stride of `stride` elements. */
+static size_t span(int64_t rows, int64_t stride, int64_t cols) {
+    return rows > 0 && cols > 0 ? (size_t)((rows - 1) * stride + cols) * sizeof(float) : 0;
 }
 
 /* A 1-D job of n invocations in workgroups of wg, as a 2-D grid (x <= 65535). */
@@ -330,6 +489,11 @@ static void vk_destroy(i4_backend *be) {
         if (b->staging_map) vkUnmapMemory(b->dev, b->staging->mem);
         free_buffer(b, b->staging);
         free_buffer(b, b->dummy);
+        if (b->wblock && b->wblock->refs == 1) {
+            vk_block *k = b->wblock;
+            b->wblock = NULL;
+            block_unref(b, k);
+        }
         if (b->fence) vkDestroyFence(b->dev, b->fence, NULL);
         if (b->cpool) vkDestroyCommandPool(b->dev, b->cpool, NULL);
         if (b->dpool) vkDestroyDescriptorPool(b->dev, b->dpool, NULL);
@@ -361,7 +525,7 @@ static int vk_upload(i4_backend *be, i4_dv dst, const void *src, size_t bytes) {
 }
 
 static i4_buf *vk_wrap(i4_backend *be, const void *host, size_t bytes) {
-    i4_buf *x = vk_alloc(be, bytes);
+    i4_buf *x = make_buffer_ex(V(be), bytes, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, 1, 1);
     if (x && vk_upload(be, i4_dv_of(x), host, bytes) != 0) {
         free_buffer(V(be), x);
         return NULL;
@@ -408,6 +572,16 @@ static const char *vk_describe(i4_backend *be) {
 
 static const char *vk_kernels(i4_backend *be) { return V(be)->props.deviceName; }
 
+size_t i4_vulkan_max_binding(i4_backend *be) { return V(be)->max_range; }
+
+static void vk_memory(i4_backend *be, i4_be_memory *m) {
+    vkb *b = V(be);
+    m->now = b->mem_now;
+    m->peak = b->mem_peak;
+    m->capacity = b->capacity;
+    snprintf(m->where, sizeof m->where, "%s", b->props.deviceName);
+}
+
 /* Host threads for the work around the device (the host's CPUs). */
 static int vk_threads(i4_backend *be) {
     (void)be;
@@ -431,6 +605,10 @@ static void ew(vkb *b, int op, i4_dv x, i4_dv y, i4_dv g, i4_dv sel, int64_t n, 
                float dt, i4_precision p) {
     if (too_big(b, n)) return;
     ew_pc pc = {{0}, (uint32_t)op, (uint32_t)n, (uint32_t)(dim > 0 ? dim : 1), p == I4_PRECISION_BF16, c, gs, dt};
+    const size_t all = (size_t)n * 4, row = (size_t)(dim > 0 ? dim : 1) * 4;
+    /* y: a row (mul_rows), the whole table (add_rows_indexed), else n; g: a row (gated) or n (guidance) */
+    EXTENTS(b, all, op == EW_MULROWS ? row : op == EW_ADDIDX ? 0 : all, op == EW_GATED ? row : all,
+            (size_t)(n / (dim > 0 ? dim : 1)) * 8);
     uint32_t gx, gy;
     grid(n, 256, &gx, &gy);
     dispatch(b, "ew", ARGS(x, y, g, sel), &pc, sizeof pc, gx, gy, 1);
@@ -473,10 +651,16 @@ typedef struct {
 } mv_pc;
 
 static void move(vkb *b, int op, const i4_dv *v, int nv, int64_t n, int bf, const int64_t a[6]) {
-    if (too_big(b, n)) return;
+    if (too_big(b, n)) {
+        memset(b->ext, 0, sizeof b->ext); /* the caller's extents were for this op */
+        return;
+    }
     mv_pc pc = {{0}, (uint32_t)op, (uint32_t)n, (uint32_t)(bf != 0), {0}};
     for (int i = 0; i < 6; i++) {
-        if (too_big(b, a[i])) return;
+        if (too_big(b, a[i])) {
+            memset(b->ext, 0, sizeof b->ext);
+            return;
+        }
         pc.a[i] = (uint32_t)a[i];
     }
     uint32_t gx, gy;
@@ -486,25 +670,31 @@ static void move(vkb *b, int op, const i4_dv *v, int nv, int64_t n, int bf, cons
 
 static void vk_gather_rows(i4_backend *be, i4_dv dst, i4_dv src, int64_t ld, i4_dv idx, int64_t n, int round_bf16) {
     const int64_t a[6] = {ld};
+    EXTENTS(V(be), span(n, ld, ld), 0, (size_t)n * 8);
     move(V(be), MV_GATHER, ARGS(dst, src, idx), n * ld, round_bf16, a);
 }
 static void vk_scatter_rows(i4_backend *be, i4_dv dst, i4_dv src, int64_t src_stride, int64_t ld, i4_dv idx,
                             int64_t n) {
     const int64_t a[6] = {ld, src_stride};
+    EXTENTS(V(be), 0, span(n, src_stride, ld), (size_t)n * 8);
     move(V(be), MV_SCATTER, ARGS(dst, src, idx), n * ld, 0, a);
 }
 static void vk_copy2d(i4_backend *be, i4_dv dst, int64_t drs, int64_t dcs, i4_dv src, int64_t srs, int64_t scs,
                       int64_t rows, int64_t cols, int accumulate, i4_precision p) {
     const int64_t a[6] = {cols, drs, dcs, srs, scs, accumulate != 0};
+    EXTENTS(V(be), span(rows, drs, (cols - 1) * dcs + 1), span(rows, srs, (cols - 1) * scs + 1));
     move(V(be), MV_COPY2D, ARGS(dst, src), rows * cols, p == I4_PRECISION_BF16, a);
 }
 static void vk_upsample2x(i4_backend *be, i4_dv y, i4_dv x, int64_t C, int64_t H, int64_t W) {
     const int64_t a[6] = {H, W};
+    EXTENTS(V(be), (size_t)(C * 4 * H * W) * 4, (size_t)(C * H * W) * 4);
     move(V(be), MV_UPS2X, ARGS(y, x), C * 4 * H * W, 0, a);
 }
 static void vk_unpack_latents(i4_backend *be, i4_dv lat, i4_dv tokens, int64_t gh, int64_t gw, int ph, int pw,
                               int64_t ae, i4_dv scale, i4_dv shift) {
     const int64_t a[6] = {gh, gw, ph, pw, ae};
+    const size_t nn = (size_t)(ae * gh * ph * gw * pw) * 4, ch = (size_t)(ph * pw * ae) * 4;
+    EXTENTS(V(be), nn, nn, 0, ch, ch);
     move(V(be), MV_UNPACK, ARGS(lat, tokens, NONE, scale, shift), ae * gh * ph * gw * pw, 0, a);
 }
 
@@ -518,6 +708,11 @@ typedef struct {
 } norm_pc;
 
 static void norm(vkb *b, norm_pc *pc, i4_dv y, i4_dv x, const i4_dparam *w, const i4_dparam *beta, int64_t groups) {
+    const size_t pb = w ? (size_t)w->n * i4_dtype_size(w->dtype) : 0, bb = beta ? (size_t)beta->n * i4_dtype_size(beta->dtype) : 0;
+    size_t xs;
+    if (pc->op == NORM_GROUP) xs = (size_t)groups * pc->cpg * pc->HW * 4;
+    else xs = span(groups, pc->stride, pc->dim);
+    EXTENTS(b, xs, xs, pb, bb);
     uint32_t gx, gy;
     grid(groups, 1, &gx, &gy);
     dispatch(b, "norm", ARGS(y, x, w ? w->data : NONE, beta ? beta->data : NONE), pc, sizeof *pc, gx, gy, 1);
@@ -569,6 +764,7 @@ static void vk_rope(i4_backend *be, i4_dv x, int64_t n, int n_heads, int head_di
                   p == I4_PRECISION_BF16};
     uint32_t gx, gy;
     grid(total, 256, &gx, &gy);
+    EXTENTS(b, span(n, stride, (int64_t)n_heads * head_dim));
     dispatch(b, "rope", ARGS(x, cos_tab, sin_tab), &pc, sizeof pc, gx, gy, 1);
 }
 
@@ -602,6 +798,8 @@ static void vk_linear(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t xs, 
         fail_msg(b, "linear: too many outputs or tokens for one dispatch");
         return;
     }
+    EXTENTS(b, span(n, xs, W->in), span(n, ys, W->out), (size_t)(W->out * W->in) * i4_dtype_size(W->dtype),
+            (size_t)(W->scale_per_tensor ? 1 : W->out) * 4, (size_t)W->out * i4_dtype_size(W->bias_dtype));
     dispatch(b, "linear", ARGS(x, y, W->w, W->dtype == I4_DT_F8_E4M3 ? W->scale : NONE, W->bias), &pc, sizeof pc, gx,
              gy, 1);
 }
@@ -626,6 +824,9 @@ static void vk_attention(i4_backend *be, i4_dv out, int64_t os, i4_dv q, int64_t
                   (uint32_t)head_dim, (uint32_t)os, (uint32_t)qs, (uint32_t)ks,      (uint32_t)vs,
                   (uint32_t)mask, p == I4_PRECISION_BF16, scale};
     const uint32_t gx = (uint32_t)((nq + 63) / 64);
+    EXTENTS(b, span(nq, os, (int64_t)n_heads * head_dim), span(nq, qs, (int64_t)n_heads * head_dim),
+            span(nk, ks, (int64_t)n_kv_heads * head_dim), span(nk, vs, (int64_t)n_kv_heads * head_dim),
+            (size_t)(nq > nk ? nq : nk) * 8);
     dispatch(b, "attention", ARGS(out, q, k, v, mask == I4_MASK_SEGMENT ? seg : NONE), &pc, sizeof pc, gx,
              (uint32_t)n_heads, 1);
 }
@@ -660,6 +861,9 @@ static void vk_conv2d(i4_backend *be, const i4_dconv *Wt, i4_dv x, int64_t H, in
                   p == I4_PRECISION_BF16};
     uint32_t gx, gy;
     grid(Wt->c_out * OH * OW, 256, &gx, &gy);
+    EXTENTS(b, (size_t)(Wt->c_in * H * Wd) * 4, (size_t)(Wt->c_out * OH * OW) * 4,
+            (size_t)(Wt->c_out * Wt->c_in * Wt->k * Wt->k) * i4_dtype_size(Wt->dtype),
+            (size_t)Wt->c_out * i4_dtype_size(Wt->bias_dtype));
     dispatch(b, "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy, 1);
 }
 
@@ -674,6 +878,7 @@ static const i4_backend_ops vk_ops = {
     .sync = vk_sync,
     .describe = vk_describe,
     .kernels = vk_kernels,
+    .memory = vk_memory,
     .threads = vk_threads,
     .linear = vk_linear,
     .rmsnorm = vk_rmsnorm,
@@ -815,8 +1020,8 @@ static int setup_device(vkb *b) {
     b->align = b->props.limits.minStorageBufferOffsetAlignment ? b->props.limits.minStorageBufferOffsetAlignment : 1;
     b->max_range = b->props.limits.maxStorageBufferRange;
     b->dummy = make_buffer(b, 16, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
-    b->staging = make_buffer(b, STAGING_BYTES, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
-                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    b->staging = make_buffer_ex(b, STAGING_BYTES, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+                                VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0, 0);
     if (!b->dummy || !b->staging) return -1;
     r = vkMapMemory(b->dev, b->staging->mem, 0, VK_WHOLE_SIZE, 0, &b->staging_map);
     if (r != VK_SUCCESS) return i4_error("vulkan: cannot map the staging buffer (%s)", vk_result_name(r));
@@ -854,6 +1059,38 @@ static int probe_fma(vkb *b) {
         b->fma_emulate = 1;
     }
     return 0;
+}
+
+static int has_extension(VkPhysicalDevice d, const char *name);
+
+/* The capacity device allocations are checked against: the largest
+ * device-local heap, or this process's budget in it (VK_EXT_memory_budget),
+ * or less with $IDEOGRAM4_VULKAN_MEMORY_MIB (a GPU shared with other work;
+ * the tests use it to see the "does not fit" path on any device). */
+static void device_capacity(vkb *b) {
+    uint32_t heap = UINT32_MAX;
+    for (uint32_t h = 0; h < b->memp.memoryHeapCount; h++)
+        if ((b->memp.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            (heap == UINT32_MAX || b->memp.memoryHeaps[h].size > b->memp.memoryHeaps[heap].size))
+            heap = h;
+    if (heap == UINT32_MAX) return; /* no device-local heap: unknown, not checked */
+    b->capacity = (size_t)b->memp.memoryHeaps[heap].size;
+    if (has_extension(b->pdev, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
+        VkPhysicalDeviceMemoryBudgetPropertiesEXT bud = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+        VkPhysicalDeviceMemoryProperties2 mp2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
+        mp2.pNext = &bud;
+        vkGetPhysicalDeviceMemoryProperties2(b->pdev, &mp2);
+        if (bud.heapBudget[heap] > 0 && bud.heapBudget[heap] < b->capacity) {
+            b->capacity = (size_t)bud.heapBudget[heap];
+            b->budget_ext = 1;
+        }
+    }
+    const char *lim = getenv("IDEOGRAM4_VULKAN_MEMORY_MIB");
+    if (lim && *lim) {
+        char *end;
+        unsigned long long v = strtoull(lim, &end, 10);
+        if (!*end && v > 0 && (size_t)v << 20 < b->capacity) b->capacity = (size_t)v << 20;
+    }
 }
 
 int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out) {
@@ -897,10 +1134,12 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
         return i4_error("no Vulkan device with a compute queue");
     }
     vkGetPhysicalDeviceMemoryProperties(b->pdev, &b->memp);
+    device_capacity(b);
     if (setup_device(b) != 0 || probe_fma(b) != 0) {
         vk_destroy(&b->base);
         return -1;
     }
+    b->mem_peak = b->mem_now; /* the peak of the model's buffers, not of the probe's */
     *out = &b->base;
     return 0;
 }

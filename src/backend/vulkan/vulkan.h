@@ -13,6 +13,10 @@
  * usable device. */
 int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out);
 
+/* The most bytes one op operand may span on this backend's device
+ * (maxStorageBufferRange); a Vulkan backend only. */
+size_t i4_vulkan_max_binding(i4_backend *be);
+
 /* Print the Vulkan devices (name, type, memory, feature support) to f;
  * returns the number listed, or -1 with an error when Vulkan is unavailable. */
 int i4_vulkan_list_devices(FILE *f);

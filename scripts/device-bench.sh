@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# device-bench.sh — the Vulkan backend on a lent GPU machine, in one command
+# of at most 8 minutes there, everything written to $OUT.
+#
+# Two halves, because that machine has no package registry and none of our
+# build dependencies (jansson, libmicrohttpd, glslc, ...):
+#
+#   here:   scripts/device-bench.sh prepare
+#           builds (make -j2), copies build/ideogram4, build/test_runner and
+#           every shared library they need except glibc's into .devbench/
+#           (git-ignored through .git/info/exclude), and downloads the Vulkan
+#           loader packages into .gl/ (the device README's recipe). Both
+#           machines are x86-64; the build targets x86-64 (ARCH in the
+#           Makefile), so the binaries run there.
+#   there:  run with carry [".devbench", ".gl"] and the command
+#             bash scripts/device-bench.sh run
+#           (timeout_s 540; DEVICE_BENCH_SECONDS, default 470, is the budget
+#           of the steps; DEVICE_BENCH_SKIP="golden-vulkan bench-step" skips
+#           steps by name). It installs the loaders, points the loader at the
+#           NVIDIA driver when no ICD is registered, and runs, each step with
+#           its own time limit so that one failing or slow step costs only its
+#           line:
+#             1. ideogram4 devices                          -> devices.txt
+#             2. the unit + golden tests with IDEOGRAM4_BACKEND=vulkan
+#                (test_vulkan.c: every op against the CPU) -> golden.log
+#             3. bench --backend vulkan --json: peak, linear at the real
+#                shapes (fp8, 4352 tokens: qkv, attention out, w1|w3, w2,
+#                adaLN), attention at 4096 + 256 tokens, conv3x3, dit-block,
+#                step at 1024x1024 — and text-encoder / vae-decode when this
+#                build's bench has them                      -> bench.jsonl
+#             4. generate --backend vulkan at 1024x1024 on a synthetic model
+#                (make-synthetic-model when this build has it, else the tiny
+#                model), with its sidecar (peak device memory) -> generate.log
+#           and summary.json (every step's status and seconds, the device, the
+#           bench lines), run.log (all output).
+set -u
+cd "$(dirname "$0")/.."
+mode=${1:-}
+DB=.devbench
+
+prepare() {
+  set -e
+  make -j2 all
+  rm -rf "$DB"
+  mkdir -p "$DB/bin" "$DB/lib"
+  cp build/ideogram4 build/test_runner "$DB/bin/"
+  # every shared library but glibc's own (the GPU machine's glibc is as new or newer)
+  for b in build/ideogram4 build/test_runner; do
+    ldd "$b" | awk '$3 ~ /^\// {print $3}'
+  done | sort -u | while read -r lib; do
+    case "$(basename "$lib")" in
+      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*) ;;
+      *) cp -L "$lib" "$DB/lib/" ;;
+    esac
+  done
+  grep -qx '/.devbench/' .git/info/exclude 2>/dev/null || echo /.devbench/ >>"$(git rev-parse --git-path info/exclude)"
+  grep -qx '/.gl/' "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo /.gl/ >>"$(git rev-parse --git-path info/exclude)"
+  if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+    mkdir -p .gl /tmp/amd64/partial
+    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+    apt-get $o update -qq && (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+  fi
+  du -sh "$DB" .gl
+  echo "prepared: carry [\"$DB\", \".gl\"], command: bash scripts/device-bench.sh run (timeout_s 540)"
+}
+
+run() {
+  OUT=${OUT:-$PWD/device-bench-out}
+  mkdir -p "$OUT"
+  exec > >(tee -a "$OUT/run.log") 2>&1
+  local t_start=$SECONDS budget=${DEVICE_BENCH_SECONDS:-470}
+  [ -x "$DB/bin/ideogram4" ] || { echo "no $DB/bin/ideogram4: run 'scripts/device-bench.sh prepare' here first and carry $DB"; exit 1; }
+  # the loaders (README of the device tool), then our libraries
+  if ! ldconfig -p 2>/dev/null | grep -q libvulkan; then # only where the machine has no loader
+    for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+    ldconfig 2>/dev/null || true
+  fi
+  export LD_LIBRARY_PATH="$PWD/$DB/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 &&
+     [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    export VK_ICD_FILENAMES=$VK_DRIVER_FILES
+  fi
+  local BIN=$PWD/$DB/bin/ideogram4
+  export I4_BIN=$BIN IDEOGRAM4_LOG_DIR=none
+  local steps="$OUT/.steps"
+  : >"$steps"
+  : >"$OUT/bench.jsonl"
+  # step NAME SECONDS COMMAND... : runs it with a limit (never past the budget), records rc and time
+  step() {
+    local name=$1 limit=$2; shift 2
+    case " ${DEVICE_BENCH_SKIP:-} " in *" $name "*) echo "== $name: skipped (DEVICE_BENCH_SKIP)"; echo "$name skipped 0" >>"$steps"; return 0 ;; esac
+    local left=$((budget - (SECONDS - t_start)))
+    [ "$limit" -gt "$left" ] && limit=$left
+    if [ "$limit" -le 5 ]; then
+      echo "== $name: skipped (time budget spent)"; echo "$name skipped 0" >>"$steps"; return 0
+    fi
+    echo "== $name (limit ${limit}s)"
+    local t0=$SECONDS rc
+    timeout -k 5 "$limit" "$@"
+    rc=$?
+    echo "== $name: rc $rc in $((SECONDS - t0)) s"
+    echo "$name $rc $((SECONDS - t0))" >>"$steps"
+    return 0
+  }
+  export BENCH_JSONL="$OUT/bench.jsonl"
+  bench() { # NAME SECONDS bench args... : one bench, its JSON lines appended to bench.jsonl
+    local name=$1 limit=$2; shift 2
+    step "bench-$name" "$limit" bash -c 'set -o pipefail; "$0" bench "$@" --backend vulkan --json | tee -a "$BENCH_JSONL"' \
+      "$BIN" "$@"
+  }
+
+  step devices 30 bash -c '"$0" devices | tee "$1"' "$BIN" "$OUT/devices.txt"
+  step golden-vulkan 150 bash -c 'IDEOGRAM4_BACKEND=vulkan "$0" >"$1" 2>&1; rc=$?; tail -n 3 "$1"; exit $rc' \
+    "$PWD/$DB/bin/test_runner" "$OUT/golden.log"
+
+  # bench: peak; the real model's Linears at 4096 image + 256 text tokens (fp8)
+  bench peak 30 peak --repeat 3
+  local T=4352
+  bench linear-qkv 30 linear --dtype fp8 --m $T --k 4608 --n 13824 --repeat 3
+  bench linear-out 30 linear --dtype fp8 --m $T --k 4608 --n 4608 --repeat 3
+  bench linear-w13 30 linear --dtype fp8 --m $T --k 4608 --n 24576 --repeat 3
+  bench linear-w2 30 linear --dtype fp8 --m $T --k 12288 --n 4608 --repeat 3
+  bench linear-adaln 20 linear --dtype bf16 --m 1 --k 4608 --n 27648 --repeat 3
+  bench attention 60 attention --tokens $T --heads 18 --head-dim 256 --repeat 3
+  bench conv3x3 30 conv3x3 --channels 256 --size 128 --repeat 3
+  bench dit-block 60 dit-block --tokens $T --text-tokens 256 --repeat 2
+  bench step 90 step --resolution 1024 --text-tokens 256 --repeat 1 --warmup 0
+  local help
+  help=$("$BIN" bench --help 2>&1)
+  for op in text-encoder vae-decode; do
+    if grep -q "^  $op" <<<"$help"; then bench "$op" 60 "$op" --repeat 1 --warmup 0
+    else echo "== bench-$op: not in this build's bench"; echo "bench-$op absent 0" >>"$steps"; fi
+  done
+
+  # generate at 1024x1024 on the device
+  local model=/tmp/devbench-model gen_model=tiny
+  rm -rf "$model"
+  if "$BIN" --help 2>&1 | grep -q make-synthetic-model; then
+    step make-model 60 "$BIN" make-synthetic-model "$model" && gen_model=synthetic
+  else
+    step make-model 30 "$BIN" make-tiny-model "$model" --seed 1
+  fi
+  step generate-1024 120 bash -c '"$0" generate --model "$1" --backend vulkan --resolution 1024 --preset V4_TURBO_12 \
+      --prompt "{\"high_level_description\": \"a red bicycle under a lamp post\"}" --out "$2/generate.png" \
+      >"$2/generate.log" 2>&1; rc=$?; cat "$2/generate.json" >>"$2/generate.log" 2>/dev/null; rm -f "$2/generate.json"; \
+      tail -n 4 "$2/generate.log"; exit $rc' "$BIN" "$model" "$OUT"
+
+  # summary.json: steps, device, bench lines (python3 is there; jq may not be)
+  python3 - "$OUT" "$gen_model" <<'PY' || echo "summary.json not written"
+import json, os, sys
+out, gen_model = sys.argv[1], sys.argv[2]
+steps = []
+for line in open(os.path.join(out, ".steps")):
+    name, rc, secs = line.split()
+    steps.append({"step": name, "rc": None if rc in ("skipped", "absent") else int(rc),
+                  "status": rc if rc in ("skipped", "absent") else ("ok" if rc == "0" else "failed"),
+                  "seconds": int(secs)})
+bench = []
+for line in open(os.path.join(out, "bench.jsonl")):
+    line = line.strip()
+    if line.startswith("{"):
+        try: bench.append(json.loads(line))
+        except ValueError: pass
+def text(name):
+    try: return open(os.path.join(out, name)).read()
+    except OSError: return ""
+sidecar = None
+g = text("generate.log")
+if "{" in g:
+    try: sidecar = json.loads(g[g.index("\n{") + 1:] if "\n{" in g else g[g.index("{"):])
+    except ValueError: pass
+golden = [l for l in text("golden.log").splitlines() if " passed, " in l]
+json.dump({"devices": text("devices.txt"), "golden_vulkan": golden[-1] if golden else None,
+           "steps": steps, "bench": bench, "generate_model": gen_model, "generate_sidecar": sidecar},
+          open(os.path.join(out, "summary.json"), "w"), indent=1)
+print("summary.json:", len(steps), "steps,", len(bench), "bench lines")
+PY
+  rm -f "$steps"
+  echo "done in $((SECONDS - t_start)) s"
+}
+
+case "$mode" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: scripts/device-bench.sh prepare (here) | run (on the GPU machine, with \$OUT)"; exit 2 ;;
+esac
