@@ -8,8 +8,13 @@
  *               flops 2 M K N
  *   attention   i4_attention, no mask; flops 4 T^2 H D
  *   conv3x3     i4_conv2d C -> C, k = 3, S x S, bf16 weights; flops 2 C^2 9 S^2
- *   dit-block   one full-width transformer block (bench/dit_block.h); flops
- *               of its Linears + attention
+ *   dit-block   one block of the engine's transformer (src/model/dit.c) at
+ *               full width on random FP8 weights (a one-layer synthetic
+ *               transformer written to a temporary folder, bench/synthetic.h);
+ *               flops of its Linears + attention
+ *   text-encoder  the engine's text encoder over T tokens: two full-width
+ *               layers measured, the 36 the features need EXTRAPOLATED
+ *   vae-decode  the engine's VAE decoder (full size, random weights) at R x R
  *   step        one sampling step at R x R, EXTRAPOLATED from measured parts:
  *               for each of the two transformers (conditional: text + image
  *               tokens; unconditional: image tokens only)
@@ -31,7 +36,11 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "bench/dit_block.h"
+#include "bench/synthetic.h"
+#include "model/dit.h"
+#include "model/qwen3.h"
+#include "model/vae.h"
+#include "pipeline/sampler.h"
 #include "bench/fill.h"
 #include "bench/peak.h"
 #include "bench/report.h"
@@ -45,13 +54,17 @@
 #define PEAK_SECONDS 0.05 /* one run of a peak loop */
 #define SEED 20260608u
 
-enum { OP_PEAK = 1, OP_LINEAR = 2, OP_ATTENTION = 4, OP_CONV = 8, OP_BLOCK = 16, OP_STEP = 32, OP_ALL = 63 };
+enum {
+    OP_PEAK = 1, OP_LINEAR = 2, OP_ATTENTION = 4, OP_CONV = 8, OP_BLOCK = 16, OP_STEP = 32, OP_TE = 64, OP_VAE = 128,
+    OP_ALL = 255
+};
 
 static const struct {
     const char *name;
     int op;
 } OPS[] = {{"peak", OP_PEAK}, {"linear", OP_LINEAR}, {"attention", OP_ATTENTION},
-           {"conv3x3", OP_CONV}, {"dit-block", OP_BLOCK}, {"step", OP_STEP}};
+           {"conv3x3", OP_CONV}, {"dit-block", OP_BLOCK}, {"step", OP_STEP},
+           {"text-encoder", OP_TE}, {"vae-decode", OP_VAE}};
 
 typedef struct {
     int op;
@@ -67,6 +80,7 @@ typedef struct {
     long tokens, heads, head_dim; /* attention, dit-block */
     long channels, size;          /* conv3x3 */
     long dim, ffn, text_tokens, llm_features, layers, resolution; /* dit-block, step */
+    int repeat_given, warmup_given;
 } bench_opts;
 
 typedef struct {
@@ -89,6 +103,11 @@ static void usage(FILE *f) {
             "  step [--resolution R] [--text-tokens T] [--layers N] [--llm-features F]\n"
             "                                             (default 1024 256 34 53248; an extrapolation)\n"
             "  dit-block and step: [--dim D] [--heads H] [--ffn I] (default 4608 18 12288: the real model)\n"
+            "  text-encoder [--tokens T]                                      (default 256; 2 of 36 layers run,\n"
+            "                                             the 36 extrapolated)\n"
+            "  vae-decode [--resolution R]                                    (default 1024; --repeat 1 --warmup 0)\n"
+            "  dit-block, step, text-encoder and vae-decode write random weights of the real shapes to a\n"
+            "  temporary folder under $TMPDIR (about 0.5, 0.5, 0.4 and 0.2 GB) and time the engine's own code.\n"
             "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend auto|cpu|vulkan  --device N\n"
             "        --repeat N (default 5)  --warmup N (default 1)  --json (one object per line)\n");
 }
@@ -144,7 +163,7 @@ static const num_flag NUM_FLAGS[] = {
     {"--m", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, m)},
     {"--k", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, k)},
     {"--n", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, n)},
-    {"--tokens", OP_ATTENTION | OP_BLOCK, 1, 1L << 20, offsetof(bench_opts, tokens)},
+    {"--tokens", OP_ATTENTION | OP_BLOCK | OP_TE, 1, 1L << 20, offsetof(bench_opts, tokens)},
     {"--heads", OP_ATTENTION | OP_BLOCK | OP_STEP, 1, 4096, offsetof(bench_opts, heads)},
     {"--head-dim", OP_ATTENTION, 1, 65536, offsetof(bench_opts, head_dim)},
     {"--channels", OP_CONV, 1, 65536, offsetof(bench_opts, channels)},
@@ -154,7 +173,7 @@ static const num_flag NUM_FLAGS[] = {
     {"--text-tokens", OP_BLOCK | OP_STEP, 0, 1L << 20, offsetof(bench_opts, text_tokens)},
     {"--llm-features", OP_STEP, 1, 1L << 22, offsetof(bench_opts, llm_features)},
     {"--layers", OP_STEP, 1, 10000, offsetof(bench_opts, layers)},
-    {"--resolution", OP_STEP, 16, 65536, offsetof(bench_opts, resolution)},
+    {"--resolution", OP_STEP | OP_VAE, 16, 65536, offsetof(bench_opts, resolution)},
 };
 
 /* Returns 0, 1 for --help (printed), or -1 after printing the error. */
@@ -170,7 +189,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     o->dim = 4608, o->ffn = 12288, o->text_tokens = -1, o->llm_features = 53248, o->layers = 34;
     o->resolution = 1024;
     if (argc < 2) {
-        fprintf(stderr, "bench: which benchmark? (peak, linear, attention, conv3x3, dit-block, step)\n");
+        fprintf(stderr, "bench: which benchmark? (peak, linear, attention, conv3x3, dit-block, step, text-encoder, vae-decode)\n");
         usage(stderr);
         return -1;
     }
@@ -184,7 +203,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
             o->op_name = OPS[i].name;
         }
     if (!o->op) {
-        fprintf(stderr, "bench: unknown benchmark '%s' (expected peak, linear, attention, conv3x3, dit-block or step)\n",
+        fprintf(stderr, "bench: unknown benchmark '%s' (expected peak, linear, attention, conv3x3, dit-block, step, text-encoder or "
+                "vae-decode)\n",
                 argv[1]);
         return -1;
     }
@@ -219,6 +239,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
                 return -1;
             }
             if (parse_long(a, v, nf->lo, nf->hi, (long *)((char *)o + nf->off)) != 0) return -1;
+            if (!strcmp(a, "--repeat")) o->repeat_given = 1;
+            if (!strcmp(a, "--warmup")) o->warmup_given = 1;
         } else if (!strcmp(a, "--threads")) {
             long t;
             if (parse_long(a, v, 0, 4096, &t) != 0) return -1;
@@ -257,6 +279,22 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         }
     }
     if (o->op == OP_ATTENTION && o->tokens < 0) o->tokens = 1024;
+    if (o->op == OP_TE) {
+        if (o->tokens < 0) o->tokens = 256;
+        if (o->tokens > 2048) {
+            fprintf(stderr, "bench: the text encoder takes at most 2048 tokens, got --tokens %ld\n", o->tokens);
+            return -1;
+        }
+    }
+    if (o->op == OP_VAE) {
+        if (o->resolution % 16 != 0) {
+            fprintf(stderr, "bench: --resolution must be a multiple of 16, got %ld\n", o->resolution);
+            return -1;
+        }
+        /* one decode at 1024x1024 is minutes on a CPU: one timed run unless asked */
+        if (!o->repeat_given) o->repeat = 1;
+        if (!o->warmup_given) o->warmup = 0;
+    }
     if (o->op == OP_STEP) {
         if (o->text_tokens < 0) o->text_tokens = 256;
         if (o->resolution % 16 != 0) {
@@ -589,38 +627,135 @@ static int bench_conv(bench_run *run) {
 
 /* ------------------------------------------------------------ dit-block, step */
 
-static void block_fn(void *c) { i4_bench_dit_block(c); }
-static void rest_fn(void *c) { i4_bench_dit_rest(c); }
-
-static i4_bench_dit_shape dit_shape(const bench_opts *o) {
-    i4_bench_dit_shape s = i4_bench_dit_real_shape();
-    s.dim = o->dim;
-    s.heads = o->heads;
-    s.ffn = o->ffn;
-    s.llm_features = o->llm_features;
-    return s;
+static i4_tiny_dit_dims_t dit_dims(const bench_opts *o) {
+    i4_fullsize_dims d;
+    i4_fullsize_dims_real(&d);
+    d.dit.dim = o->dim;
+    d.dit.head_dim = o->dim / o->heads;
+    d.dit.ffn_dim = o->ffn;
+    d.dit.llm_features = o->llm_features;
+    d.dit.n_layers = 1;
+    return d.dit;
 }
 
-static void dit_shape_json(i4_bench_result *r, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img) {
+/* Host memory the transformer benchmarks need: one layer's weights and the
+ * rest's (FP8 + scales), the workspaces of the runs, inputs and outputs. */
+static double dit_bytes(const i4_tiny_dit_dims_t *d, int64_t n_txt, int64_t n_img, int runs) {
+    const double D = (double)d->dim, I = (double)d->ffn_dim, A = (double)d->adaln_dim, C = (double)d->in_channels,
+                 F = (double)d->llm_features, L = (double)(n_txt + n_img);
+    const double w = 4 * D * D + 3 * D * I + 4 * D * A + D * C + D * F + 2 * D * D + A * D + D * A + C * D;
+    const double ws = 4.0 * L * (2 * D + (4 * D > 2 * I ? 4 * D : 2 * I) + 2.0 * D / (double)d->head_dim * 0 + C) +
+                      4.0 * 256 * F;
+    return w + runs * ws + 4.0 * L * (2 * C) + 4.0 * (double)n_txt * F;
+}
+
+/* A synthetic one-layer transformer at the asked width, loaded on the backend. */
+typedef struct {
+    i4_bench_snapshot snap;
+    i4_dit *m;
+    dev_bufs d;
+    i4_dit_run *run[2];  /* [0] conditional (text + image), [1] unconditional (image only) */
+    i4_dv x, feat, vel;
+} dit_bench;
+
+static void dit_bench_free(dit_bench *b) {
+    for (int i = 0; i < 2; i++) i4_dit_run_free(b->run[i]);
+    dev_bufs_free(&b->d);
+    i4_dit_free(b->m);
+    i4_bench_snapshot_remove(&b->snap);
+}
+
+/* Runs for n_txt text + n_img image tokens (the unconditional one only when
+ * both), inputs uniform random on the device, one untimed forward each. */
+static int dit_bench_make(dit_bench *b, bench_run *run, const i4_tiny_dit_dims_t *dd, int64_t n_txt, int64_t n_img,
+                          int both) {
+    memset(b, 0, sizeof *b);
+    b->d.be = run->be;
+    i4_fullsize_dims d;
+    i4_fullsize_dims_real(&d);
+    d.dit = *dd;
+    char dir[PATH_MAX + 32];
+    const int64_t L = n_txt + n_img, C = dd->in_channels, F = dd->llm_features;
+    int64_t *pos = malloc(sizeof(int64_t) * (size_t)(3 * L)), *seg = malloc(sizeof(int64_t) * (size_t)L),
+            *ind = malloc(sizeof(int64_t) * (size_t)L);
+    float *host = malloc(sizeof(float) * (size_t)((n_txt > 0 ? n_txt : 1) * F > L * C ? (n_txt > 0 ? n_txt : 1) * F
+                                                                                        : L * C));
+    int rc = -1;
+    if (!pos || !seg || !ind || !host) {
+        i4_error("out of memory");
+        goto out;
+    }
+    if (i4_bench_snapshot_make(&b->snap, &d, I4_FULLSIZE_TRANSFORMER, run->o->json) != 0) goto out;
+    if (i4_dit_load(&b->m, i4_bench_snapshot_component(&b->snap, "transformer", dir, sizeof dir), run->o->prec,
+                    run->be) != 0)
+        goto out;
+    /* the sampler's layouts: text rows first, then the image grid (1 x n_img) */
+    i4_layout_conditional(n_txt, 1, n_img, pos, seg, ind);
+    if (i4_dit_run_new(b->m, pos, seg, ind, L, &b->run[0]) != 0) goto out;
+    if (both) {
+        i4_layout_unconditional(1, n_img, pos, seg, ind);
+        if (i4_dit_run_new(b->m, pos, seg, ind, n_img, &b->run[1]) != 0) goto out;
+    }
+    const int bf = run->o->prec == I4_PRECISION_BF16;
+    i4_fill_uniform(host, L * C, 1.0f, SEED + 3, bf);
+    if (dev_buf(&b->d, host, sizeof(float) * (size_t)(L * C), &b->x) != 0 ||
+        dev_buf(&b->d, NULL, sizeof(float) * (size_t)(L * C), &b->vel) != 0)
+        goto out;
+    i4_fill_uniform(host, (n_txt > 0 ? n_txt : 1) * F, 1.0f, SEED + 4, bf);
+    if (dev_buf(&b->d, host, sizeof(float) * (size_t)((n_txt > 0 ? n_txt : 1) * F), &b->feat) != 0) goto out;
+    /* one forward each: the hidden state a block then works on, and warm caches */
+    if (i4_dit_run_forward(b->run[0], b->x, 0.5f, b->feat, b->vel) != 0 ||
+        (both && i4_dit_run_forward(b->run[1], b->x, 0.5f, i4_dv_none(), b->vel) != 0) || i4_be_sync(run->be) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(pos);
+    free(seg);
+    free(ind);
+    free(host);
+    if (rc != 0) fprintf(stderr, "bench: %s\n", i4_last_error());
+    return rc;
+}
+
+typedef struct {
+    dit_bench *b;
+    int which;
+    i4_backend *be;
+} dit_ctx;
+
+static void block_fn(void *c) {
+    dit_ctx *d = c;
+    i4_dit_run_block(d->b->run[d->which], 0);
+    i4_be_sync(d->be);
+}
+
+static void rest_fn(void *c) {
+    dit_ctx *d = c;
+    i4_dit_run_rest(d->b->run[d->which], d->b->x, 0.5f, d->which ? i4_dv_none() : d->b->feat, d->b->vel);
+    i4_be_sync(d->be);
+}
+
+static void dit_shape_json(i4_bench_result *r, const i4_tiny_dit_dims_t *d, int64_t n_txt, int64_t n_img) {
     shape_int(r, "tokens", n_txt + n_img);
     shape_int(r, "text_tokens", n_txt);
     shape_int(r, "image_tokens", n_img);
-    shape_int(r, "dim", s->dim);
-    shape_int(r, "heads", s->heads);
-    shape_int(r, "head_dim", s->dim / s->heads);
-    shape_int(r, "ffn", s->ffn);
+    shape_int(r, "dim", d->dim);
+    shape_int(r, "heads", d->dim / d->head_dim);
+    shape_int(r, "head_dim", d->head_dim);
+    shape_int(r, "ffn", d->ffn_dim);
     json_object_set_new(r->shape, "weights", json_string("fp8"));
 }
 
-/* Times one block of b over its current tokens and reports it; t gets the timing. */
-static int time_block(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img,
-                      i4_bench_timing *t, double *flops) {
+/* Times block 0 of run `which` and reports it; t gets the timing. */
+static int time_block(bench_run *run, dit_bench *b, int which, const i4_tiny_dit_dims_t *d, int64_t n_txt,
+                      int64_t n_img, i4_bench_timing *t, double *flops) {
     i4_bench_result r;
-    if (measure(run, &r, "dit-block", block_fn, b) != 0) return 1;
-    r.flops = i4_bench_dit_block_flops(s, n_txt + n_img);
-    dit_shape_json(&r, s, n_txt, n_img);
+    dit_ctx c = {b, which, run->be};
+    if (measure(run, &r, "dit-block", block_fn, &c) != 0) return 1;
+    r.flops = i4_bench_dit_block_flops(d, n_txt + n_img);
+    dit_shape_json(&r, d, n_txt, n_img);
     snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld (text %lld) D=%lld I=%lld", (long long)(n_txt + n_img),
-             (long long)n_txt, (long long)s->dim, (long long)s->ffn);
+             (long long)n_txt, (long long)d->dim, (long long)d->ffn_dim);
     *t = r.t;
     *flops = r.flops;
     report(run, &r);
@@ -629,28 +764,29 @@ static int time_block(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape 
 
 static int bench_block(bench_run *run) {
     const bench_opts *o = run->o;
-    const i4_bench_dit_shape s = dit_shape(o);
+    const i4_tiny_dit_dims_t d = dit_dims(o);
     const int64_t n_txt = o->text_tokens, n_img = o->tokens - o->text_tokens;
-    if (!fits_memory("dit-block", i4_bench_dit_bytes(&s, n_txt, n_img, 0))) return 2;
-    i4_bench_dit *b;
-    if (i4_bench_dit_create(&b, &s, n_txt, n_img, 0, o->prec, SEED) != 0) {
-        fprintf(stderr, "bench: %s\n", i4_last_error());
+    if (!fits_memory("dit-block", dit_bytes(&d, n_txt, n_img, 1))) return 2;
+    dit_bench b;
+    if (dit_bench_make(&b, run, &d, n_txt, n_img, 0) != 0) {
+        dit_bench_free(&b);
         return 1;
     }
     i4_bench_timing t;
     double flops;
-    int rc = time_block(run, b, &s, n_txt, n_img, &t, &flops);
-    i4_bench_dit_free(b);
+    int rc = time_block(run, &b, 0, &d, n_txt, n_img, &t, &flops);
+    dit_bench_free(&b);
     return rc;
 }
 
-static int time_rest(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *s, int64_t n_txt, int64_t n_img,
-                     i4_bench_timing *t, double *flops) {
+static int time_rest(bench_run *run, dit_bench *b, int which, const i4_tiny_dit_dims_t *d, int64_t n_txt,
+                     int64_t n_img, i4_bench_timing *t, double *flops) {
     i4_bench_result r;
-    if (measure(run, &r, "dit-rest", rest_fn, b) != 0) return 1;
-    r.flops = i4_bench_dit_rest_flops(s, n_txt, n_img);
-    dit_shape_json(&r, s, n_txt, n_img);
-    shape_int(&r, "llm_features", s->llm_features);
+    dit_ctx c = {b, which, run->be};
+    if (measure(run, &r, "dit-rest", rest_fn, &c) != 0) return 1;
+    r.flops = i4_bench_dit_rest_flops(d, n_txt, n_img);
+    dit_shape_json(&r, d, n_txt, n_img);
+    shape_int(&r, "llm_features", d->llm_features);
     snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld (text %lld) outside blocks", (long long)(n_txt + n_img),
              (long long)n_txt);
     *t = r.t;
@@ -661,12 +797,12 @@ static int time_rest(bench_run *run, i4_bench_dit *b, const i4_bench_dit_shape *
 
 static int bench_step(bench_run *run) {
     const bench_opts *o = run->o;
-    const i4_bench_dit_shape s = dit_shape(o);
+    const i4_tiny_dit_dims_t d = dit_dims(o);
     const int64_t g = o->resolution / 16, n_img = g * g, n_txt = o->text_tokens;
-    if (!fits_memory("step", i4_bench_dit_bytes(&s, n_txt, n_img, 1))) return 2;
-    i4_bench_dit *b;
-    if (i4_bench_dit_create(&b, &s, n_txt, n_img, 1, o->prec, SEED) != 0) {
-        fprintf(stderr, "bench: %s\n", i4_last_error());
+    if (!fits_memory("step", dit_bytes(&d, n_txt, n_img, 2))) return 2;
+    dit_bench b;
+    if (dit_bench_make(&b, run, &d, n_txt, n_img, 1) != 0) {
+        dit_bench_free(&b);
         return 1;
     }
     /* [0] conditional (text + image tokens), [1] unconditional (image tokens only) */
@@ -675,11 +811,10 @@ static int bench_step(bench_run *run) {
     int rc = 0;
     for (int u = 0; u < 2 && rc == 0; u++) {
         const int64_t nt = u ? 0 : n_txt;
-        i4_bench_dit_set_tokens(b, nt, n_img);
-        rc = time_block(run, b, &s, nt, n_img, &tb[u], &fb[u]);
-        if (rc == 0) rc = time_rest(run, b, &s, nt, n_img, &tr[u], &fr[u]);
+        rc = time_block(run, &b, u, &d, nt, n_img, &tb[u], &fb[u]);
+        if (rc == 0) rc = time_rest(run, &b, u, &d, nt, n_img, &tr[u], &fr[u]);
     }
-    i4_bench_dit_free(b);
+    dit_bench_free(&b);
     if (rc != 0) return rc;
 
     const double L = (double)o->layers;
@@ -697,8 +832,8 @@ static int bench_step(bench_run *run) {
     shape_int(&r, "text_tokens", n_txt);
     shape_int(&r, "layers", o->layers);
     shape_int(&r, "transformers", 2);
-    shape_int(&r, "dim", s.dim);
-    shape_int(&r, "ffn", s.ffn);
+    shape_int(&r, "dim", d.dim);
+    shape_int(&r, "ffn", d.ffn_dim);
     json_object_set_new(r.shape, "estimate",
                         json_string("layers*(block(text+image)+block(image))+rest(text+image)+rest(image)"));
     snprintf(r.shape_text, sizeof r.shape_text, "EXTRAPOLATED %lldx%lld: 2 x (%lld x block + rest)",
@@ -709,6 +844,151 @@ static int bench_step(bench_run *run) {
                "# extrapolation from the parts measured above, not a measured step (foreign s: their sum).\n",
                (long long)o->layers, (long long)(n_txt + n_img), (long long)n_img);
     return 0;
+}
+
+/* ------------------------------------------------------------ text-encoder */
+
+#define TE_MEASURED_LAYERS 2
+#define TE_BENCH_VOCAB 4096 /* the lookup table's size does not change the work: a small one is written */
+
+typedef struct {
+    i4_qwen3 *m;
+    const int64_t *ids;
+    int64_t n;
+    float *features;
+    int failed;
+} te_ctx;
+
+static void te_fn(void *c) {
+    te_ctx *t = c;
+    if (i4_qwen3_encode(t->m, t->ids, t->n, t->features) != 0) t->failed = 1;
+}
+
+static int bench_text_encoder(bench_run *run) {
+    const bench_opts *o = run->o;
+    i4_fullsize_dims d;
+    i4_fullsize_dims_real(&d);
+    const int full_layers = (int)d.te.n_layers; /* 36: the last feature tap is layer 35 */
+    d.te.n_layers = TE_MEASURED_LAYERS;
+    d.te.vocab = TE_BENCH_VOCAB;
+    const int64_t n = o->tokens, H = d.te.hidden;
+    i4_bench_snapshot snap;
+    i4_qwen3 *m = NULL;
+    int64_t *ids = malloc(sizeof *ids * (size_t)n);
+    float *feat = NULL;
+    int rc = 1;
+    char dir[PATH_MAX + 32];
+    if (!ids) goto out;
+    for (int64_t i = 0; i < n; i++) ids[i] = (i * 7919) % TE_BENCH_VOCAB;
+    if (i4_bench_snapshot_make(&snap, &d, I4_FULLSIZE_TEXT_ENCODER, o->json) != 0 ||
+        i4_qwen3_load_partial(&m, i4_bench_snapshot_component(&snap, "text_encoder", dir, sizeof dir), o->prec,
+                              run->be) != 0) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        goto out;
+    }
+    feat = malloc(sizeof *feat * (size_t)(n * H * (i4_qwen3_config_get(m)->n_taps > 0 ? i4_qwen3_config_get(m)->n_taps : 1)));
+    if (!feat) goto out;
+    te_ctx c = {m, ids, n, feat, 0};
+    i4_bench_result r;
+    if (measure(run, &r, "text-encoder-layers", te_fn, &c) != 0) goto out;
+    if (c.failed) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        json_decref(r.shape);
+        goto out;
+    }
+    const double layer_flops = i4_bench_te_layer_flops(&d.te, n);
+    r.flops = TE_MEASURED_LAYERS * layer_flops;
+    shape_int(&r, "tokens", n);
+    shape_int(&r, "layers", TE_MEASURED_LAYERS);
+    shape_int(&r, "hidden", H);
+    snprintf(r.shape_text, sizeof r.shape_text, "tokens=%lld, %d of %d layers", (long long)n, TE_MEASURED_LAYERS,
+             full_layers);
+    const i4_bench_timing t = r.t;
+    report(run, &r);
+
+    /* The encoder the pipeline runs: 36 layers (embedding rows and the tap
+     * copies are per-token work, measured above with the two layers). */
+    i4_bench_result e;
+    result_init(&e, run, "text-encoder");
+    e.extrapolated = 1;
+    const double k = (double)full_layers / TE_MEASURED_LAYERS;
+    e.t.min = k * t.min;
+    e.t.median = k * t.median;
+    e.t.foreign = t.foreign >= 0 ? k * t.foreign : -1;
+    e.flops = full_layers * layer_flops;
+    shape_int(&e, "tokens", n);
+    shape_int(&e, "layers", full_layers);
+    shape_int(&e, "hidden", H);
+    snprintf(e.shape_text, sizeof e.shape_text, "EXTRAPOLATED tokens=%lld, %d layers", (long long)n, full_layers);
+    report(run, &e);
+    rc = 0;
+out:
+    free(ids);
+    free(feat);
+    i4_qwen3_free(m);
+    i4_bench_snapshot_remove(&snap);
+    return rc;
+}
+
+/* ------------------------------------------------------------ vae-decode */
+
+typedef struct {
+    i4_vae *m;
+    const float *lat;
+    int64_t g;
+    float *image;
+    int failed;
+} vae_ctx;
+
+static void vae_fn(void *c) {
+    vae_ctx *v = c;
+    if (i4_vae_decode_tokens(v->m, v->lat, v->g, v->g, v->image) != 0) v->failed = 1;
+}
+
+static int bench_vae(bench_run *run) {
+    const bench_opts *o = run->o;
+    i4_fullsize_dims d;
+    i4_fullsize_dims_real(&d);
+    const int64_t g = o->resolution / 16, R = o->resolution;
+    /* three activation slots of up to 128 channels at R x R, the image, the attention scratch */
+    if (!fits_memory("vae-decode", 4.0 * (3.0 * 128 * R * R + 3.0 * R * R) + 4.0 * 4 * 512 * (R / 8.0) * (R / 8.0)))
+        return 2;
+    i4_bench_snapshot snap;
+    i4_vae *m = NULL;
+    float *lat = malloc(sizeof *lat * (size_t)(g * g * 128)), *image = malloc(sizeof *image * (size_t)(3 * R * R));
+    int rc = 1;
+    char dir[PATH_MAX + 32];
+    if (!lat || !image) {
+        fprintf(stderr, "bench: out of memory\n");
+        goto out;
+    }
+    i4_fill_uniform(lat, g * g * 128, 1.0f, SEED + 5, 0);
+    if (i4_bench_snapshot_make(&snap, &d, I4_FULLSIZE_VAE, o->json) != 0 ||
+        i4_vae_load(&m, i4_bench_snapshot_component(&snap, "vae", dir, sizeof dir), o->prec, run->be) != 0) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        goto out;
+    }
+    vae_ctx c = {m, lat, g, image, 0};
+    i4_bench_result r;
+    if (measure(run, &r, "vae-decode", vae_fn, &c) != 0) goto out;
+    if (c.failed) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        json_decref(r.shape);
+        goto out;
+    }
+    r.flops = i4_vae_decode_flops(m, g, g);
+    shape_int(&r, "resolution", R);
+    shape_int(&r, "tokens", g * g);
+    snprintf(r.shape_text, sizeof r.shape_text, "%lldx%lld (%lldx%lld tokens)", (long long)R, (long long)R,
+             (long long)g, (long long)g);
+    report(run, &r);
+    rc = 0;
+out:
+    free(lat);
+    free(image);
+    i4_vae_free(m);
+    i4_bench_snapshot_remove(&snap);
+    return rc;
 }
 
 /* ------------------------------------------------------------ main */
@@ -773,6 +1053,8 @@ int i4_cmd_bench(int argc, char **argv) {
     case OP_ATTENTION: rc = bench_attention(&run); break;
     case OP_CONV: rc = bench_conv(&run); break;
     case OP_BLOCK: rc = bench_block(&run); break;
+    case OP_TE: rc = bench_text_encoder(&run); break;
+    case OP_VAE: rc = bench_vae(&run); break;
     default: rc = bench_step(&run); break;
     }
     i4_backend_destroy(run.be);

@@ -374,6 +374,31 @@ void i4_vae_image_size(const i4_vae *m, int64_t gh, int64_t gw, int64_t *height,
     *width = gw * m->pw * f;
 }
 
+/* Multiply-adds x 2 of one decode (convolutions, the attention's Linears
+ * and its score and value products), for `ideogram4 bench vae-decode`. */
+static double conv_flops(const i4_dconv *c, double hw) {
+    return 2.0 * (double)c->c_out * (double)c->c_in * (double)(c->k * c->k) * hw;
+}
+
+static double resnet_flops(const resnet *r, double hw) {
+    return conv_flops(&r->c1, hw) + conv_flops(&r->c2, hw) + (r->has_sc ? conv_flops(&r->sc, hw) : 0.0);
+}
+
+double i4_vae_decode_flops(const i4_vae *m, int64_t gh, int64_t gw) {
+    double hw = (double)(gh * m->ph * gw * m->pw), C = (double)m->att.gn.c;
+    double f = conv_flops(&m->post_quant, hw) + conv_flops(&m->conv_in, hw) + resnet_flops(&m->mid0, hw) +
+               resnet_flops(&m->mid1, hw) + 4.0 * 2.0 * hw * C * C + 4.0 * hw * hw * C;
+    for (int j = 0; j < m->n_blocks; j++) {
+        const upblock *u = &m->up[j];
+        for (int r = 0; r < u->n_res; r++) f += resnet_flops(&u->res[r], hw);
+        if (u->has_up) {
+            hw *= 4.0;
+            f += conv_flops(&u->up, hw);
+        }
+    }
+    return f + conv_flops(&m->conv_out, hw);
+}
+
 /* ----------------------------------------------------------------- forward */
 
 /* The decode's device buffers: three activation slots, the attention scratch,

@@ -26,6 +26,9 @@ int64_t i4_vae_token_channels(const i4_vae *m);
 int i4_vae_decode_tokens(const i4_vae *m, const float *latents, int64_t gh, int64_t gw, float *image);
 
 /* Image size (pixels) the decoder produces for a gh x gw token grid. */
+/* Flops (2 x multiply-adds) of one decode of a gh x gw token grid. */
+double i4_vae_decode_flops(const i4_vae *m, int64_t gh, int64_t gw);
+
 void i4_vae_image_size(const i4_vae *m, int64_t gh, int64_t gw, int64_t *height, int64_t *width);
 
 /* Number of channels whose checkpoint bn.running_mean / bn.running_var

@@ -65,6 +65,17 @@ check "step: 2 blocks + 2 rests + the extrapolated step" \
 check "step is labelled as an extrapolation" \
   jq -e -s '(map(select(.op == "step")) | length == 1 and .[0].extrapolated == true)
             and (map(select(.op != "step")) | all(has("extrapolated") | not))' "$tmp/step.json" >/dev/null
+mkdir -p "$tmp/bt"
+export TMPDIR="$tmp/bt"
+check "text-encoder: two full-width layers measured, 36 extrapolated" \
+  run_json te 2 text-encoder-layers,text-encoder text-encoder --tokens 8 "${FAST[@]}"
+check "text-encoder extrapolation is 18x the two layers" \
+  jq -e -s '(.[0].op == "text-encoder-layers") and (.[1].extrapolated == true)
+            and ((.[1].seconds_min / .[0].seconds_min - 18) | fabs < 1e-3)' "$tmp/te.json"
+check "vae-decode: the full-size decoder at 64x64" run_json vae 1 vae-decode vae-decode --resolution 64 "${FAST[@]}"
+check "vae-decode image size in JSON" jq -e '.shape.resolution == 64 and .shape.tokens == 16' "$tmp/vae.json"
+check "the random weights are removed afterwards" bash -c "[ -z \"\$(ls -A '$tmp/bt')\" ]"
+unset TMPDIR
 check "--backend auto runs on cpu" \
   bash -c "'$BIN' bench linear --m 2 --k 8 --n 8 --backend auto ${FAST[*]} | jq -e '.backend == \"cpu\"' >/dev/null"
 check "human output: header and one aligned row with % of peak" \
