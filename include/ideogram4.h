@@ -114,6 +114,10 @@ typedef struct {
     int steps;
     int64_t text_tokens;
     double seconds_encode, seconds_sample, seconds_decode;
+    /* Peak resident memory of each phase in MB (-1 when the OS cannot tell):
+     * the text encoder's weights are only mapped while encoding, the
+     * transformers' while sampling. */
+    double peak_mb_encode, peak_mb_sample, peak_mb_decode;
 } i4_result;
 
 /* Returns 0, -1 (error) or I4_ERR_CANCELLED. */

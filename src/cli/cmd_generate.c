@@ -169,6 +169,10 @@ static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak_mb = (double)ru.ru_maxrss / 1024.0;
+    /* the phase peaks reset the kernel's high-water mark: the run's peak is the largest of them */
+    if (res->peak_mb_encode > peak_mb) peak_mb = res->peak_mb_encode;
+    if (res->peak_mb_sample > peak_mb) peak_mb = res->peak_mb_sample;
+    if (res->peak_mb_decode > peak_mb) peak_mb = res->peak_mb_decode;
     fprintf(stderr, "times: load %.2f s, text encoding %.2f s, sampling %.2f s, decoding %.2f s; peak memory %.0f MB\n",
             b->t_load, res->seconds_encode, res->seconds_sample, res->seconds_decode, peak_mb);
     /* What the backend held for buffers at most: device memory on a GPU (the
@@ -178,6 +182,9 @@ static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
     i4_pipeline_device_memory(b->pipe, &dev_now, &dev_peak, &dev_where);
     const double dev_peak_mb = (double)dev_peak / (1 << 20);
     fprintf(stderr, "peak device memory %.1f MB (%s)\n", dev_peak_mb, dev_where);
+    if (res->peak_mb_sample >= 0)
+        fprintf(stderr, "peak memory by phase: text encoding %.0f MB, sampling %.0f MB, decoding %.0f MB\n",
+                res->peak_mb_encode, res->peak_mb_sample, res->peak_mb_decode);
 
     /* The sidecar: the parameters the image carries, then this run's facts. */
     i4_gen_meta gm = {
@@ -207,6 +214,13 @@ static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
     json_object_set_new(meta, "timings_seconds", timings);
     json_object_set_new(meta, "peak_memory_mb", json_real(round(peak_mb)));
     json_object_set_new(meta, "peak_device_memory_mb", json_real(round(dev_peak_mb * 10) / 10));
+    if (res->peak_mb_sample >= 0) {
+        json_t *ph = json_object();
+        json_object_set_new(ph, "text_encoding", json_real(round(res->peak_mb_encode)));
+        json_object_set_new(ph, "sampling", json_real(round(res->peak_mb_sample)));
+        json_object_set_new(ph, "decoding", json_real(round(res->peak_mb_decode)));
+        json_object_set_new(meta, "peak_memory_mb_by_phase", ph);
+    }
     json_object_set_new(meta, "output", json_string(out_path));
     json_object_set_new(meta, "device", json_string(i4_pipeline_backend(b->pipe)));
     json_object_set_new(meta, "text_tokens", json_integer(res->text_tokens));

@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/io.h"
+#include "base/memstat.h"
 #include "ideogram4.h"
 #include "model/dit.h"
 #include "model/lora.h"
@@ -285,8 +286,9 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
 
     if (progress && progress(user, I4_PHASE_ENCODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
     double t0 = i4_now_seconds();
+    i4_rss_peak_reset();
     if (encode_text(p, gp->prompt, &feat, &n_text) != 0) { rc = -1; goto done; }
-    double t_encode = i4_now_seconds() - t0;
+    double t_encode = i4_now_seconds() - t0, peak_encode = i4_rss_peak_mb();
     z = malloc(sizeof(float) * (size_t)(n_img * C));
     image = malloc(sizeof(float) * 3 * (size_t)gp->width * (size_t)gp->height);
     if (!z || !image) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
@@ -299,10 +301,12 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
             i4_noise(seed, z, n_img * C);
         }
         if (progress && progress(user, I4_PHASE_SAMPLE, 0, steps)) { rc = I4_ERR_CANCELLED; goto done; }
+        i4_rss_peak_reset();
         step_relay relay = {progress, user};
         rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
         if (rc != 0) goto done;
-        double t2 = i4_now_seconds();
+        double t2 = i4_now_seconds(), peak_sample = i4_rss_peak_mb();
+        i4_rss_peak_reset();
         if (gp->latents_path && save_latents(gp->latents_path, z, n_img, C) != 0) { rc = -1; goto done; }
         if (progress && progress(user, I4_PHASE_DECODE, 0, 1)) { rc = I4_ERR_CANCELLED; goto done; }
         res.rgb = malloc((size_t)gp->width * (size_t)gp->height * 3);
@@ -317,6 +321,9 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
         res.seconds_encode = t_encode; /* shared by the batch */
         res.seconds_sample = t2 - t1;
         res.seconds_decode = t3 - t2;
+        res.peak_mb_encode = peak_encode; /* shared by the batch */
+        res.peak_mb_sample = peak_sample;
+        res.peak_mb_decode = i4_rss_peak_mb();
         int stop = on_image ? on_image(user, i, seed, &res) : 0;
         i4_result_free(&res);
         res.rgb = NULL;
