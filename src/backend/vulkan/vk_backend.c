@@ -774,6 +774,14 @@ static const char *vk_kernels(i4_backend *be) { return V(be)->props.deviceName; 
 
 size_t i4_vulkan_max_binding(i4_backend *be) { return V(be)->max_range; }
 
+void i4_vulkan_stats_get(i4_backend *be, i4_vulkan_stats *st) {
+    vkb *b = V(be);
+    st->dispatches = b->n_dispatches;
+    st->barriers = b->n_barriers;
+    st->recorded = b->n_recorded;
+    st->replayed = b->n_replayed;
+}
+
 static void vk_memory(i4_backend *be, i4_be_memory *m) {
     vkb *b = V(be);
     m->now = b->mem_now;
