@@ -686,3 +686,32 @@ I4_TEST(vulkan_replay_and_barriers) {
     i4_be_release(be, y);
     i4_backend_destroy(be);
 }
+
+/* ---- the cooperative-matrix GEMM */
+
+#include "backend/vulkan/vk_coop.h"
+#include "tensor/dtype.h"
+
+/* Picked iff the device reports the extension with a 16x16x16 f16/f16/f32
+ * subgroup shape and the shader was built; only in bf16 mode, FP8/F16 weights. */
+I4_TEST(vulkan_coop_selection) {
+    const i4_vk_coop_shape good = {16, 16, 16, I4_VK_COMP_F16, I4_VK_COMP_F16, I4_VK_COMP_F32, I4_VK_COMP_F32,
+                                   I4_VK_SCOPE_SUBGROUP};
+    i4_vk_coop_shape other[3] = {good, good, good};
+    other[0].m = 8;                      /* another size */
+    other[1].c_type = I4_VK_COMP_F16;    /* f16 accumulation */
+    other[2].scope = 2;                  /* workgroup scope */
+    CHECK(i4_vk_coop_usable(1, 1, &good, 1) == 1);
+    CHECK(i4_vk_coop_usable(0, 1, &good, 1) == 0); /* no extension */
+    CHECK(i4_vk_coop_usable(1, 0, &good, 1) == 0); /* shader not built */
+    CHECK(i4_vk_coop_usable(1, 1, other, 3) == 0);
+    CHECK(i4_vk_coop_usable(1, 1, NULL, 0) == 0);
+    i4_vk_coop_shape mixed[4] = {other[0], other[1], good, other[2]};
+    CHECK(i4_vk_coop_usable(1, 1, mixed, 4) == 1);
+    CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_F8_E4M3) == 1);
+    CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_F16) == 1);
+    CHECK(i4_vk_coop_for_linear(1, 0, I4_DT_F8_E4M3) == 0); /* f32 mode stays exact */
+    CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_BF16) == 0);
+    CHECK(i4_vk_coop_for_linear(0, 1, I4_DT_F8_E4M3) == 0);
+}
+

@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <vulkan/vulkan.h>
 
+#include "backend/vulkan/vk_coop.h"
 #include "backend/vulkan/vk_shaders.h"
 #include "base/error.h"
 
@@ -124,6 +125,10 @@ typedef struct {
     vk_rec rec[N_REC];
     uint64_t tick;
     uint64_t n_replayed, n_recorded, n_barriers, n_dispatches;
+    /* Linears in bf16 mode on cooperative matrices (vk_coop.h): 1 the coop
+     * shader, 2 its emulation (IDEOGRAM4_VULKAN_COOPMAT=emulate: the same
+     * tiles as plain loops, for the tests on devices without the extension). */
+    int coop;
     i4_buf *staging;
     void *staging_map;
     i4_buf *dummy; /* bound where an op has no buffer */
@@ -1008,7 +1013,10 @@ static void vk_linear(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t xs, 
     }
     EXTENTS(b, span(n, xs, W->in), span(n, ys, W->out), (size_t)(W->out * W->in) * i4_dtype_size(W->dtype),
             (size_t)(W->scale_per_tensor ? 1 : W->out) * 4, (size_t)W->out * i4_dtype_size(W->bias_dtype));
-    dispatch(b, "linear", ARGS(x, y, W->w, W->dtype == I4_DT_F8_E4M3 ? W->scale : NONE, W->bias), &pc, sizeof pc, gx,
+    const char *shader = "linear";
+    if (i4_vk_coop_for_linear(b->coop != 0, p == I4_PRECISION_BF16, W->dtype))
+        shader = b->coop == 2 ? "linear_coop_emu" : "linear_coop";
+    dispatch(b, shader, ARGS(x, y, W->w, W->dtype == I4_DT_F8_E4M3 ? W->scale : NONE, W->bias), &pc, sizeof pc, gx,
              gy, 1);
 }
 
@@ -1344,6 +1352,11 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
     }
     vkGetPhysicalDeviceMemoryProperties(b->pdev, &b->memp);
     device_capacity(b);
+    /* The real coop path needs the device query and feature enabling of
+     * VK_KHR_cooperative_matrix (not yet: see vk_coop.h); its emulation runs
+     * anywhere, on request. */
+    const char *cm = getenv("IDEOGRAM4_VULKAN_COOPMAT");
+    if (cm && !strcmp(cm, "emulate")) b->coop = 2;
     if (setup_device(b) != 0 || probe_fma(b) != 0) {
         vk_destroy(&b->base);
         return -1;
