@@ -169,6 +169,12 @@ typedef struct {
                            int64_t ae, i4_dv scale, i4_dv shift);
     /* Guided Euler step: z[e] += (g*vc[e] + (1-g)*vu[e]) * dt, in that f32 order */
     void (*guidance_step)(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64_t n, float g, float dt);
+    /* The `bytes` at v hold nothing needed any more: the backend may give
+     * their memory back until they are written again (CPU: the whole pages
+     * inside are returned to the OS; a GPU may do nothing). Contents after
+     * it are undefined. Keeps a workspace's resident size at what its live
+     * buffers need when a large slot is idle between stages. */
+    void (*discard)(i4_backend *be, i4_dv v, size_t bytes);
 } i4_backend_ops;
 
 struct i4_backend {

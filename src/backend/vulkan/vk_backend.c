@@ -639,6 +639,13 @@ static void vk_fill(i4_backend *be, i4_dv x, int64_t n, float value) {
 static void vk_act(i4_backend *be, i4_act_kind kind, i4_dv x, int64_t n, i4_precision p) {
     ew(V(be), kind == I4_ACT_SILU ? EW_SILU : EW_TANH, x, NONE, NONE, NONE, n, 1, 0, 0, 0, p);
 }
+/* Device memory stays allocated: nothing to give back between stages. */
+static void vk_discard(i4_backend *be, i4_dv v, size_t bytes) {
+    (void)be;
+    (void)v;
+    (void)bytes;
+}
+
 static void vk_guidance_step(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64_t n, float g, float dt) {
     ew(V(be), EW_GUIDE, z, vc, vu, NONE, n, 1, 0, g, dt, I4_PRECISION_F32);
 }
@@ -901,6 +908,7 @@ static const i4_backend_ops vk_ops = {
     .fill = vk_fill,
     .unpack_latents = vk_unpack_latents,
     .guidance_step = vk_guidance_step,
+    .discard = vk_discard,
 };
 
 /* ---- instance, devices */
