@@ -14,7 +14,8 @@
 // "evil" lists a file named "../../escape.txt". Unknown repositories answer 404
 // (X-Error-Code: RepoNotFound), unknown revisions 404 (RevisionNotFound).
 // Modes, set by POST /_ctl/MODE: "cut" — the next CDN transfer stops halfway
-// (once); "corrupt" — CDN bytes come back with one byte changed; "reset".
+// (once); "corrupt" — CDN bytes come back with one byte changed; "slow" — CDN
+// bytes trickle at about 640 KB/s; "reset".
 // Every request is logged to LOG as "METHOD URL auth=<Authorization|-> range=<Range|->".
 import http from 'node:http';
 import fs from 'node:fs';
@@ -26,6 +27,7 @@ const logFile = process.argv[3];
 const GOOD_TOKEN = 'hf_good_token';
 let cutNext = false;
 let corrupt = false;
+let slow = false;
 const blobs = new Map(); // sha256 -> absolute file path
 
 function walk(dir, base = '') {
@@ -77,7 +79,8 @@ const server = http.createServer((req, res) => {
   if (req.method === 'POST' && parts[0] === '_ctl') {
     if (parts[1] === 'cut') cutNext = true;
     else if (parts[1] === 'corrupt') corrupt = true;
-    else { cutNext = false; corrupt = false; }
+    else if (parts[1] === 'slow') slow = true;
+    else { cutNext = false; corrupt = false; slow = false; }
     return json(res, 200, { ok: true });
   }
   if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision' && req.method === 'GET') {
@@ -138,6 +141,17 @@ const server = http.createServer((req, res) => {
       cutNext = false;
       res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket.destroy(), 50));
       return;
+    }
+    if (slow) {
+      let off = 0;
+      const step = () => {
+        if (res.destroyed) return;
+        if (off >= body.length) return res.end();
+        res.write(body.subarray(off, off + (64 << 10)));
+        off += 64 << 10;
+        setTimeout(step, 100);
+      };
+      return step();
     }
     return res.end(body);
   }

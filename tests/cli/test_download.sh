@@ -31,6 +31,7 @@ cp tests/vectors/lora/kohya.safetensors "$R/tsolful/zjourney-Ideogram-4-Fantasy-
 
 LOG=$tmp/hub.log
 : >"$LOG"
+: >"$tmp/hub.out"
 node tests/cli/fake_hub.mjs "$R" "$LOG" >"$tmp/hub.out" 2>&1 &
 hub=$!
 for _ in $(seq 1 100); do grep -q '^port ' "$tmp/hub.out" && break; sleep 0.1; done
@@ -172,6 +173,28 @@ check "... downloads both files" jqt '.msg == "Download complete." and ([.files[
 expect "a downloaded preset LoRA applies" POST /api/lora/apply '{"name":"Realism_Engine_V1.safetensors","strength":0.6}' 200 '"task_id"'
 poll_lora "$(task_id)" >"$tmp/body"
 check "... and the merge succeeds" jqt '.result.ok == true' "$tmp/body"
+
+# ---- a slow download: generation goes on meanwhile; cancel; stop while downloading
+rm -f "$HF_HUB_CACHE/$REPO_DIR/blobs/$VAE_SHA"   # the loaded VAE stays mapped
+curl -s -X POST "$H/_ctl/slow" >/dev/null
+expect "a second model download starts" POST /api/model/download "" 200 '"Download started."'
+tid=$(task_id)
+CAP='{"high_level_description":"a red square"}'
+expect "a generation while the download runs" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
+poll_done "$(task_id)" >"$tmp/body"
+check "... finishes before the download does" bash -c "jq -e '.status == \"done\"' '$tmp/body' >/dev/null && curl -s '$B/api/model/download/$tid' | jq -e '.state == \"running\" and .bytes_done < .bytes_total' >/dev/null"
+expect "a second POST joins the running download" POST /api/model/download "" 200 "\"task_id\":\"$tid\""
+expect "cancel the download" POST "/api/model/download/$tid/cancel" "" 200 '"ok":true'
+poll_dl "/api/model/download/$tid" >"$tmp/body"
+check "... it ends cancelled" jqt '.status == "cancelled" and (.msg | startswith("Cancelled"))' "$tmp/body"
+check "... keeping the partial file to resume" bash -c "ls '$HF_HUB_CACHE/$REPO_DIR/blobs/' | grep -q '\.incomplete$'"
+expect "cancel a finished download: 409" POST "/api/model/download/$tid/cancel" "" 409 'already finished'
+expect "another download starts" POST /api/model/download "" 200 '"Download started."'
+t0=$(date +%s.%N)
+stop_server
+check "stopping the server during a download is prompt" bash -c "awk 'BEGIN{exit !($(date +%s.%N) - $t0 < 5)}'"
+curl -s -X POST "$H/_ctl/reset" >/dev/null
+must_start "the server starts again" "$tmp/s"
 expect "an unknown LoRA download task" GET /api/lora/download/0123abcd "" 200 'Task not found.'
 expect "health afterwards" GET /api/health "" 200 '"ok":true'
 stop_server
