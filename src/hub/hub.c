@@ -249,18 +249,22 @@ static int http_open(http *x, const hub_env *e, const char *url, int follow) {
     curl_easy_setopt(x->c, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(x->c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(x->c, CURLOPT_HEADERDATA, &x->h);
-    if (e->token[0]) {
+    /* sizes and hashes are of the stored bytes: no content coding */
+    x->headers = curl_slist_append(NULL, "Accept-Encoding: identity");
+    if (x->headers && e->token[0]) {
         /* libcurl sends a custom Authorization header only to the host of
          * the first URL, never to the CDN a redirect leads to. */
         char auth[1100];
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", e->token);
-        x->headers = curl_slist_append(NULL, auth);
-        if (!x->headers) {
-            curl_easy_cleanup(x->c);
-            return i4_error("out of memory");
-        }
-        curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, x->headers);
+        struct curl_slist *more = curl_slist_append(x->headers, auth);
+        if (!more) curl_slist_free_all(x->headers);
+        x->headers = more;
     }
+    if (!x->headers) {
+        curl_easy_cleanup(x->c);
+        return i4_error("out of memory");
+    }
+    curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, x->headers);
     return 0;
 }
 

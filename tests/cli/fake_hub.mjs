@@ -15,7 +15,7 @@
 // (X-Error-Code: RepoNotFound), unknown revisions 404 (RevisionNotFound).
 // Modes, set by POST /_ctl/MODE: "cut" — the next CDN transfer stops halfway
 // (once); "corrupt" — CDN bytes come back with one byte changed; "slow" — CDN
-// bytes trickle at about 640 KB/s; "reset".
+// bytes trickle at 80 KB/s; "reset".
 // Every request is logged to LOG as "METHOD URL auth=<Authorization|-> range=<Range|->".
 import http from 'node:http';
 import fs from 'node:fs';
@@ -147,9 +147,9 @@ const server = http.createServer((req, res) => {
       const step = () => {
         if (res.destroyed) return;
         if (off >= body.length) return res.end();
-        res.write(body.subarray(off, off + (64 << 10)));
-        off += 64 << 10;
-        setTimeout(step, 100);
+        res.write(body.subarray(off, off + (16 << 10)));
+        off += 16 << 10;
+        setTimeout(step, 200);
       };
       return step();
     }

@@ -182,7 +182,7 @@ tid=$(task_id)
 CAP='{"high_level_description":"a red square"}'
 expect "a generation while the download runs" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
 poll_done "$(task_id)" >"$tmp/body"
-check "... finishes before the download does" bash -c "jq -e '.status == \"done\"' '$tmp/body' >/dev/null && curl -s '$B/api/model/download/$tid' | jq -e '.state == \"running\" and .bytes_done < .bytes_total' >/dev/null"
+check "... finishes while the download still runs (not queued behind it)" bash -c "jq -e '.status == \"done\"' '$tmp/body' >/dev/null && curl -s '$B/api/model/download/$tid' | jq -e '.state == \"running\" and .bytes_done < .bytes_total' >/dev/null"
 expect "a second POST joins the running download" POST /api/model/download "" 200 "\"task_id\":\"$tid\""
 expect "cancel the download" POST "/api/model/download/$tid/cancel" "" 200 '"ok":true'
 poll_dl "/api/model/download/$tid" >"$tmp/body"
