@@ -57,6 +57,7 @@ int i4_server_options_from_env(i4_server_options *o) {
     o->host = env("IDEOGRAM4_SERVER_HOST") ? env("IDEOGRAM4_SERVER_HOST") : "127.0.0.1";
     o->port = 8000;
     o->repo = env("IDEOGRAM4_MODEL_REPO");
+    o->revision = env("IDEOGRAM4_MODEL_REVISION");
     o->output_dir = env("IDEOGRAM4_OUTPUT_DIR") ? env("IDEOGRAM4_OUTPUT_DIR") : "server/output";
     o->db_path = env("IDEOGRAM4_DB_PATH") ? env("IDEOGRAM4_DB_PATH") : "server/data/ideogram4.db";
     o->lora_dir = env("IDEOGRAM4_LORA_DIR") ? env("IDEOGRAM4_LORA_DIR") : "models/loras";

@@ -198,6 +198,8 @@ static void model_status(srv_req *r) {
                                                       ? s->model_backend
                                                       : s->opt.backend ? s->opt.backend : "auto"));
     json_object_set_new(j, "operation", s->running ? json_string(s->running->type->kind) : json_null());
+    json_t *dl = srv_model_download_json_locked(s);
+    json_object_set_new(j, "download", dl ? dl : json_null());
     pthread_mutex_unlock(&s->lock);
     srv_json(r, 200, j);
 }
@@ -207,5 +209,6 @@ void srv_route_model(srv_req *r, const char *path) {
     if (!strcmp(path, "/model/status")) get ? model_status(r) : (void)srv_method_not_allowed(r, "GET");
     else if (!strcmp(path, "/model/load")) post ? model_load(r) : (void)srv_method_not_allowed(r, "POST");
     else if (!strcmp(path, "/model/unload")) post ? model_unload(r) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/model/download") || !strncmp(path, "/model/download/", 16)) srv_route_model_download(r, path);
     else srv_error(r, 404, "not found");
 }
