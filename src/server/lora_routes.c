@@ -394,9 +394,9 @@ static void lora_status(srv_req *r) {
     double strength = n == 1 ? json_number_value(json_object_get(json_array_get(applied, 0), "strength"))
                       : n    ? 0.0
                              : s->opt.lora_strength;
-    json_t *out = json_pack("{s:o,s:f,s:o,s:o,s:o,s:f,s:b}", "applied", label ? json_string(label) : json_null(),
+    json_t *out = json_pack("{s:o,s:f,s:o,s:o,s:o,s:f,s:b,s:s}", "applied", label ? json_string(label) : json_null(),
                             "strength", strength, "applied_loras", applied, "available", available, "invalid", invalid,
-                            "default_strength", s->opt.lora_strength, "busy", busy);
+                            "default_strength", s->opt.lora_strength, "busy", busy, "dir", s->opt.lora_dir);
     free(label);
     srv_json(r, 200, out);
 }

@@ -109,7 +109,10 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
     ref.current?.releasePointerCapture?.(e.pointerId);
     if (drag.kind === 'create') {
       const p = point(e);
-      if (!drag.moved) onChange(drag.index, formatBBox(centredBox(drag.ay, drag.ax)));
+      // A click on empty space creates a box only for an element that has none (never replaces one).
+      if (!drag.moved) {
+        if (!parseBBox(elements[drag.index]?.bbox ?? '')) onChange(drag.index, formatBBox(centredBox(drag.ay, drag.ax)));
+      }
       else {
         // Too small a drag: grow to the minimum size.
         const b = spanBox(drag.ay, drag.ax, p.y, p.x);
@@ -127,7 +130,7 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
       onChange(sel, formatBBox(moveBox(selBox, moves[e.key][0], moves[e.key][1])));
     } else if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      onChange(sel, formatBBox(centredBox(500, 500)));
+      if (!selBox) onChange(sel, formatBBox(centredBox(500, 500)));
     } else if (e.key === 'Delete' || e.key === 'Backspace') {
       e.preventDefault();
       onChange(sel, '');
@@ -141,7 +144,7 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
     <div>
       <div className="mx-auto" style={{ maxWidth: `min(100%, ${Math.round(300 * ratio)}px)` }}>
         <div ref={ref} tabIndex={0} role="application" data-testid="bbox-canvas"
-          aria-label={`Layout canvas ${width}×${height}. Selected element #${sel + 1}${selBox ? `, box ${formatBBox(selBox)}` : ', no box'}. Drag to draw a box; arrows move it (Shift: faster); Enter: centred box; Delete: clear.`}
+          aria-label={`Layout canvas ${width}×${height}. Selected element #${sel + 1}${selBox ? `, box ${formatBBox(selBox)}` : ', no box'}. Drag to draw a box; arrows move it (Shift: faster); Enter: centred box when there is none; Delete: clear.`}
           onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp} onPointerCancel={onUp} onKeyDown={onKey}
           className="relative w-full touch-none select-none overflow-hidden rounded-md border border-neutral-300 bg-neutral-50 dark:border-neutral-700 dark:bg-neutral-950"
           style={{ aspectRatio: `${width} / ${height}`, cursor: 'crosshair',
@@ -178,30 +181,49 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
   );
 }
 
-/** Four numeric fields (Top/Left/Bottom/Right) that clamp to 0-1000 and keep min <= max. */
+/** Why a typed box number is refused, or null when `next` is a usable box. */
+export function bboxFieldError(name: string, raw: string, next: BBox): string | null {
+  if (raw.trim() === '' || !Number.isFinite(Number(raw))) return `${name} must be a number from 0 to 1000.`;
+  const v = Number(raw);
+  if (v < 0 || v > 1000) return `${name} must be from 0 to 1000 (the box scale), not ${raw}.`;
+  if (next[2] - next[0] < 1) return 'Top must be less than Bottom.';
+  if (next[3] - next[1] < 1) return 'Left must be less than Right.';
+  return null;
+}
+
+/** Four numeric fields (Top/Left/Bottom/Right, 0-1000). Out-of-range or crossed values are refused at the field, not clamped. */
 export function BBoxFields({ value, onChange, idPrefix }: { value: string; onChange: (v: string) => void; idPrefix: string }) {
   const b = parseBBox(value);
   const names = ['Top', 'Left', 'Bottom', 'Right'];
+  const [typed, setTyped] = useState<{ k: number; raw: string; error: string } | null>(null);
   const set = (k: number, raw: string) => {
     const cur: BBox = b ?? [0, 0, 1000, 1000];
-    const v = clamp(Math.round(Number(raw) || 0), 0, 1000);
     const next = [...cur] as BBox;
-    next[k] = v;
-    if (k === 0 && next[0] > next[2]) next[2] = next[0];
-    if (k === 2 && next[2] < next[0]) next[0] = next[2];
-    if (k === 1 && next[1] > next[3]) next[3] = next[1];
-    if (k === 3 && next[3] < next[1]) next[1] = next[3];
+    next[k] = Math.round(Number(raw));
+    const error = bboxFieldError(names[k], raw, next);
+    if (error) {
+      setTyped({ k, raw, error });
+      return;
+    }
+    setTyped(null);
     onChange(formatBBox(next));
   };
+  const errId = `${idPrefix}-error`;
   return (
-    <div className="grid grid-cols-4 gap-1.5">
-      {names.map((n, k) => (
-        <div key={n}>
-          <label className="block text-[11px] text-neutral-500" htmlFor={`${idPrefix}-${n}`}>{n}</label>
-          <input id={`${idPrefix}-${n}`} type="number" min={0} max={1000} className="input px-1.5 py-1 text-xs"
-            value={b ? b[k] : ''} placeholder="–" onChange={(e) => set(k, e.target.value)} />
-        </div>
-      ))}
+    <div>
+      <div className="grid grid-cols-4 gap-1.5">
+        {names.map((n, k) => (
+          <div key={n}>
+            <label className="block text-[11px] text-neutral-500" htmlFor={`${idPrefix}-${n}`}>{n}</label>
+            <input id={`${idPrefix}-${n}`} type="number" min={0} max={1000} inputMode="numeric"
+              className={`input px-1.5 py-1 text-xs ${typed?.k === k ? 'input-invalid' : ''}`}
+              aria-invalid={typed?.k === k || undefined} aria-describedby={typed?.k === k ? errId : undefined}
+              value={typed?.k === k ? typed.raw : b ? b[k] : ''} placeholder="–"
+              onChange={(e) => set(k, e.target.value)} onBlur={() => setTyped(null)} />
+          </div>
+        ))}
+      </div>
+      {typed && <p id={errId} role="alert" className="field-error" data-testid="bbox-field-error">{typed.error} The box was not changed.</p>}
     </div>
   );
 }

@@ -87,6 +87,37 @@ export interface TaskStatus {
   eta_seconds?: number | null;
   error?: string;
   cancelled?: boolean;
+  /** Batches (n 1-8): the images made so far, the batch size, the image being made. */
+  images?: ImageInfo[];
+  n?: number;
+  image_index?: number;
+  prompt_id?: number | null;
+  width?: number;
+  height?: number;
+  seed?: number;
+  preset?: string;
+  generation_seconds?: number | null;
+  queue_position?: number;
+}
+
+export interface QueueEntry {
+  id: string;
+  kind?: string;
+  status: 'running' | 'queued';
+  position: number;
+  n?: number;
+  width?: number;
+  height?: number;
+  preset?: string;
+  seed?: number;
+  images_done?: number;
+}
+
+export interface QueueReply {
+  running: string | null;
+  queued: string[];
+  queue_size?: number;
+  jobs: QueueEntry[];
 }
 
 export interface PromptRow {
@@ -105,6 +136,8 @@ export interface LoraStatus {
   applied_loras?: { name: string; strength: number; format?: string }[];
   available: { name: string; format?: string; size_mb?: number }[];
   default_strength?: number;
+  /** The folder the server reads LoRA files from. */
+  dir?: string;
 }
 
 export interface LoraOperation {
@@ -151,6 +184,7 @@ export const Api = {
   verify: (caption: JsonObject) => api<{ valid: boolean; warnings: string[] }>('/api/verify', { body: { caption } }),
   generate: (body: Record<string, unknown>) => api<{ task_id: string }>('/api/generate', { body }),
   status: (id: string) => api<TaskStatus>(`/api/status/${encodeURIComponent(id)}`),
+  queue: () => api<QueueReply>('/api/queue'),
   cancel: (id: string) => api<{ ok: boolean; error?: string }>(`/api/tasks/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
   images: (params?: { prompt_id?: number; limit?: number; offset?: number }) => {
     const q = new URLSearchParams();
