@@ -16,23 +16,31 @@
 #             bash scripts/device-bench.sh run
 #           (timeout_s 540; DEVICE_BENCH_SECONDS, default 470, is the budget
 #           of the steps; DEVICE_BENCH_SKIP="golden-vulkan bench-step" skips
-#           steps by name). It installs the loaders, points the loader at the
-#           NVIDIA driver when no ICD is registered, and runs, each step with
-#           its own time limit so that one failing or slow step costs only its
-#           line:
+#           steps by name; GEN_STEPS, default 4, the generate's steps). It
+#           installs the loaders, points the loader at the NVIDIA driver when
+#           no ICD is registered, and runs, each step with its own time limit
+#           (never past the budget: the last ones are skipped when it is
+#           spent, most important first) so that one failing or slow step
+#           costs only its line:
 #             1. ideogram4 devices                          -> devices.txt
 #             2. the unit + golden tests with IDEOGRAM4_BACKEND=vulkan
 #                (test_vulkan.c: every op against the CPU) -> golden.log
-#             3. bench --backend vulkan --json: peak, linear at the real
-#                shapes (fp8, 4352 tokens: qkv, attention out, w1|w3, w2,
-#                adaLN), attention at 4096 + 256 tokens, conv3x3, dit-block,
-#                step at 1024x1024 — and text-encoder / vae-decode when this
-#                build's bench has them                      -> bench.jsonl
-#             4. generate --backend vulkan at 1024x1024 on a synthetic model
-#                (make-synthetic-model when this build has it, else the tiny
-#                model), with its sidecar (peak device memory) -> generate.log
+#             3. bench --backend vulkan --json: peak; step at 1024x1024
+#                (dit-block at 4352 and 4096 tokens, dit-rest, the step
+#                EXTRAPOLATED to 34 layers)              -> bench.jsonl
+#             4. make-tiny-model --full-size --layers 2 (real widths, ~10 GB
+#                under /tmp, only when 14 GiB are free; else the tiny model),
+#                then generate --backend vulkan at 1024x1024, GEN_STEPS steps,
+#                with its sidecar (timings, peak device memory) -> generate.log
+#             5. bench text-encoder, vae-decode, linear at the real shapes
+#                (fp8, 4352 tokens: qkv, attention out, w1|w3, w2, adaLN),
+#                attention at 4352 tokens, conv3x3     -> bench.jsonl
+#           Bench and model files go under TMPDIR=/tmp/devbench-tmp, removed
+#           at the end; the model is removed after the generate.
 #           and summary.json (every step's status and seconds, the device, the
-#           bench lines), run.log (all output).
+#           bench lines, the generate's sidecar and its extrapolation to 34
+#           layers: measured s/step + 32 x the two dit-block lines of step 3),
+#           run.log (all output).
 set -u
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -110,41 +118,54 @@ run() {
       "$BIN" "$@"
   }
 
-  step devices 30 bash -c '"$0" devices | tee "$1"' "$BIN" "$OUT/devices.txt"
-  step golden-vulkan 150 bash -c 'IDEOGRAM4_BACKEND=vulkan "$0" >"$1" 2>&1; rc=$?; tail -n 3 "$1"; exit $rc' \
+  step devices 20 bash -c '"$0" devices | tee "$1"' "$BIN" "$OUT/devices.txt"
+  step golden-vulkan 120 bash -c 'IDEOGRAM4_BACKEND=vulkan "$0" >"$1" 2>&1; rc=$?; tail -n 3 "$1"; exit $rc' \
     "$PWD/$DB/bin/test_runner" "$OUT/golden.log"
 
-  # bench: peak; the real model's Linears at 4096 image + 256 text tokens (fp8)
-  bench peak 30 peak --repeat 3
+  # The bench and the model writer put their files under TMPDIR: a folder of
+  # our own, removed at the end (the machine's disk is 64 GiB; see below).
+  export TMPDIR=/tmp/devbench-tmp
+  rm -rf "$TMPDIR"; mkdir -p "$TMPDIR"
+  bench peak 20 peak --repeat 3
+  # one sampling step at 1024x1024, EXTRAPOLATED to 34 layers from measured
+  # dit-block lines (text+image and image-only tokens) and dit-rest lines:
+  # the same block lines extrapolate the generate below.
   local T=4352
-  bench linear-qkv 30 linear --dtype fp8 --m $T --k 4608 --n 13824 --repeat 3
-  bench linear-out 30 linear --dtype fp8 --m $T --k 4608 --n 4608 --repeat 3
-  bench linear-w13 30 linear --dtype fp8 --m $T --k 4608 --n 24576 --repeat 3
-  bench linear-w2 30 linear --dtype fp8 --m $T --k 12288 --n 4608 --repeat 3
-  bench linear-adaln 20 linear --dtype bf16 --m 1 --k 4608 --n 27648 --repeat 3
-  bench attention 60 attention --tokens $T --heads 18 --head-dim 256 --repeat 3
-  bench conv3x3 30 conv3x3 --channels 256 --size 128 --repeat 3
-  bench dit-block 60 dit-block --tokens $T --text-tokens 256 --repeat 2
-  bench step 90 step --resolution 1024 --text-tokens 256 --repeat 1 --warmup 0
-  local help
-  help=$("$BIN" bench --help 2>&1)
-  for op in text-encoder vae-decode; do
-    if grep -q "^  $op" <<<"$help"; then bench "$op" 60 "$op" --repeat 1 --warmup 0
-    else echo "== bench-$op: not in this build's bench"; echo "bench-$op absent 0" >>"$steps"; fi
-  done
+  bench step 75 step --resolution 1024 --text-tokens 256 --repeat 1 --warmup 0
 
-  # generate at 1024x1024 on the device
-  local model=/tmp/devbench-model gen_model=tiny
+  # generate at 1024x1024 on the full-size synthetic model cut to 2 layers
+  # (real widths, the text encoder's 36 layers, the real VAE: ~10 GB written),
+  # GEN_STEPS steps; summary.json extrapolates its sampling to 34 layers.
+  local model=/tmp/devbench-model gen_model=none free_kb need_kb=$((14 * 1024 * 1024))
   rm -rf "$model"
-  if "$BIN" --help 2>&1 | grep -q make-synthetic-model; then
-    step make-model 60 "$BIN" make-synthetic-model "$model" && gen_model=synthetic
-  else
-    step make-model 30 "$BIN" make-tiny-model "$model" --seed 1
+  free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
+  echo "== disk: $((free_kb / 1024 / 1024)) GiB free under /tmp (the full-size model needs ~10 GB, 14 GiB asked)"
+  if [ "${free_kb:-0}" -ge "$need_kb" ]; then
+    step make-model 90 "$BIN" make-tiny-model "$model" --full-size --layers 2 && gen_model=full-size-2-layers
+    grep -q '^make-model 0 ' "$steps" || gen_model=none
   fi
-  step generate-1024 120 bash -c '"$0" generate --model "$1" --backend vulkan --resolution 1024 --preset V4_TURBO_12 \
-      --prompt "{\"high_level_description\": \"a red bicycle under a lamp post\"}" --out "$2/generate.png" \
+  if [ "$gen_model" = none ]; then # too little disk, or the writer failed: the tiny model, so generate still runs
+    rm -rf "$model"
+    step make-tiny-model 30 "$BIN" make-tiny-model "$model" --seed 1 && gen_model=tiny
+  fi
+  step generate-1024 150 bash -c '"$0" generate --model "$1" --backend vulkan --resolution 1024 --preset V4_TURBO_12 \
+      --steps "$3" --prompt "{\"high_level_description\": \"a red bicycle under a lamp post\"}" --out "$2/generate.png" \
       >"$2/generate.log" 2>&1; rc=$?; cat "$2/generate.json" >>"$2/generate.log" 2>/dev/null; rm -f "$2/generate.json"; \
-      tail -n 4 "$2/generate.log"; exit $rc' "$BIN" "$model" "$OUT"
+      tail -n 4 "$2/generate.log"; exit $rc' "$BIN" "$model" "$OUT" "${GEN_STEPS:-4}"
+  rm -rf "$model"
+
+  # the other model parts at the real shapes
+  bench text-encoder 45 text-encoder --repeat 1 --warmup 0
+  bench vae-decode 45 vae-decode --repeat 1 --warmup 0
+  # the real model's Linears at 4096 image + 256 text tokens (fp8), attention, conv
+  bench linear-qkv 20 linear --dtype fp8 --m $T --k 4608 --n 13824 --repeat 3
+  bench linear-out 20 linear --dtype fp8 --m $T --k 4608 --n 4608 --repeat 3
+  bench linear-w13 20 linear --dtype fp8 --m $T --k 4608 --n 24576 --repeat 3
+  bench linear-w2 20 linear --dtype fp8 --m $T --k 12288 --n 4608 --repeat 3
+  bench linear-adaln 15 linear --dtype bf16 --m 1 --k 4608 --n 27648 --repeat 3
+  bench attention 40 attention --tokens $T --heads 18 --head-dim 256 --repeat 3
+  bench conv3x3 20 conv3x3 --channels 256 --size 128 --repeat 3
+  rm -rf "$TMPDIR"
 
   # summary.json: steps, device, bench lines (python3 is there; jq may not be)
   python3 - "$OUT" "$gen_model" <<'PY' || echo "summary.json not written"
@@ -171,8 +192,28 @@ if "{" in g:
     try: sidecar = json.loads(g[g.index("\n{") + 1:] if "\n{" in g else g[g.index("{"):])
     except ValueError: pass
 golden = [l for l in text("golden.log").splitlines() if " passed, " in l]
+# The generate ran LAYERS_RUN layers per transformer; the real model has 34.
+# Per step: one forward over text+image tokens and one over image tokens, so
+# each missing layer adds dit-block(text+image) + dit-block(image) (the bench
+# step's measured block lines). Extrapolated sampling time of the preset's
+# steps = steps_preset * (measured s/step + (34 - LAYERS_RUN) * that).
+extrapolated = None
+blocks = [b for b in bench if b.get("op") == "dit-block"]
+if gen_model == "full-size-2-layers" and sidecar and len(blocks) >= 2:
+    t = sidecar.get("timings_seconds", {})
+    n_steps = sidecar.get("steps") or sidecar.get("parameters", {}).get("steps")
+    if t.get("sampling") and n_steps:
+        per_layer = sum(b["seconds_median"] for b in blocks[:2])
+        per_step = t["sampling"] / n_steps + (34 - 2) * per_layer
+        extrapolated = {"layers": 34, "measured_layers": 2, "measured_steps": n_steps,
+                        "seconds_per_step": per_step, "per_layer_seconds": per_layer,
+                        "text_encoding": t.get("text_encoding"), "decoding": t.get("decoding"),
+                        "V4_TURBO_12_seconds": t.get("text_encoding", 0) + 12 * per_step + t.get("decoding", 0),
+                        "V4_QUALITY_48_seconds": t.get("text_encoding", 0) + 48 * per_step + t.get("decoding", 0),
+                        "note": "EXTRAPOLATED: the 2-layer generate's s/step plus 32 x (dit-block(text+image) + dit-block(image)) of bench step"}
 json.dump({"devices": text("devices.txt"), "golden_vulkan": golden[-1] if golden else None,
-           "steps": steps, "bench": bench, "generate_model": gen_model, "generate_sidecar": sidecar},
+           "steps": steps, "bench": bench, "generate_model": gen_model, "generate_sidecar": sidecar,
+           "generate_extrapolated_34_layers": extrapolated},
           open(os.path.join(out, "summary.json"), "w"), indent=1)
 print("summary.json:", len(steps), "steps,", len(bench), "bench lines")
 PY

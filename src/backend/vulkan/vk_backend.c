@@ -9,10 +9,14 @@
  *   buffers   device-local VkBuffers (storage + transfer); upload/download go
  *             through one host-visible staging buffer in chunks and wait for
  *             the copy; `wrap` is alloc + upload, once at load.
- *   ops       queued into one command buffer: bind the shader's pipeline (made
- *             on first use), a descriptor set of 8 storage-buffer bindings
- *             (one layout for every shader), push constants, dispatch, and a
- *             full compute barrier. sync/download submit it and wait on a fence.
+ *   ops       queued as records (pipeline, 8 storage-buffer bindings — one
+ *             layout for every shader —, grid) with their parameter block in
+ *             a slot of a host-visible param buffer (binding 8, a dynamic
+ *             offset); flush (sync, download, upload, MAX_BATCH ops) records
+ *             the batch into a command buffer, or replays the one recorded
+ *             for the same batch before (a sampling step is recorded once per
+ *             shape), and waits on a fence. Barriers only between dependent
+ *             dispatches (read/write byte ranges tracked per dispatch).
  *   views     a binding is made at the view's offset rounded down to
  *             minStorageBufferOffsetAlignment; the remainder in bytes goes to
  *             the shader as pc.off[i] (the first 8 push-constant words), so any
@@ -42,9 +46,35 @@
 #include "base/error.h"
 
 #define N_BINDINGS 8
-#define POOL_SETS 512
 #define STAGING_BYTES ((size_t)8 << 20)
 #define BLOCK_BYTES ((size_t)64 << 20)
+#define MAX_BATCH 1024   /* dispatches per submission */
+#define PC_BYTES 128     /* the largest parameter block of a shader */
+#define MAX_PENDING 128  /* ranges tracked between barriers (more: a barrier) */
+#define N_REC 8          /* recorded batches kept for replay */
+
+/* One queued dispatch as it is recorded: everything a command buffer holds
+ * of it (the parameters live in the param buffer, outside the recording). */
+typedef struct {
+    uint32_t pipe, barrier, gx, gy, gz;
+    VkBuffer buf[N_BINDINGS];
+    VkDeviceSize base[N_BINDINGS], range[N_BINDINGS];
+} vk_op;
+
+typedef struct {
+    VkBuffer buf;
+    size_t lo, hi;
+} vk_range;
+
+/* A recorded batch: its command buffer, the descriptor sets it binds (from
+ * its own pool) and the ops it was recorded from (the key). */
+typedef struct {
+    VkCommandBuffer cb;
+    VkDescriptorPool pool;
+    vk_op *ops;
+    uint32_t n;
+    uint64_t hash, used;
+} vk_rec;
 
 /* A VkDeviceMemory that weights are sub-allocated from (bump; freed when the
  * last buffer in it is released — weights are released together). */
@@ -75,13 +105,25 @@ typedef struct {
     VkPhysicalDeviceMemoryProperties memp;
     VkDescriptorSetLayout dsl;
     VkPipelineLayout layout;
-    VkDescriptorPool dpool;
-    uint32_t sets_used;
     VkPipeline *pipes; /* [i4_vk_shader_count], made on first use */
     VkCommandPool cpool;
-    VkCommandBuffer cb;
-    int recording;
+    VkCommandBuffer tcb; /* copies (upload, download), recorded each time */
     VkFence fence;
+    /* The batch of queued dispatches (flushed at MAX_BATCH, sync, copies)
+     * and the parameters of each in its slot of the param buffer. */
+    vk_op *q;
+    uint32_t nq;
+    i4_buf *params;
+    unsigned char *params_map;
+    size_t slot;
+    /* Byte ranges read and written since the last barrier of the batch. */
+    vk_range rd[MAX_PENDING], wr[MAX_PENDING];
+    int nrd, nwr;
+    /* Recorded command buffers of earlier batches, replayed when a batch is
+     * the same again (the same ops on the same views: a sampling step). */
+    vk_rec rec[N_REC];
+    uint64_t tick;
+    uint64_t n_replayed, n_recorded, n_barriers, n_dispatches;
     i4_buf *staging;
     void *staging_map;
     i4_buf *dummy; /* bound where an op has no buffer */
@@ -279,72 +321,198 @@ static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkM
     return make_buffer_ex(b, bytes, want, need, 0, 1);
 }
 
+static void rec_forget(vkb *b, VkBuffer buf);
+
 static void free_buffer(vkb *b, i4_buf *x) {
     if (!x) return;
+    rec_forget(b, x->buf);
     vkDestroyBuffer(b->dev, x->buf, NULL);
     if (x->block) block_unref(b, x->block);
     else deallocate(b, x->mem, x->charged);
     free(x);
 }
 
-/* ---- command recording and submission */
-
-static void begin(vkb *b) {
-    if (b->recording) return;
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    VkResult r = vkBeginCommandBuffer(b->cb, &bi);
-    if (r != VK_SUCCESS) fail(b, "vkBeginCommandBuffer", r);
-    else b->recording = 1;
-}
+/* ---- command recording and submission
+ *
+ * Ops are queued as vk_op records (pipeline, bound ranges, grid) with their
+ * parameter block in the param buffer (binding 8, a dynamic storage buffer:
+ * one slot per dispatch of the batch). flush() records the batch into a
+ * command buffer — or finds the same batch recorded before and submits that
+ * again, having written only the new parameters: the ops of a sampling step
+ * are the same every step, so a step is recorded once per shape. A batch is
+ * also split at MAX_BATCH dispatches, always at the same places.
+ *
+ * Barriers: each dispatch's read and write ranges (the byte ranges of its
+ * views; which bindings a shader writes is in shader_writes) are compared
+ * with those since the last barrier: a barrier only before a dispatch that
+ * reads what an earlier one wrote, or writes what an earlier one read or
+ * wrote; dispatches on disjoint ranges run without one. */
 
 /* Everything written before is visible to every later shader, copy and host read. */
-static void barrier(vkb *b) {
+static void barrier_cmd(VkCommandBuffer cb) {
     VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
                        VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
-    vkCmdPipelineBarrier(b->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+    vkCmdPipelineBarrier(cb,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
+                             VK_PIPELINE_STAGE_HOST_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
                              VK_PIPELINE_STAGE_HOST_BIT,
                          0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-/* Submit what is recorded and wait for it; resets the descriptor pool. */
+static uint64_t hash_ops(const vk_op *o, uint32_t n) {
+    const unsigned char *p = (const unsigned char *)o;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < (size_t)n * sizeof *o; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void rec_drop(vkb *b, vk_rec *r) {
+    if (r->pool) vkDestroyDescriptorPool(b->dev, r->pool, NULL);
+    if (r->cb) vkFreeCommandBuffers(b->dev, b->cpool, 1, &r->cb);
+    free(r->ops);
+    memset(r, 0, sizeof *r);
+}
+
+/* Forget the recorded batches that bind `buf` (it is being destroyed; a new
+ * buffer may get its handle), or all of them (buf NULL). */
+static void rec_forget(vkb *b, VkBuffer buf) {
+    for (int i = 0; i < N_REC; i++) {
+        vk_rec *r = &b->rec[i];
+        int hit = r->ops && !buf;
+        for (uint32_t j = 0; r->ops && !hit && j < r->n; j++)
+            for (int k = 0; k < N_BINDINGS && !hit; k++) hit = r->ops[j].buf[k] == buf;
+        if (hit) rec_drop(b, r);
+    }
+}
+
+/* Record the queued batch into r (its pool sized for it). */
+static VkResult rec_record(vkb *b, vk_rec *r) {
+    const uint32_t n = b->nq;
+    VkDescriptorPoolSize ps[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, n * N_BINDINGS},
+                                  {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC, n}};
+    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    dpi.maxSets = n;
+    dpi.poolSizeCount = 2;
+    dpi.pPoolSizes = ps;
+    VkResult res = vkCreateDescriptorPool(b->dev, &dpi, NULL, &r->pool);
+    VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    cai.commandPool = b->cpool;
+    cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    cai.commandBufferCount = 1;
+    if (res == VK_SUCCESS) res = vkAllocateCommandBuffers(b->dev, &cai, &r->cb);
+    r->ops = malloc((size_t)n * sizeof *r->ops);
+    if (res == VK_SUCCESS && !r->ops) res = VK_ERROR_OUT_OF_HOST_MEMORY;
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if (res == VK_SUCCESS) res = vkBeginCommandBuffer(r->cb, &bi);
+    if (res != VK_SUCCESS) return res;
+    memcpy(r->ops, b->q, (size_t)n * sizeof *r->ops);
+    r->n = n;
+    barrier_cmd(r->cb); /* the uploads and host writes before this batch */
+    uint32_t bound = UINT32_MAX;
+    for (uint32_t i = 0; i < n && res == VK_SUCCESS; i++) {
+        const vk_op *o = &b->q[i];
+        VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+        ai.descriptorPool = r->pool;
+        ai.descriptorSetCount = 1;
+        ai.pSetLayouts = &b->dsl;
+        VkDescriptorSet set;
+        res = vkAllocateDescriptorSets(b->dev, &ai, &set);
+        if (res != VK_SUCCESS) break;
+        VkDescriptorBufferInfo info[N_BINDINGS + 1];
+        VkWriteDescriptorSet w[N_BINDINGS + 1];
+        for (int k = 0; k <= N_BINDINGS; k++) {
+            if (k < N_BINDINGS) {
+                info[k].buffer = o->buf[k];
+                info[k].offset = o->base[k];
+                info[k].range = o->range[k];
+            } else {
+                info[k].buffer = b->params->buf;
+                info[k].offset = 0;
+                info[k].range = PC_BYTES;
+            }
+            memset(&w[k], 0, sizeof w[k]);
+            w[k].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+            w[k].dstSet = set;
+            w[k].dstBinding = (uint32_t)k;
+            w[k].descriptorCount = 1;
+            w[k].descriptorType =
+                k < N_BINDINGS ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC;
+            w[k].pBufferInfo = &info[k];
+        }
+        vkUpdateDescriptorSets(b->dev, N_BINDINGS + 1, w, 0, NULL);
+        if (o->barrier) barrier_cmd(r->cb);
+        if (o->pipe != bound) {
+            vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->pipes[o->pipe]);
+            bound = o->pipe;
+        }
+        const uint32_t dyn = (uint32_t)(i * b->slot);
+        vkCmdBindDescriptorSets(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->layout, 0, 1, &set, 1, &dyn);
+        vkCmdDispatch(r->cb, o->gx, o->gy, o->gz);
+    }
+    barrier_cmd(r->cb); /* for the copies and host reads after it */
+    if (res == VK_SUCCESS) res = vkEndCommandBuffer(r->cb);
+    return res;
+}
+
+static void submit_wait(vkb *b, VkCommandBuffer cb) {
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb;
+    VkResult r = vkQueueSubmit(b->queue, 1, &si, b->fence);
+    if (r != VK_SUCCESS) {
+        fail(b, "vkQueueSubmit", r);
+        return;
+    }
+    r = vkWaitForFences(b->dev, 1, &b->fence, VK_TRUE, UINT64_MAX);
+    if (r != VK_SUCCESS) fail(b, "vkWaitForFences", r);
+    vkResetFences(b->dev, 1, &b->fence);
+}
+
+/* Submit the queued batch (recorded now, or replayed) and wait for it. */
 static int flush(vkb *b) {
-    if (b->recording) {
-        b->recording = 0;
-        VkResult r = vkEndCommandBuffer(b->cb);
-        if (r != VK_SUCCESS) fail(b, "vkEndCommandBuffer", r);
-        if (!b->err) {
-            VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO};
-            si.commandBufferCount = 1;
-            si.pCommandBuffers = &b->cb;
-            r = vkQueueSubmit(b->queue, 1, &si, b->fence);
-            if (r != VK_SUCCESS) fail(b, "vkQueueSubmit", r);
-            else {
-                r = vkWaitForFences(b->dev, 1, &b->fence, VK_TRUE, UINT64_MAX);
-                if (r != VK_SUCCESS) fail(b, "vkWaitForFences", r);
-                vkResetFences(b->dev, 1, &b->fence);
+    if (b->nq && !b->err) {
+        const uint64_t h = hash_ops(b->q, b->nq);
+        vk_rec *r = NULL, *lru = &b->rec[0];
+        for (int i = 0; i < N_REC && !r; i++) {
+            vk_rec *c = &b->rec[i];
+            if (c->ops && c->n == b->nq && c->hash == h && !memcmp(c->ops, b->q, (size_t)b->nq * sizeof *b->q))
+                r = c;
+            if (!c->ops || (lru->ops && c->used < lru->used)) lru = c;
+        }
+        if (r) b->n_replayed++;
+        else {
+            rec_drop(b, lru);
+            VkResult res = rec_record(b, lru);
+            if (res != VK_SUCCESS) {
+                rec_drop(b, lru);
+                fail(b, "recording a command buffer", res);
+            } else {
+                lru->hash = h;
+                r = lru;
+                b->n_recorded++;
             }
         }
-        vkResetCommandBuffer(b->cb, 0);
+        if (r) {
+            r->used = ++b->tick;
+            submit_wait(b, r->cb);
+        }
     }
-    if (b->sets_used) {
-        vkResetDescriptorPool(b->dev, b->dpool, 0);
-        b->sets_used = 0;
-    }
+    b->nq = 0;
+    b->nrd = b->nwr = 0;
     return report(b);
 }
 
-static VkPipeline pipeline(vkb *b, const char *name) {
+static int pipeline_index(vkb *b, const char *name) {
     size_t i = 0;
     while (i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name)) i++;
     if (i == i4_vk_shader_count) {
         fail_msg(b, "internal error: no shader of that name");
-        return VK_NULL_HANDLE;
+        return -1;
     }
-    if (b->pipes[i]) return b->pipes[i];
+    if (b->pipes[i]) return (int)i;
     VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
     mi.codeSize = i4_vk_shader_table[i].bytes;
     mi.pCode = i4_vk_shader_table[i].words;
@@ -352,7 +520,7 @@ static VkPipeline pipeline(vkb *b, const char *name) {
     VkResult r = vkCreateShaderModule(b->dev, &mi, NULL, &mod);
     if (r != VK_SUCCESS) {
         fail(b, "vkCreateShaderModule", r);
-        return VK_NULL_HANDLE;
+        return -1;
     }
     VkComputePipelineCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
     ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
@@ -368,38 +536,43 @@ static VkPipeline pipeline(vkb *b, const char *name) {
     if (r != VK_SUCCESS) {
         b->pipes[i] = VK_NULL_HANDLE;
         fail(b, "vkCreateComputePipelines", r);
+        return -1;
     }
-    return b->pipes[i];
+    return (int)i;
 }
 
-/* Record one dispatch of shader `name` on the views v[0..nv) (none = the
- * dummy buffer); pc (pc_bytes, <= 128) starts with the 8 offset words,
- * filled in here. */
+/* The bindings a shader writes (bit i = binding i); the others it only reads. */
+static unsigned shader_writes(const char *name) {
+    if (!strcmp(name, "linear") || !strncmp(name, "linear_", 7) || !strcmp(name, "conv2d")) return 1u << 1;
+    return 1u << 0; /* ew, move, norm, rope, attention: binding 0 */
+}
+
+static int overlaps(const vk_range *set, int n, const vk_range *x) {
+    for (int i = 0; i < n; i++)
+        if (set[i].buf == x->buf && set[i].lo < x->hi && x->lo < set[i].hi) return 1;
+    return 0;
+}
+
+/* Queue one dispatch of shader `name` on the views v[0..nv) (none = the
+ * dummy buffer); pc (pc_bytes, <= PC_BYTES) starts with the 8 offset words,
+* filled in here. */
 static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc, size_t pc_bytes, uint32_t gx,
                      uint32_t gy, uint32_t gz) {
     size_t ext[N_BINDINGS];
     memcpy(ext, b->ext, sizeof ext);
     memset(b->ext, 0, sizeof b->ext);
     if (b->err || gx == 0 || gy == 0 || gz == 0) return;
-    VkPipeline p = pipeline(b, name);
-    if (!p) return;
-    if (b->sets_used == POOL_SETS && flush(b) != 0) return;
-    begin(b);
-    if (b->err) return;
-    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-    ai.descriptorPool = b->dpool;
-    ai.descriptorSetCount = 1;
-    ai.pSetLayouts = &b->dsl;
-    VkDescriptorSet set;
-    VkResult r = vkAllocateDescriptorSets(b->dev, &ai, &set);
-    if (r != VK_SUCCESS) {
-        fail(b, "vkAllocateDescriptorSets", r);
-        return;
-    }
-    b->sets_used++;
-    VkDescriptorBufferInfo info[N_BINDINGS];
-    VkWriteDescriptorSet w[N_BINDINGS];
+    const int pi = pipeline_index(b, name);
+    if (pi < 0) return;
+    if (b->nq == MAX_BATCH && flush(b) != 0) return;
+    vk_op *op = &b->q[b->nq];
+    memset(op, 0, sizeof *op); /* padding too: ops are hashed and compared as bytes */
+    op->pipe = (uint32_t)pi;
+    op->gx = gx, op->gy = gy, op->gz = gz;
     uint32_t *off = pc;
+    const unsigned writes = shader_writes(name);
+    vk_range rd[N_BINDINGS], wr[N_BINDINGS];
+    int nrd = 0, nwr = 0;
     for (int i = 0; i < N_BINDINGS; i++) {
         const i4_buf *x = i < nv && v[i].buf ? v[i].buf : b->dummy;
         const size_t o = i < nv && v[i].buf ? v[i].off : 0;
@@ -420,24 +593,33 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
                 return;
             }
         }
-        info[i].buffer = x->buf;
-        info[i].offset = base;
-        info[i].range = range;
+        op->buf[i] = x->buf;
+        op->base[i] = base;
+        op->range[i] = range;
         off[i] = (uint32_t)(o - base);
-        memset(&w[i], 0, sizeof w[i]);
-        w[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-        w[i].dstSet = set;
-        w[i].dstBinding = (uint32_t)i;
-        w[i].descriptorCount = 1;
-        w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        w[i].pBufferInfo = &info[i];
+        if (x != b->dummy) {
+            vk_range g = {x->buf, o, ext[i] ? o + ext[i] : x->size};
+            if (writes & (1u << i)) wr[nwr++] = g;
+            else rd[nrd++] = g;
+        }
     }
-    vkUpdateDescriptorSets(b->dev, N_BINDINGS, w, 0, NULL);
-    vkCmdBindPipeline(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
-    vkCmdBindDescriptorSets(b->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->layout, 0, 1, &set, 0, NULL);
-    vkCmdPushConstants(b->cb, b->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, (uint32_t)pc_bytes, pc);
-    vkCmdDispatch(b->cb, gx, gy, gz);
-    barrier(b);
+    /* A barrier before it when it reads what was written, or writes what was
+     * read or written, since the last one. */
+    int need = b->nrd + nrd > MAX_PENDING || b->nwr + nwr > MAX_PENDING;
+    for (int i = 0; i < nrd && !need; i++) need = overlaps(b->wr, b->nwr, &rd[i]);
+    for (int i = 0; i < nwr && !need; i++) need = overlaps(b->wr, b->nwr, &wr[i]) || overlaps(b->rd, b->nrd, &wr[i]);
+    if (need) {
+        op->barrier = 1;
+        b->nrd = b->nwr = 0;
+        b->n_barriers++;
+    }
+    memcpy(b->rd + b->nrd, rd, (size_t)nrd * sizeof *rd);
+    memcpy(b->wr + b->nwr, wr, (size_t)nwr * sizeof *wr);
+    b->nrd += nrd;
+    b->nwr += nwr;
+    memcpy(b->params_map + (size_t)b->nq * b->slot, pc, pc_bytes);
+    b->nq++;
+    b->n_dispatches++;
 }
 
 /* The bytes the next dispatch reads or writes from each of its views, in
@@ -470,23 +652,41 @@ static int too_big(vkb *b, int64_t n) {
 /* One copy between buffers, submitted and waited for (queued ops first). */
 static int copy_now(vkb *b, VkBuffer src, size_t so, VkBuffer dst, size_t dof, size_t n) {
     if (flush(b) != 0) return -1;
-    begin(b);
-    if (b->err) return report(b);
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    VkResult r = vkBeginCommandBuffer(b->tcb, &bi);
+    if (r != VK_SUCCESS) {
+        fail(b, "vkBeginCommandBuffer", r);
+        return report(b);
+    }
+    barrier_cmd(b->tcb);
     VkBufferCopy c = {so, dof, n};
-    vkCmdCopyBuffer(b->cb, src, dst, 1, &c);
-    barrier(b);
-    return flush(b);
+    vkCmdCopyBuffer(b->tcb, src, dst, 1, &c);
+    barrier_cmd(b->tcb);
+    r = vkEndCommandBuffer(b->tcb);
+    if (r != VK_SUCCESS) fail(b, "vkEndCommandBuffer", r);
+    else submit_wait(b, b->tcb);
+    vkResetCommandBuffer(b->tcb, 0);
+    return report(b);
 }
 
 /* ---- the buffer interface */
 
 static void vk_destroy(i4_backend *be) {
     vkb *b = V(be);
+    const char *st = getenv("IDEOGRAM4_VULKAN_STATS");
+    if (st && *st && strcmp(st, "0") && b->n_dispatches)
+        fprintf(stderr, "vulkan: %llu dispatches, %llu barriers between them; %llu batches recorded, %llu replayed\n",
+                (unsigned long long)b->n_dispatches, (unsigned long long)b->n_barriers,
+                (unsigned long long)b->n_recorded, (unsigned long long)b->n_replayed);
     if (b->dev) {
         vkDeviceWaitIdle(b->dev);
         for (size_t i = 0; b->pipes && i < i4_vk_shader_count; i++)
             if (b->pipes[i]) vkDestroyPipeline(b->dev, b->pipes[i], NULL);
+        rec_forget(b, VK_NULL_HANDLE);
         if (b->staging_map) vkUnmapMemory(b->dev, b->staging->mem);
+        if (b->params_map) vkUnmapMemory(b->dev, b->params->mem);
+        free_buffer(b, b->params);
         free_buffer(b, b->staging);
         free_buffer(b, b->dummy);
         if (b->wblock && b->wblock->refs == 1) {
@@ -496,13 +696,13 @@ static void vk_destroy(i4_backend *be) {
         }
         if (b->fence) vkDestroyFence(b->dev, b->fence, NULL);
         if (b->cpool) vkDestroyCommandPool(b->dev, b->cpool, NULL);
-        if (b->dpool) vkDestroyDescriptorPool(b->dev, b->dpool, NULL);
         if (b->layout) vkDestroyPipelineLayout(b->dev, b->layout, NULL);
         if (b->dsl) vkDestroyDescriptorSetLayout(b->dev, b->dsl, NULL);
         vkDestroyDevice(b->dev, NULL);
     }
     if (b->inst) vkDestroyInstance(b->inst, NULL);
     free(b->pipes);
+    free(b->q);
     free(b);
 }
 
@@ -573,6 +773,14 @@ static const char *vk_describe(i4_backend *be) {
 static const char *vk_kernels(i4_backend *be) { return V(be)->props.deviceName; }
 
 size_t i4_vulkan_max_binding(i4_backend *be) { return V(be)->max_range; }
+
+void i4_vulkan_stats_get(i4_backend *be, i4_vulkan_stats *st) {
+    vkb *b = V(be);
+    st->dispatches = b->n_dispatches;
+    st->barriers = b->n_barriers;
+    st->recorded = b->n_recorded;
+    st->replayed = b->n_replayed;
+}
 
 static void vk_memory(i4_backend *be, i4_be_memory *m) {
     vkb *b = V(be);
@@ -985,31 +1193,24 @@ static int setup_device(vkb *b) {
     if (r != VK_SUCCESS) return i4_error("vkCreateDevice failed (%s)", vk_result_name(r));
     vkGetDeviceQueue(b->dev, b->qfam, 0, &b->queue);
 
-    VkDescriptorSetLayoutBinding lb[N_BINDINGS];
-    for (int i = 0; i < N_BINDINGS; i++) {
+    /* bindings 0-7: the op's views; 8: its parameter block (a slot of the
+     * param buffer, at a dynamic offset) */
+    VkDescriptorSetLayoutBinding lb[N_BINDINGS + 1];
+    for (int i = 0; i <= N_BINDINGS; i++) {
         memset(&lb[i], 0, sizeof lb[i]);
         lb[i].binding = (uint32_t)i;
-        lb[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        lb[i].descriptorType = i < N_BINDINGS ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER_DYNAMIC;
         lb[i].descriptorCount = 1;
         lb[i].stageFlags = VK_SHADER_STAGE_COMPUTE_BIT;
     }
     VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-    li.bindingCount = N_BINDINGS;
+    li.bindingCount = N_BINDINGS + 1;
     li.pBindings = lb;
     r = vkCreateDescriptorSetLayout(b->dev, &li, NULL, &b->dsl);
-    VkPushConstantRange pr = {VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
     VkPipelineLayoutCreateInfo pli = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
     pli.setLayoutCount = 1;
     pli.pSetLayouts = &b->dsl;
-    pli.pushConstantRangeCount = 1;
-    pli.pPushConstantRanges = &pr;
     if (r == VK_SUCCESS) r = vkCreatePipelineLayout(b->dev, &pli, NULL, &b->layout);
-    VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, POOL_SETS * N_BINDINGS};
-    VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-    dpi.maxSets = POOL_SETS;
-    dpi.poolSizeCount = 1;
-    dpi.pPoolSizes = &ps;
-    if (r == VK_SUCCESS) r = vkCreateDescriptorPool(b->dev, &dpi, NULL, &b->dpool);
     VkCommandPoolCreateInfo cpi = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     cpi.queueFamilyIndex = b->qfam;
@@ -1018,25 +1219,33 @@ static int setup_device(vkb *b) {
     cai.commandPool = b->cpool;
     cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     cai.commandBufferCount = 1;
-    if (r == VK_SUCCESS) r = vkAllocateCommandBuffers(b->dev, &cai, &b->cb);
+    if (r == VK_SUCCESS) r = vkAllocateCommandBuffers(b->dev, &cai, &b->tcb);
     VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     if (r == VK_SUCCESS) r = vkCreateFence(b->dev, &fi, NULL, &b->fence);
     if (r != VK_SUCCESS) return i4_error("vulkan: device setup failed (%s)", vk_result_name(r));
 
     b->pipes = calloc(i4_vk_shader_count, sizeof *b->pipes);
-    if (!b->pipes) return i4_error("out of memory");
+    b->q = calloc(MAX_BATCH, sizeof *b->q);
+    if (!b->pipes || !b->q) return i4_error("out of memory");
     b->align = b->props.limits.minStorageBufferOffsetAlignment ? b->props.limits.minStorageBufferOffsetAlignment : 1;
     b->max_range = b->props.limits.maxStorageBufferRange;
+    b->slot = (PC_BYTES + b->align - 1) / b->align * b->align;
     b->dummy = make_buffer(b, 16, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0);
     b->staging = make_buffer_ex(b, STAGING_BYTES, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
                                 VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0, 0);
-    if (!b->dummy || !b->staging) return -1;
+    /* the parameter blocks: written by the host, read by every dispatch */
+    b->params = make_buffer_ex(b, MAX_BATCH * b->slot, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, 0, 0);
+    if (!b->dummy || !b->staging || !b->params) return -1;
+    r = vkMapMemory(b->dev, b->params->mem, 0, VK_WHOLE_SIZE, 0, (void **)&b->params_map);
+    if (r != VK_SUCCESS) return i4_error("vulkan: cannot map the parameter buffer (%s)", vk_result_name(r));
     r = vkMapMemory(b->dev, b->staging->mem, 0, VK_WHOLE_SIZE, 0, &b->staging_map);
     if (r != VK_SUCCESS) return i4_error("vulkan: cannot map the staging buffer (%s)", vk_result_name(r));
     return 0;
 }
 
 static void drop_pipelines(vkb *b) {
+    rec_forget(b, VK_NULL_HANDLE);
     for (size_t i = 0; i < i4_vk_shader_count; i++)
         if (b->pipes[i]) {
             vkDestroyPipeline(b->dev, b->pipes[i], NULL);

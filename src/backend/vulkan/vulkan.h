@@ -2,6 +2,7 @@
 #ifndef I4_VULKAN_H
 #define I4_VULKAN_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "backend/backend.h"
@@ -16,6 +17,13 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
 /* The most bytes one op operand may span on this backend's device
  * (maxStorageBufferRange); a Vulkan backend only. */
 size_t i4_vulkan_max_binding(i4_backend *be);
+
+/* Counts since creation: dispatches queued, barriers recorded between them,
+ * batches recorded into a command buffer, batches replayed from one. */
+typedef struct {
+    uint64_t dispatches, barriers, recorded, replayed;
+} i4_vulkan_stats;
+void i4_vulkan_stats_get(i4_backend *be, i4_vulkan_stats *st);
 
 /* Print the Vulkan devices (name, type, memory, feature support) to f;
  * returns the number listed, or -1 with an error when Vulkan is unavailable. */

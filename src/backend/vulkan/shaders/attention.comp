@@ -26,12 +26,16 @@ layout(binding = 2) readonly buffer Kb { float k[]; };
 layout(binding = 3) readonly buffer Vb { float v[]; };
 layout(binding = 4) readonly buffer Sg { uint seg[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint nq, nk, n_heads, n_kv_heads, head_dim;
     uint os, qs, ks, vs, mask, bf;
     float scale;
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 #define MAXD 256
 // Shared tiles: 3072 floats of keys and as many of values (24 KiB; lavapipe
@@ -74,6 +78,7 @@ void load_tile(uint j0, uint n, uint hd, uint kb, uint vb, bool with_v) {
 }
 
 void main() {
+    pc = pcb_.v;
     uint i = gl_GlobalInvocationID.x, h = gl_WorkGroupID.y;
     bool live = i < pc.nq; // idle invocations still stage tiles and meet the barriers
     uint hd = pc.head_dim;

@@ -3,7 +3,8 @@
 // Binding convention (vk_backend.c): descriptor set 0 has 8 storage-buffer
 // bindings; binding i is bound at the view's offset rounded down to the
 // device's minStorageBufferOffsetAlignment, and the remainder, in bytes, is
-// pc.off[i] (the first 8 words of every push-constant block). f32 arrays are
+// pc.off[i] (the first 8 words of every parameter block: binding 8, a slot of
+// the host-written param buffer). f32 arrays are
 // read at element (pc.off[i] >> 2) + e; stored weights are read as 32-bit
 // words and decoded here (F8 e4m3, BF16, F16, F32); int64 index arrays are
 // read by their low 32-bit word (indices are small and non-negative).

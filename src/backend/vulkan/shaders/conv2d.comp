@@ -12,11 +12,15 @@ layout(binding = 1) writeonly buffer Yb { float y[]; };
 layout(binding = 2) readonly buffer Wb { uint wst[]; };
 layout(binding = 3) readonly buffer Bb { uint bst[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint c_out, c_in, ksz, H, W, OH, OW, pad;
     uint dtype, has_bias, bias_dtype, bf;
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 #define STORED_ARRAY wst
 #include "stored.glsl"
@@ -30,6 +34,7 @@ float bias_at(uint co) {
 }
 
 void main() {
+    pc = pcb_.v;
     uint e = flat_id();
     if (e >= pc.c_out * pc.OH * pc.OW) return;
     uint ox = e % pc.OW, oy = (e / pc.OW) % pc.OH, co = e / (pc.OW * pc.OH);

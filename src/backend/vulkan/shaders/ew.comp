@@ -15,11 +15,15 @@ layout(binding = 1) readonly buffer Y { float y[]; };
 layout(binding = 2) readonly buffer G { float g[]; };
 layout(binding = 3) readonly buffer S { uint sel[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint op, n, dim, bf;
     float c, gs, dt;
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 #define OP_ADD 0u
 #define OP_MUL 1u
@@ -48,6 +52,7 @@ float tanh_acc(float v) {
 }
 
 void main() {
+    pc = pcb_.v;
     uint e = flat_id();
     if (e >= pc.n) return;
     uint xo = pc.off[0] >> 2, yo = pc.off[1] >> 2, go = pc.off[2] >> 2, so = pc.off[3] >> 2;

@@ -17,11 +17,15 @@ layout(binding = 2) readonly buffer Wb { uint wst[]; };
 layout(binding = 3) readonly buffer Sb { float scl[]; };
 layout(binding = 4) readonly buffer Bb { uint bst[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint dtype, per_tensor, has_bias, bias_dtype;
     uint n_out, n_in, n_tok, x_stride, y_stride, bf;
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 #define STORED_ARRAY wst
 #include "stored.glsl"
@@ -42,6 +46,7 @@ float bias_at(uint o) {
 }
 
 void main() {
+    pc = pcb_.v;
     uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
     uint lid = ty * 16u + tx;
     uint o0 = gl_WorkGroupID.x * BN, t0 = gl_WorkGroupID.y * BM;

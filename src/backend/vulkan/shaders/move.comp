@@ -16,11 +16,15 @@ layout(binding = 2) readonly buffer I { uint idx[]; };
 layout(binding = 3) readonly buffer Sc { float scl[]; };
 layout(binding = 4) readonly buffer Sh { float sft[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint op, n, bf;
     uint a0, a1, a2, a3, a4, a5; // per-op sizes and strides (below)
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 #define OP_GATHER 0u
 #define OP_SCATTER 1u
@@ -29,6 +33,7 @@ layout(push_constant) uniform PC {
 #define OP_UNPACK 4u
 
 void main() {
+    pc = pcb_.v;
     uint e = flat_id();
     if (e >= pc.n) return;
     uint d0 = pc.off[0] >> 2, s0 = pc.off[1] >> 2, i0 = pc.off[2] >> 2;

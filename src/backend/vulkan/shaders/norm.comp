@@ -18,13 +18,17 @@ layout(binding = 1) readonly buffer Xb { float x[]; };
 layout(binding = 2) readonly buffer Wb { uint wst[]; };
 layout(binding = 3) readonly buffer Bb { uint bst[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint op, dim, stride, bf;
     uint has_w, wdt, twice, has_b; // weight (gamma) / beta present, their dtype, rms rounding
     uint HW, cpg;                  // groupnorm: pixels per channel, channels per group
     float eps;
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 #define OP_RMS 0u
 #define OP_LAYER 1u
@@ -62,6 +66,7 @@ float rsqrt_cr(float v) { // 1.0f / sqrtf(v), each correctly rounded
 }
 
 void main() {
+    pc = pcb_.v;
     uint t = gl_LocalInvocationID.x;
     uint row = flat_group();
     uint xo = pc.off[1] >> 2, yo = pc.off[0] >> 2;

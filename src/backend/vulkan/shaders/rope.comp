@@ -11,12 +11,17 @@ layout(binding = 0) buffer Xb { float x[]; };
 layout(binding = 1) readonly buffer Cb { float ct[]; };
 layout(binding = 2) readonly buffer Sb { float st[]; };
 
-layout(push_constant) uniform PC {
+// The parameter block (binding 8), copied to a private variable at the
+// start of main: read once, then constants to the compiler.
+struct Params {
     uint off[8];
     uint total, n_heads, head_dim, stride, bf;
-} pc;
+};
+layout(std430, binding = 8) restrict readonly buffer PCB { Params v; } pcb_;
+Params pc;
 
 void main() {
+    pc = pcb_.v;
     uint e = flat_id();
     if (e >= pc.total) return;
     uint half_d = pc.head_dim / 2u;
