@@ -59,6 +59,9 @@ typedef struct {
     int threads;            /* CPU backend threads; <= 0 = online CPUs */
     const char *device;     /* Vulkan device index from `ideogram4 devices` ("0", "1", ...);
                                NULL = $IDEOGRAM4_DEVICE, else auto */
+    int offload;            /* --offload: transformer layers that do not fit on the device stay in
+                               host memory and are streamed into device slots block by block;
+                               also $IDEOGRAM4_OFFLOAD=1 */
 } i4_load_options;
 
 typedef enum {

@@ -124,6 +124,8 @@ static void usage(void) {
             "  --backend auto|cpu|vulkan       compute backend (default $IDEOGRAM4_BACKEND, else auto)\n"
             "  --device N                      Vulkan device N of `ideogram4 devices` (default $IDEOGRAM4_DEVICE,\n"
             "                                  else the best GPU)\n"
+            "  --offload                       transformer layers that do not fit on the device stream from\n"
+            "                                  host memory (default $IDEOGRAM4_OFFLOAD=1)\n"
             "The image carries its parameters (PNG text chunks, WebP/JPEG XMP): `ideogram4 info IMAGE`.\n"
             "Run logs go to $IDEOGRAM4_LOG_DIR (\"none\" = off), else $XDG_STATE_HOME/ideogram4/logs\n"
             "(default ~/.local/state/ideogram4/logs).\n");
@@ -269,6 +271,7 @@ int i4_cmd_generate(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(); return 0; }
+        if (!strcmp(a, "--offload")) { lo.offload = 1; continue; }
         if (!v) { fprintf(stderr, "generate: option '%s' needs a value (or is unknown)\n", a); usage(); return 2; }
         i++;
         if (!strcmp(a, "--prompt")) prompt_arg = v;

@@ -66,33 +66,76 @@ static size_t weights_bytes(const char *dir) {
     return total;
 }
 
-#define FIT_HINT "use --backend cpu (--offload, streaming weights from host memory, is not implemented yet)"
+#define FIT_HINT "use --backend cpu"
+
+/* The transformer's workspace for a 1024x1024 image (4096 image tokens + 512
+ * text tokens; the layout of dit.c's run: h, xn, the widest projection, the
+ * RoPE tables), an estimate — the real one is checked when it is allocated. */
+static size_t workspace_1024(const i4_dit_config *c) {
+    const size_t L = 4096 + 512, wcols = (size_t)(4 * c->dim > 2 * c->ffn_dim ? 4 * c->dim : 2 * c->ffn_dim);
+    return L * (2 * (size_t)c->dim + wcols + 2 * (size_t)c->head_dim + (size_t)c->in_channels) * 4;
+}
 
 /* Before binding anything: the weights that are on the device together —
- * both transformers, the VAE and, while encoding, the text encoder. */
-static int check_weights_fit(i4_pipeline *p) {
+ * both transformers, the VAE and, while encoding, the text encoder — and the
+ * transformer's workspace. When they do not fit, --offload keeps on the
+ * device the VAE, the text encoder, the workspace, each transformer's
+ * weights outside its blocks and two slots of the largest block, and splits
+ * what is left between the two transformers' blocks (*layer_budget: the
+ * device bytes each transformer may bind; SIZE_MAX = all). */
+static int check_weights_fit(i4_pipeline *p, int offload, size_t *layer_budget) {
     char dir[PATH_MAX + 32];
-    i4_mem_need parts[4] = {{"transformer weights", 0},
+    i4_mem_need parts[5] = {{"transformer weights", 0},
                             {"unconditional transformer weights", 0},
                             {"VAE weights", 0},
-                            {"text encoder weights", 0}};
+                            {"text encoder weights", 0},
+                            {"transformer workspace at 1024x1024 (estimated)", 0}};
     const char *names[4] = {"transformer", "unconditional_transformer", "vae", "text_encoder"};
     for (int i = 0; i < 4; i++) {
         component(dir, sizeof dir, p, names[i]);
         parts[i].bytes = weights_bytes(dir);
     }
-    return i4_backend_check_fit(p->be, parts, 4, FIT_HINT);
+    *layer_budget = SIZE_MAX;
+    size_t top[2], max_layer[2];
+    i4_dit_config dims[2];
+    for (int i = 0; i < 2; i++) {
+        component(dir, sizeof dir, p, names[i]);
+        if (i4_dit_weight_sizes(dir, &top[i], &max_layer[i], &dims[i]) != 0) /* the load says what is wrong */
+            return i4_backend_check_fit(p->be, parts, 4, FIT_HINT);
+    }
+    const size_t ws0 = workspace_1024(&dims[0]), ws1 = workspace_1024(&dims[1]);
+    parts[4].bytes = ws0 > ws1 ? ws0 : ws1;
+    i4_be_memory m;
+    memset(&m, 0, sizeof m);
+    i4_be_memory_get(p->be, &m);
+    size_t total = m.now;
+    for (int i = 0; i < 5; i++) total += parts[i].bytes;
+    if (!m.capacity || total <= m.capacity) return 0;
+    const size_t slot = max_layer[0] > max_layer[1] ? max_layer[0] : max_layer[1];
+    const size_t fixed = m.now + parts[2].bytes + parts[3].bytes + parts[4].bytes + 2 * slot;
+    const size_t need = fixed + top[0] + top[1];
+    char hint[200];
+    if (need >= total || need > m.capacity) {
+        snprintf(hint, sizeof hint, "%s%s", FIT_HINT,
+                 need < total ? " (with --offload the device needs " : "");
+        if (need < total)
+            snprintf(hint + strlen(hint), sizeof hint - strlen(hint), "%.3f MiB)", (double)need / (1 << 20) + 0.0005);
+        return i4_backend_check_fit(p->be, parts, 5, hint);
+    }
+    if (!offload) {
+        snprintf(hint, sizeof hint,
+                 "use --offload (transformer layers streamed from host memory; the device then needs %.3f MiB) "
+                 "or --backend cpu",
+                 (double)need / (1 << 20) + 0.0005);
+        return i4_backend_check_fit(p->be, parts, 5, hint);
+    }
+    *layer_budget = (m.capacity - fixed) / 2;
+    return 0;
 }
 
-/* After binding: the transformer's workspace for a 1024x1024 image (4096
- * image tokens + 512 text tokens; the layout of dit.c's run: h, xn, the
- * widest projection, the RoPE tables), an estimate — the real one is checked
- * when it is allocated. */
+/* After binding: the transformer's workspace for a 1024x1024 image. */
 static int check_workspace_fits(i4_pipeline *p) {
-    const i4_dit_config *c = i4_dit_config_get(p->cond);
-    const size_t L = 4096 + 512, wcols = (size_t)(4 * c->dim > 2 * c->ffn_dim ? 4 * c->dim : 2 * c->ffn_dim);
-    const size_t ws = L * (2 * (size_t)c->dim + wcols + 2 * (size_t)c->head_dim + (size_t)c->in_channels) * 4;
-    i4_mem_need part = {"transformer workspace at 1024x1024 (estimated)", ws};
+    i4_mem_need part = {"transformer workspace at 1024x1024 (estimated)", workspace_1024(i4_dit_config_get(p->cond))};
     return i4_backend_check_fit(p->be, &part, 1, FIT_HINT);
 }
 
@@ -106,13 +149,20 @@ int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
     if (i4_backend_create(&bo, &p->be) != 0) goto fail;
     snprintf(p->backend_desc, sizeof p->backend_desc, "%s", i4_be_describe(p->be));
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, p->snapshot, sizeof p->snapshot) != 0) goto fail;
-    if (check_weights_fit(p) != 0) goto fail;
+    const char *off_env = getenv("IDEOGRAM4_OFFLOAD");
+    const int offload = opt->offload || (off_env && *off_env && strcmp(off_env, "0"));
+    size_t layer_budget;
+    if (check_weights_fit(p, offload, &layer_budget) != 0) goto fail;
     component(dir, sizeof dir, p, "tokenizer");
     if (i4_tokenizer_load(&p->tokenizer, dir) != 0) goto fail;
     component(dir, sizeof dir, p, "transformer");
-    if (i4_dit_load(&p->cond, dir, p->precision, p->be) != 0) goto fail;
+    if (i4_dit_load_offload(&p->cond, dir, p->precision, p->be, layer_budget) != 0) goto fail;
     component(dir, sizeof dir, p, "unconditional_transformer");
-    if (i4_dit_load(&p->uncond, dir, p->precision, p->be) != 0) goto fail;
+    if (i4_dit_load_offload(&p->uncond, dir, p->precision, p->be, layer_budget) != 0) goto fail;
+    if (layer_budget != SIZE_MAX)
+        fprintf(stderr, "offload: %lld of %lld transformer layers streamed from host memory\n",
+                (long long)(i4_dit_streamed_layers(p->cond) + i4_dit_streamed_layers(p->uncond)),
+                (long long)(i4_dit_config_get(p->cond)->n_layers + i4_dit_config_get(p->uncond)->n_layers));
     component(dir, sizeof dir, p, "vae");
     if (i4_vae_load(&p->vae, dir, p->precision, p->be) != 0) goto fail;
     if (check_workspace_fits(p) != 0) goto fail;

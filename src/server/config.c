@@ -149,6 +149,7 @@ int i4_server_options_from_env(i4_server_options *o) {
         if (!i4_device_index_ok(v)) return i4_error("IDEOGRAM4_DEVICE=%s: not a device index (see `ideogram4 devices`)", v);
         o->device = v;
     }
+    if ((v = env("IDEOGRAM4_OFFLOAD"))) o->offload = strcmp(v, "0") != 0 && *v;
     if ((v = env("IDEOGRAM4_PRECISION")) && i4_precision_parse(v, &o->precision) != 0)
         return i4_error("IDEOGRAM4_PRECISION: %s", i4_last_error());
     return 0;

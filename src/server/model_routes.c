@@ -51,7 +51,8 @@ static void run_load(i4_server *s, srv_job *j) {
                           .precision = s->opt.precision,
                           .backend = s->opt.backend,
                           .threads = s->opt.threads,
-                          .device = s->opt.device};
+                          .device = s->opt.device,
+                          .offload = s->opt.offload};
     i4_pipeline *p = NULL;
     if (i4_pipeline_load(&p, &lo) != 0) {
         char err[600];

@@ -19,6 +19,7 @@ typedef struct {
     i4_precision precision;
     const char *backend;       /* IDEOGRAM4_BACKEND: auto | cpu | vulkan (default auto) */
     const char *device;        /* IDEOGRAM4_DEVICE: Vulkan device index (--device; NULL = auto) */
+    int offload;               /* IDEOGRAM4_OFFLOAD=1 (--offload): stream transformer layers that do not fit */
     int threads;               /* CPU backend threads (--threads; 0 = online CPUs) */
     int demo;                  /* the built-in tiny model */
     const char *output_dir;    /* IDEOGRAM4_OUTPUT_DIR, default server/output */
