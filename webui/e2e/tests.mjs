@@ -1,7 +1,7 @@
 // Browser tests, run in order by scripts/e2e.mjs against a fresh `serve --demo`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -50,6 +50,28 @@ async function openQuickPrompt(page) {
   await page.getByRole('tab', { name: 'Quick Prompt' }).click();
   await page.getByTestId('magic-status').filter({ hasText: 'Configured: openai_compatible / fake-model' }).waitFor();
   assert.equal(await page.getByRole('button', { name: 'Expand to caption' }).isDisabled(), false);
+}
+
+/**
+ * Start tests/cli/fake_hub.mjs (a local stand-in for the Hugging Face Hub) serving the repositories under
+ * `root`; resolves with {proc, url, log} once it prints its port. The caller stops proc.
+ */
+function startFakeHub(repo, root, log, ms = 10000) {
+  const proc = spawn(process.execPath, [join(repo, 'tests/cli/fake_hub.mjs'), root, log], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); rej(new Error(`fake hub did not print its port: ${out}`)); }, ms);
+    proc.stdout.on('data', (d) => {
+      out += String(d);
+      const m = /^port (\d+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res({ proc, url: `http://127.0.0.1:${m[1]}`, log });
+      }
+    });
+    proc.stderr.on('data', (d) => { out += String(d); });
+    proc.once('exit', (code) => { clearTimeout(timer); rej(new Error(`fake hub exited with code ${code}: ${out}`)); });
+  });
 }
 
 async function rawJson(page) {
@@ -716,6 +738,82 @@ export const tests = [
       await page.getByRole('button', { name: 'Reconnect' }).waitFor();
       assert.equal(await page.getByRole('button', { name: 'Unload' }).count(), 0, 'no Unload for a server that is gone');
       assert.equal(await page.getByTestId('generate').isDisabled(), true);
+    },
+  },
+  {
+    name: 'without weights (not demo): download them from the (fake) Hub with progress and Cancel, then Load; a gated repo shows its error; LoRA presets download and join the list',
+    async fn({ page, tmp, bin, spawnServer, screenshot }) {
+      const repo = join(bin, '..', '..');
+      // The repositories the fake Hub serves: the tiny model, a gated copy of it, and the realism-v1 preset's LoRA file.
+      const hubRoot = join(tmp, 'hub-repos');
+      const model = join(hubRoot, 'ideogram-ai', 'ideogram-4-fp8');
+      const r = spawnSync(bin, ['make-tiny-model', model], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `make-tiny-model failed: ${r.stderr}`);
+      cpSync(model, join(hubRoot, 'gated', 'model'), { recursive: true });
+      mkdirSync(join(hubRoot, 'RazzzHF', 'Realism_Engine_Ideogram_4'), { recursive: true });
+      copyFileSync(join(repo, 'tests/vectors/lora/peft.safetensors'), join(hubRoot, 'RazzzHF', 'Realism_Engine_Ideogram_4', 'Realism_Engine_Ideogram4_V1.safetensors'));
+      const hub = await startFakeHub(repo, hubRoot, join(tmp, 'hub.log'));
+      const ctl = (mode) => fetch(`${hub.url}/_ctl/${mode}`, { method: 'POST' });
+      try {
+        const env = (name, extra = {}) => {
+          mkdirSync(join(tmp, `db-${name}`), { recursive: true });
+          mkdirSync(join(tmp, `loras-${name}`), { recursive: true });
+          mkdirSync(join(tmp, `hfhome-${name}`), { recursive: true });
+          return { IDEOGRAM4_DB_PATH: join(tmp, `db-${name}`, 'ideogram4.db'), IDEOGRAM4_LORA_DIR: join(tmp, `loras-${name}`),
+            HF_ENDPOINT: hub.url, HF_HOME: join(tmp, `hfhome-${name}`), HF_HUB_CACHE: join(tmp, `cache-${name}`), HF_TOKEN: '',
+            IDEOGRAM4_WARMUP_STEPS: '0', ...extra };
+        };
+        const srv = await spawnServer(['--output', join(tmp, 'out-hub')], env('hub'));
+        await page.goto(srv.base + '/');
+        await page.getByTestId('first-run').waitFor();
+        const start = page.getByRole('button', { name: 'Download the weights' });
+        await start.waitFor();
+        // Slow transfers (80 KB/s) so that the progress can be seen and cancelled.
+        await ctl('slow');
+        await start.click();
+        const bar = page.getByRole('progressbar', { name: 'Weights download' });
+        await bar.waitFor();
+        await waitFor(async () => /of \d/.test(await page.getByTestId('download-bytes').textContent()), { what: 'the byte counts' });
+        await waitFor(async () => (await page.getByTestId('download-file').textContent()).trim().length > 0, { what: 'the current file' });
+        assert.match(await page.getByTestId('download-bytes').textContent(), /MB|kB/);
+        const now = Number(await bar.getAttribute('aria-valuenow'));
+        assert.ok(now >= 0 && now < 100, `a partial percentage (${now})`);
+        await screenshot('weights-download');
+        await page.getByRole('button', { name: 'Cancel download' }).click();
+        await page.getByTestId('download-cancelled').waitFor({ timeout: 20000 });
+        // Again at full speed: it completes and the model loads.
+        await ctl('reset');
+        await page.getByRole('button', { name: 'Download again' }).click();
+        await page.getByRole('button', { name: 'Load model' }).waitFor({ timeout: 45000 });
+        assert.equal(await page.getByRole('progressbar', { name: 'Weights download' }).count(), 0);
+        await page.getByRole('button', { name: 'Load model' }).click();
+        await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor({ timeout: 30000 });
+
+        // LoRA presets: none installed; download realism-v1, then it is installed and in the LoRA list.
+        const presets = page.getByTestId('lora-presets');
+        await presets.waitFor();
+        if (!(await presets.evaluate((el) => el.open))) await presets.locator('summary').click();
+        const v1 = page.locator('[data-testid="lora-preset"][data-preset="realism-v1"]');
+        await v1.getByRole('button', { name: /^Download/ }).click();
+        await v1.getByTestId('preset-installed').waitFor({ timeout: 30000 });
+        await page.getByLabel('Realism Engine V1').waitFor();
+        assert.ok(existsSync(join(tmp, 'loras-hub', 'Realism_Engine_V1.safetensors')), 'the file is in the LoRA folder');
+
+        // A gated repository without a token: the error says where to accept the licence and how to log in.
+        const gated = await spawnServer(['--output', join(tmp, 'out-gated')], env('gated', { IDEOGRAM4_MODEL_REPO: 'gated/model' }));
+        await page.goto(gated.base + '/');
+        await page.getByRole('button', { name: 'Download the weights' }).click();
+        const err = page.getByTestId('download-error');
+        await err.waitFor({ timeout: 30000 });
+        const text = await err.textContent();
+        assert.match(text, /gated/i);
+        assert.match(text, /hf auth login|HF_TOKEN/);
+        assert.equal(await page.getByRole('button', { name: 'Download again' }).isDisabled(), false);
+        await screenshot('weights-download-gated');
+      } finally {
+        await ctl('reset').catch(() => {});
+        hub.proc.kill('SIGTERM');
+      }
     },
   },
 ];
