@@ -180,6 +180,10 @@ static void model_unload(srv_req *r) {
 static void model_status(srv_req *r) {
     static const char *names[] = {"idle", "loading", "loaded", "error"};
     i4_server *s = r->s;
+    /* Whether the weights are on disk (the first-run panel offers the download
+     * when not): a --model folder or the repo's snapshot in the Hub cache. */
+    char snap[4096];
+    int present = s->opt.demo || i4_resolve_snapshot(s->opt.model_dir, s->opt.repo, snap, sizeof snap) == 0;
     pthread_mutex_lock(&s->lock);
     const char *weights = s->opt.demo            ? "demo: built-in tiny model"
                           : s->model_weights[0] ? s->model_weights
@@ -198,6 +202,7 @@ static void model_status(srv_req *r) {
     json_object_set_new(j, "backend", json_string(s->model_state == MODEL_LOADED && s->model_backend[0]
                                                       ? s->model_backend
                                                       : s->opt.backend ? s->opt.backend : "auto"));
+    json_object_set_new(j, "weights_present", json_boolean(present || s->model_state == MODEL_LOADED));
     json_object_set_new(j, "operation", s->running ? json_string(s->running->type->kind) : json_null());
     json_t *dl = srv_model_download_json_locked(s);
     json_object_set_new(j, "download", dl ? dl : json_null());

@@ -45,6 +45,9 @@ export function spanBox(ay: number, ax: number, by: number, bx: number): BBox {
   return [c(Math.min(ay, by)), c(Math.min(ax, bx)), c(Math.max(ay, by)), c(Math.max(ax, bx))];
 }
 
+/** What changed a box: drawn (drag or click on empty space, Enter), moved (drag, arrows), resized, cleared. */
+export type BoxEdit = 'create' | 'move' | 'resize' | 'clear';
+
 type Drag =
   | { kind: 'move'; index: number; start: BBox; py: number; px: number }
   | { kind: 'resize'; index: number; start: BBox; corner: Corner }
@@ -56,10 +59,12 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
   elements: FormElement[];
   selected: number;
   onSelect: (i: number) => void;
-  onChange: (i: number, bbox: string) => void;
+  /** `kind` names the gesture and `gesture` numbers pointer drags, so the editor can make each one its own undo step. */
+  onChange: (i: number, bbox: string, kind: BoxEdit, gesture?: number) => void;
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const [drag, setDrag] = useState<Drag | null>(null);
+  const gesture = useRef(0);
   const point = (e: { clientX: number; clientY: number }) => {
     const r = ref.current!.getBoundingClientRect();
     return {
@@ -90,6 +95,7 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
       d = { kind: 'create', index: sel, ay: p.y, ax: p.x, moved: false };
     }
     e.preventDefault();
+    gesture.current++;
     ref.current?.focus();
     ref.current?.setPointerCapture?.(e.pointerId);
     setDrag(d);
@@ -97,11 +103,11 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
   const onMove = (e: PointerEvent<HTMLDivElement>) => {
     if (!drag) return;
     const p = point(e);
-    if (drag.kind === 'move') onChange(drag.index, formatBBox(moveBox(drag.start, p.y - drag.py, p.x - drag.px)));
-    else if (drag.kind === 'resize') onChange(drag.index, formatBBox(resizeBox(drag.start, drag.corner, p.y, p.x)));
+    if (drag.kind === 'move') onChange(drag.index, formatBBox(moveBox(drag.start, p.y - drag.py, p.x - drag.px)), 'move', gesture.current);
+    else if (drag.kind === 'resize') onChange(drag.index, formatBBox(resizeBox(drag.start, drag.corner, p.y, p.x)), 'resize', gesture.current);
     else if (Math.abs(p.y - drag.ay) > 8 || Math.abs(p.x - drag.ax) > 8 || drag.moved) {
       if (!drag.moved) setDrag({ ...drag, moved: true });
-      onChange(drag.index, formatBBox(spanBox(drag.ay, drag.ax, p.y, p.x)));
+      onChange(drag.index, formatBBox(spanBox(drag.ay, drag.ax, p.y, p.x)), 'create', gesture.current);
     }
   };
   const onUp = (e: PointerEvent<HTMLDivElement>) => {
@@ -111,12 +117,12 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
       const p = point(e);
       // A click on empty space creates a box only for an element that has none (never replaces one).
       if (!drag.moved) {
-        if (!parseBBox(elements[drag.index]?.bbox ?? '')) onChange(drag.index, formatBBox(centredBox(drag.ay, drag.ax)));
+        if (!parseBBox(elements[drag.index]?.bbox ?? '')) onChange(drag.index, formatBBox(centredBox(drag.ay, drag.ax)), 'create', gesture.current);
       }
       else {
         // Too small a drag: grow to the minimum size.
         const b = spanBox(drag.ay, drag.ax, p.y, p.x);
-        if (b[2] - b[0] < MIN_BOX || b[3] - b[1] < MIN_BOX) onChange(drag.index, formatBBox(resizeBox(b, 'se', b[2], b[3])));
+        if (b[2] - b[0] < MIN_BOX || b[3] - b[1] < MIN_BOX) onChange(drag.index, formatBBox(resizeBox(b, 'se', b[2], b[3])), 'create', gesture.current);
       }
     }
     setDrag(null);
@@ -127,13 +133,13 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
     const moves: Record<string, [number, number]> = { ArrowUp: [-step, 0], ArrowDown: [step, 0], ArrowLeft: [0, -step], ArrowRight: [0, step] };
     if (moves[e.key] && selBox) {
       e.preventDefault();
-      onChange(sel, formatBBox(moveBox(selBox, moves[e.key][0], moves[e.key][1])));
+      onChange(sel, formatBBox(moveBox(selBox, moves[e.key][0], moves[e.key][1])), 'move');
     } else if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      if (!selBox) onChange(sel, formatBBox(centredBox(500, 500)));
+      if (!selBox) onChange(sel, formatBBox(centredBox(500, 500)), 'create');
     } else if (e.key === 'Delete' || e.key === 'Backspace') {
       e.preventDefault();
-      onChange(sel, '');
+      onChange(sel, '', 'clear');
     } else if (e.key === 'Tab' && !e.shiftKey && e.altKey) {
       e.preventDefault();
       onSelect((sel + 1) % elements.length);

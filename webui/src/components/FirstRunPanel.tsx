@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { useApp } from '../state';
 import { IconX } from './Icons';
+import { WeightsDownload } from './WeightsDownload';
 
 export const INTRO_KEY = 'ideogram4_intro_dismissed';
 export const WEIGHTS_COMMAND = 'hf download ideogram-ai/ideogram-4-fp8';
@@ -17,7 +18,10 @@ function readDismissed(): boolean {
 export function FirstRunPanel() {
   const { model, modelError, prompts, loadModel, toast } = useApp();
   const [dismissed, setDismissed] = useState(readDismissed);
-  if (dismissed || modelError || !model || prompts.length > 0) return null;
+  if (modelError || !model) return null;
+  // A server without its weights (not demo, not loaded, nothing on disk) always offers the download.
+  const needsWeights = !model.demo && model.state !== 'loaded' && (model.weights_present === false || model.download?.state === 'running');
+  if (!needsWeights && (dismissed || prompts.length > 0)) return null;
   const close = () => {
     setDismissed(true);
     try {
@@ -43,7 +47,9 @@ export function FirstRunPanel() {
       <ol className="mt-2 list-decimal space-y-2 pl-5 text-sm">
         <li>
           <strong>Load the model.</strong>{' '}
-          {model.state === 'loaded' ? <span className="text-emerald-700 dark:text-emerald-400">Done — it is loaded.</span> : (
+          {model.state === 'loaded' ? <span className="text-emerald-700 dark:text-emerald-400">Done — it is loaded.</span> : needsWeights ? (
+            <>First download the weights (below).</>
+          ) : (
             <>It stays in memory until you unload it.{' '}
               <button type="button" className="btn btn-sm btn-primary" onClick={() => void loadModel()} disabled={model.state === 'loading'}>
                 {model.state === 'loading' ? 'Loading…' : 'Load model'}
@@ -63,7 +69,10 @@ export function FirstRunPanel() {
           <p className="mt-1">For real images, accept the licence on the model page at huggingface.co/ideogram-ai/ideogram-4-fp8, then fetch the weights (about 26 GB) and start the server without <code>--demo</code>:</p>
         </div>
       ) : (
-        <p className="mt-3 text-sm">The real weights are fetched once (about 26 GB, after accepting the licence on huggingface.co/ideogram-ai/ideogram-4-fp8) with:</p>
+        <>
+          {needsWeights && <WeightsDownload />}
+          <p className="mt-3 text-sm">The real weights are fetched once (about 26 GB, after accepting the licence on huggingface.co/ideogram-ai/ideogram-4-fp8){needsWeights ? ' — here, or on the command line' : ''} with:</p>
+        </>
       )}
       <div className="mt-1 flex items-center gap-2">
         <code className="flex-1 overflow-x-auto rounded bg-neutral-100 px-2 py-1 font-mono text-xs dark:bg-neutral-800" data-testid="weights-command">{WEIGHTS_COMMAND}</code>

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Api, type LoraOperation, type LoraStatus } from '../lib/api';
 import { useApp } from '../state';
 import { IconSpinner } from './Icons';
+import { LoraPresets } from './LoraPresets';
 
 export function friendlyLoraName(name: string): string {
   return name.replace(/\.safetensors$/i, '').replace(/_/g, ' ');
@@ -137,6 +138,7 @@ export function LoraSelector() {
           {!loaded && <span className="self-center text-xs text-neutral-500">Load the model first.</span>}
         </div>
       )}
+      {!unavailable && status && <LoraPresets onInstalled={refresh} open={status.available.length === 0} />}
     </fieldset>
   );
 }

@@ -53,6 +53,48 @@ export interface ModelStatus {
   weights?: string;
   rss_mb?: number;
   progress?: number;
+  /** Whether the weights are on disk (a --model folder, or the repo's snapshot in the Hub cache); absent on older servers. */
+  weights_present?: boolean;
+  /** The latest model download (POST /api/model/download), or null. */
+  download?: ModelDownload | null;
+}
+
+/** GET /api/model/download/{task} (docs/APP.md §5.1). */
+export interface ModelDownload {
+  task_id: string;
+  state: 'running' | 'done';
+  status?: 'queued' | 'running' | 'done' | 'error' | 'cancelled';
+  msg: string;
+  progress?: number;
+  phase?: string;
+  repo?: string;
+  revision?: string;
+  bytes_done?: number;
+  bytes_total?: number;
+  files_done?: number;
+  files_total?: number;
+  file?: string | null;
+  error?: string | null;
+  snapshot?: string | null;
+}
+
+/** One built-in LoRA preset of GET /api/lora/presets (docs/APP.md §6.5). */
+export interface LoraPreset {
+  id: string;
+  label: string;
+  installed: boolean;
+  loras: { name: string; repo: string; revision: string; filename: string; strength: number; installed: boolean; format: string | null; size_mb: number | null }[];
+}
+
+/** GET /api/lora/download/{task}. */
+export interface LoraDownload {
+  state: 'running' | 'done';
+  msg: string;
+  files: { name: string; status: 'already_installed' | 'downloaded' }[];
+  error?: string | null;
+  progress?: number;
+  phase?: string;
+  preset_id?: string;
 }
 
 export interface ImageInfo {
@@ -204,6 +246,12 @@ export const Api = {
     api<{ ok: boolean; task_id?: string; msg?: string }>('/api/lora/apply', { body: { loras } }),
   loraRemove: () => api<{ ok: boolean; task_id?: string; msg?: string }>('/api/lora/remove', { method: 'POST' }),
   loraOperation: (id: string) => api<LoraOperation>(`/api/lora/operation/${encodeURIComponent(id)}`),
+  modelDownload: () => api<{ ok: boolean; task_id?: string; msg?: string }>('/api/model/download', { method: 'POST' }),
+  modelDownloadStatus: (id: string) => api<ModelDownload>(`/api/model/download/${encodeURIComponent(id)}`),
+  modelDownloadCancel: (id: string) => api<{ ok: boolean; msg?: string }>(`/api/model/download/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+  loraPresets: () => api<{ presets: LoraPreset[] }>('/api/lora/presets'),
+  loraDownload: (presetId: string) => api<{ ok: boolean; task_id?: string; msg?: string }>('/api/lora/download', { body: { preset_id: presetId } }),
+  loraDownloadStatus: (id: string) => api<LoraDownload>(`/api/lora/download/${encodeURIComponent(id)}`),
   magicStatus: () => api<MagicStatus>('/api/magic-prompt/status'),
   magicPrompt: (body: { prompt: string; width: number; height: number; images_b64: string[] | null }) =>
     api<{ caption: JsonObject; model?: string }>('/api/magic-prompt', { body }),
