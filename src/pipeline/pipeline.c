@@ -24,6 +24,7 @@
 #include "model/qwen3.h"
 #include "model/vae.h"
 #include "pipeline/image.h"
+#include "pipeline/preview.h"
 #include "pipeline/sampler.h"
 #include "pipeline/schedule.h"
 #include "tensor/safetensors.h"
@@ -42,7 +43,12 @@ struct i4_pipeline {
     i4_lora_stack *loras;   /* on the conditional transformer */
     i4_lora **lora_files;   /* kept open while stacked */
     int n_lora_files;
+    i4_preview_map *preview; /* live-preview map, fitted on first use */
 };
+
+#define PREVIEW_FIT_GRIDS 8  /* grids of PREVIEW_FIT_GRID^2 random tokens (preview.c) */
+#define PREVIEW_FIT_GRID 8
+#define PREVIEW_FIT_SEED 20260608u
 
 static void component(char *out, size_t size, const i4_pipeline *p, const char *name) {
     snprintf(out, size, "%s/%s", p->snapshot, name);
@@ -218,6 +224,7 @@ void i4_pipeline_free(i4_pipeline *p) {
     i4_dit_free(p->cond);
     i4_dit_free(p->uncond);
     i4_vae_free(p->vae);
+    free(p->preview);
     i4_backend_destroy(p->be);
     free(p);
 }
@@ -240,6 +247,21 @@ void i4_generate_params_init(i4_generate_params *gp) {
 
 void i4_result_free(i4_result *r) {
     if (r) free(r->rgb);
+}
+
+int i4_pipeline_preview_fit(i4_pipeline *p, double *r2_heldout, double *seconds) {
+    if (!p->preview) {
+        i4_preview_map *pm = malloc(sizeof *pm);
+        if (!pm) return i4_error("out of memory");
+        if (i4_preview_fit(p->vae, PREVIEW_FIT_GRIDS, PREVIEW_FIT_GRID, PREVIEW_FIT_SEED, pm) != 0) {
+            free(pm);
+            return -1;
+        }
+        p->preview = pm;
+    }
+    if (r2_heldout) *r2_heldout = p->preview->r2_heldout;
+    if (seconds) *seconds = p->preview->seconds;
+    return 0;
 }
 
 /* Text features of the templated caption, text encoder loaded and released here. */
@@ -304,6 +326,21 @@ static int relay_step(void *user, int step, int steps) {
     return r->fn ? r->fn(r->user, I4_PHASE_SAMPLE, step, steps) : 0;
 }
 
+/* Latents after a step -> one RGB pixel per token -> the caller's preview. */
+typedef struct {
+    const i4_preview_map *map;
+    i4_preview_fn fn;
+    void *user;
+    int index, gh, gw;
+    uint8_t *rgb;
+} preview_relay;
+
+static int relay_preview(void *user, int step, int steps, const float *z) {
+    preview_relay *r = user;
+    i4_preview_apply(r->map, z, (int64_t)r->gh * r->gw, r->rgb);
+    return r->fn(r->user, r->index, step, steps, r->rgb, r->gw, r->gh);
+}
+
 int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i4_progress_fn progress,
                       i4_image_fn on_image, void *user) {
     if (!gp->prompt) return i4_error("no prompt");
@@ -329,6 +366,7 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
     int64_t gh = gp->height / 16, gw = gp->width / 16, n_img = gh * gw;
     int64_t C = i4_dit_config_get(p->cond)->in_channels;
     float *feat = NULL, *z = NULL, *image = NULL;
+    uint8_t *preview_rgb = NULL;
     int64_t n_text = 0;
     int rc = 0;
     i4_result res;
@@ -342,6 +380,10 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
     z = malloc(sizeof(float) * (size_t)(n_img * C));
     image = malloc(sizeof(float) * 3 * (size_t)gp->width * (size_t)gp->height);
     if (!z || !image) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
+    if (gp->preview) { /* the map is fitted once per pipeline, here before the sampler's workspace exists */
+        if (i4_pipeline_preview_fit(p, NULL, NULL) != 0) { rc = -1; goto done; }
+        if (!(preview_rgb = malloc((size_t)n_img * 3))) { rc = i4_error("out of memory"); goto done; }
+    }
     for (int i = 0; i < count; i++) {
         uint64_t seed = gp->seed + (uint64_t)i;
         double t1 = i4_now_seconds();
@@ -353,6 +395,9 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
         if (progress && progress(user, I4_PHASE_SAMPLE, 0, steps)) { rc = I4_ERR_CANCELLED; goto done; }
         i4_rss_peak_reset();
         step_relay relay = {progress, user};
+        preview_relay prelay = {p->preview, gp->preview, user, i, (int)gh, (int)gw, preview_rgb};
+        sp.latents = gp->preview ? relay_preview : NULL;
+        sp.latents_user = &prelay;
         rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
         if (rc != 0) goto done;
         double t2 = i4_now_seconds(), peak_sample = i4_rss_peak_mb();
@@ -385,6 +430,7 @@ done:
     free(feat);
     free(z);
     free(image);
+    free(preview_rgb);
     return rc;
 }
 
@@ -393,11 +439,17 @@ typedef struct {
     i4_progress_fn progress;
     void *user;
     i4_result *out;
+    i4_preview_fn preview;
 } single_ctx;
 
 static int single_progress(void *user, i4_phase phase, int step, int steps) {
     single_ctx *c = user;
     return c->progress ? c->progress(c->user, phase, step, steps) : 0;
+}
+
+static int single_preview(void *user, int index, int step, int steps, const uint8_t *rgb, int width, int height) {
+    single_ctx *c = user;
+    return c->preview(c->user, index, step, steps, rgb, width, height);
 }
 
 static int single_image(void *user, int index, uint64_t seed, i4_result *res) {
@@ -411,8 +463,10 @@ static int single_image(void *user, int index, uint64_t seed, i4_result *res) {
 
 int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out) {
     memset(out, 0, sizeof *out);
-    single_ctx c = {progress, user, out};
-    int rc = i4_generate_batch(p, gp, 1, single_progress, single_image, &c);
+    single_ctx c = {progress, user, out, gp->preview};
+    i4_generate_params g = *gp;
+    if (gp->preview) g.preview = single_preview;
+    int rc = i4_generate_batch(p, &g, 1, single_progress, single_image, &c);
     if (rc != 0) {
         free(out->rgb);
         out->rgb = NULL;

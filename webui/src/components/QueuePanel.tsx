@@ -1,7 +1,8 @@
 // Docked generation panel (replaces the modal overlay): every job this page
 // follows — started here or reattached from GET /api/queue after a reload —
 // with its progress, step, ETA, a Cancel per job, and the latest image as a
-// preview. The form stays editable while jobs run.
+// preview (the live preview of the latest step while sampling). The form
+// stays editable while jobs run.
 import { Link } from 'react-router';
 import { imageUrl, type TaskStatus } from '../lib/api';
 import { formatDuration } from '../lib/sizes';
@@ -43,7 +44,8 @@ function JobRow({ job }: { job: Job }) {
   return (
     <li className="flex gap-2 py-2" data-testid="job" data-phase={job.phase} data-task={job.taskId ?? ''}>
       <div className="flex h-12 w-12 shrink-0 items-center justify-center overflow-hidden rounded bg-neutral-100 dark:bg-neutral-800" data-testid="job-preview">
-        {latest ? <img src={imageUrl(latest)} alt="Latest image of this job" className="h-full w-full object-cover" /> : active ? <IconSpinner /> : null}
+        {active && st?.preview ? <img src={st.preview} alt="Live preview" className="h-full w-full object-cover" data-testid="job-live-preview" />
+          : latest ? <img src={imageUrl(latest)} alt="Latest image of this job" className="h-full w-full object-cover" /> : active ? <IconSpinner /> : null}
       </div>
       <div className="min-w-0 flex-1">
         <div className="flex items-center gap-1 text-sm">

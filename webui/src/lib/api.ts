@@ -133,6 +133,9 @@ export interface TaskStatus {
   images?: ImageInfo[];
   n?: number;
   image_index?: number;
+  /** Live preview of the latest sampling step (PNG data URL, one pixel per 16x16 patch); null when none. */
+  preview?: string | null;
+  preview_step?: number | null;
   prompt_id?: number | null;
   width?: number;
   height?: number;
