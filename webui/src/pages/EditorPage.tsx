@@ -110,7 +110,7 @@ export function EditorPage() {
   const maxBatch = app.config?.max_batch ?? 8;
   const shortcut = isMac ? '⌘↵' : 'Ctrl+Enter';
   return (
-    <div className="mx-auto grid max-w-7xl gap-6 pb-40 lg:grid-cols-[minmax(0,1fr)_380px] lg:pb-0">
+    <div className="mx-auto grid max-w-7xl grid-cols-1 gap-6 pb-40 lg:grid-cols-[minmax(0,1fr)_380px] lg:pb-0">
       <div className="min-w-0 space-y-4">
         <div className="flex flex-wrap items-baseline gap-2">
           <h1 className="text-xl font-semibold">{promptId !== null ? `Prompt #${promptId}` : 'New image'}</h1>
