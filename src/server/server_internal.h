@@ -213,6 +213,9 @@ void srv_random_hex(i4_server *s, char *out, int n); /* under lock */
 double srv_rss_mb(void);
 /* A throw-away generation after load and LoRA changes (docs/APP.md §5.3). */
 int srv_warmup(i4_server *s, i4_pipeline *p);
+/* Fit the live-preview map of a loaded pipeline (once; the worker runs it
+ * right after reporting the load done, so "loaded" is not delayed by it). */
+void srv_preview_fit(i4_server *s, i4_pipeline *p);
 
 /* ---- route files */
 void srv_route_model(srv_req *r, const char *path);

@@ -163,7 +163,7 @@ stop_server
 
 # ------------------------------------------------------------------ D4 (optimised build: RSS)
 BIN=$OPT_BIN
-node tests/cli/fake_llm.mjs >"$tmp/llm.out" 2>&1 &
+node tests/cli/fake_llm.mjs "$tmp/llm-requests.jsonl" >"$tmp/llm.out" 2>&1 &
 llm=$!
 for _ in $(seq 1 100); do grep -q '^port ' "$tmp/llm.out" && break; sleep 0.1; done
 export IDEOGRAM4_MAGIC_PROMPT_BASE_URL="http://127.0.0.1:$(sed -n 's/^port //p' "$tmp/llm.out")/v1"
@@ -195,7 +195,10 @@ clients=$!
 sleep 4
 peak=$(rss_kb)
 wait "$clients"
-check "D4 12 parallel 13 MB magic prompts: at most 2 admitted, the rest 429" bash -c "[ \$(grep -c '^429$' '$tmp/d4codes') -ge 10 ]"
+# At most 2 reach the LLM (its request log); the others are refused with 429
+# on their headers — a client still pushing its body may see the connection
+# reset (000) instead of the reply — and none gets a 2xx or 5xx.
+check "D4 12 parallel 13 MB magic prompts: at most 2 admitted, the rest 429" bash -c "[ \$(cat '$tmp/llm-requests.jsonl' 2>/dev/null | wc -l) -le 2 ] && [ \$(grep -c '^429$' '$tmp/d4codes') -ge 1 ] && ! grep -qv '^429$\|^000$' '$tmp/d4codes'"
 # Each admitted call holds its body and the copies made to validate and send
 # the images (about 65 MB for 13 MB of JSON); before the cap 12 such calls held 1 GB.
 check "D4 ... RSS stayed bounded while they hung ($base -> $peak kB, < 256 MB)" test $((peak - base)) -lt 262144
