@@ -237,7 +237,18 @@ static void run_generation(i4_server *s, srv_job *j) {
         gp.preset = g->preset;
         gp.steps = g->steps;
         gp.seed = g->seed;
-        if (g->want_preview) gp.preview = on_preview;
+        if (g->want_preview) {
+            gp.preview = on_preview;
+            /* the map is fitted once per model, in the first job that wants previews (part of that
+             * job, so a load is reported done at once and queue positions stay what they say) */
+            double r2 = 0, secs = 0;
+            int fitted_before = s->preview_fit_logged;
+            if (i4_pipeline_preview_fit(p, &r2, &secs) == 0 && !fitted_before) {
+                i4_log(&s->log, I4_LOG_INFO, "model",
+                       "live-preview map fitted against the VAE in %.2fs (held-out R^2 %.3f)", secs, r2);
+                s->preview_fit_logged = 1;
+            }
+        }
         double t0 = pc.t_start = i4_now_seconds();
         rc = i4_generate_batch(p, &gp, g->count, on_progress, on_image, &pc);
         if (rc == -1 && !pc.error[0]) i4_utf8_copy(pc.error, sizeof pc.error, i4_last_error());

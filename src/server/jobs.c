@@ -333,15 +333,6 @@ void srv_jobs_stop(i4_server *s) {
     pthread_mutex_unlock(&s->lock);
 }
 
-void srv_preview_fit(i4_server *s, i4_pipeline *p) {
-    double r2 = 0, secs = 0;
-    if (i4_pipeline_preview_fit(p, &r2, &secs) == 0)
-        i4_log(&s->log, I4_LOG_INFO, "model", "live-preview map fitted against the VAE in %.2fs (held-out R^2 %.3f)",
-               secs, r2);
-    else
-        i4_log(&s->log, I4_LOG_WARN, "model", "live-preview map not fitted: %s", i4_last_error());
-}
-
 int srv_warmup(i4_server *s, i4_pipeline *p) {
     if (s->opt.warmup_steps <= 0) return 0;
     i4_generate_params gp;

@@ -66,6 +66,7 @@ static void run_load(i4_server *s, srv_job *j) {
     srv_warmup(s, p); /* a failed warm-up is logged, not fatal: generation reports its own errors */
     pthread_mutex_lock(&s->lock);
     s->pipe = p;
+    s->preview_fit_logged = 0; /* a new pipeline fits its own map */
     i4_utf8_copy(s->model_weights, sizeof s->model_weights, i4_pipeline_snapshot(p));
     i4_utf8_copy(s->model_backend, sizeof s->model_backend, i4_pipeline_backend(p));
     json_array_clear(s->applied_loras);
@@ -74,7 +75,6 @@ static void run_load(i4_server *s, srv_job *j) {
     i4_log(&s->log, I4_LOG_INFO, "model", "loaded %s in %.2fs on %s (RSS %.0f MB)", i4_pipeline_snapshot(p),
            i4_now_seconds() - t0, i4_pipeline_backend(p), srv_rss_mb());
     srv_job_finish(s, j, JOB_DONE, NULL, "Model loaded.");
-    srv_preview_fit(s, p); /* queued generations wait for it; the status already says loaded */
 }
 
 static void run_unload(i4_server *s, srv_job *j) {

@@ -123,6 +123,7 @@ struct i4_server {
     char model_msg[600];
     char model_weights[4096];
     char model_backend[128]; /* "cpu (avx512, 2 threads)" once loaded */
+    int preview_fit_logged;  /* the worker logged this model's preview fit (worker thread only) */
     int load_progress;
     double rss_before_unload_mb, rss_after_unload_mb; /* < 0 until an unload */
     json_t *applied_loras; /* [{"name","strength","format"}] */
@@ -213,9 +214,6 @@ void srv_random_hex(i4_server *s, char *out, int n); /* under lock */
 double srv_rss_mb(void);
 /* A throw-away generation after load and LoRA changes (docs/APP.md §5.3). */
 int srv_warmup(i4_server *s, i4_pipeline *p);
-/* Fit the live-preview map of a loaded pipeline (once; the worker runs it
- * right after reporting the load done, so "loaded" is not delayed by it). */
-void srv_preview_fit(i4_server *s, i4_pipeline *p);
 
 /* ---- route files */
 void srv_route_model(srv_req *r, const char *path);
