@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/growbuf.h"
 #include "base/io.h"
 #include "ideogram4.h"
 
@@ -314,32 +315,6 @@ static int curl_fail(CURLcode rc, const char *what, const char *errbuf) {
 
 /* ------------------------------------------------------------ listing */
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int too_big;
-} membuf;
-
-static size_t on_mem(char *buf, size_t size, size_t nmemb, void *user) {
-    membuf *m = user;
-    size_t n = size * nmemb;
-    if (m->len + n + 1 > LISTING_LIMIT) {
-        m->too_big = 1;
-        return 0;
-    }
-    if (m->len + n + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap : 65536;
-        while (cap < m->len + n + 1) cap *= 2;
-        char *d = realloc(m->data, cap);
-        if (!d) return 0;
-        m->data = d;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, buf, n);
-    m->len += n;
-    m->data[m->len] = 0;
-    return n;
-}
 
 typedef struct {
     char *path;
@@ -373,9 +348,9 @@ static int get_listing(const hub_env *e, const i4_hub_request *rq, const char *r
     snprintf(url, sizeof url, "%s/api/models/%s/revision/%s?blobs=true", e->endpoint, rq->repo, rev);
     http x;
     if (http_open(&x, e, url, 1) != 0) return -1;
-    membuf m = {0};
+    i4_growbuf m = {.limit = LISTING_LIMIT};
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(x.c, CURLOPT_WRITEFUNCTION, on_mem);
+    curl_easy_setopt(x.c, CURLOPT_WRITEFUNCTION, i4_growbuf_curl_write);
     curl_easy_setopt(x.c, CURLOPT_WRITEDATA, &m);
     curl_easy_setopt(x.c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(x.c, CURLOPT_TIMEOUT, 120L);
@@ -385,7 +360,7 @@ static int get_listing(const hub_env *e, const i4_hub_request *rq, const char *r
     http_close(&x);
     char what[400];
     snprintf(what, sizeof what, "listing %s@%s", rq->repo, rev);
-    if (m.too_big) {
+    if (m.overflow) {
         free(m.data);
         return i4_error("%s: the answer is larger than %u MB", what, LISTING_LIMIT >> 20);
     }
