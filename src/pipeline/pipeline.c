@@ -253,7 +253,26 @@ int i4_pipeline_preview_fit(i4_pipeline *p, double *r2_heldout, double *seconds)
     if (!p->preview) {
         i4_preview_map *pm = malloc(sizeof *pm);
         if (!pm) return i4_error("out of memory");
-        if (i4_preview_fit(p->vae, PREVIEW_FIT_GRIDS, PREVIEW_FIT_GRID, PREVIEW_FIT_SEED, pm) != 0) {
+        /* The fit decodes ten small grids. It runs on the CPU backend
+         * whatever the model's backend is: the map is then the same on every
+         * backend, and on a software Vulkan driver (lavapipe, exact fma
+         * emulated in double) those decodes took minutes, not seconds. The
+         * VAE weights are mapped, so a second CPU instance costs no copy. */
+        i4_backend *cpu = NULL;
+        i4_vae *vae = p->vae;
+        int rc = 0;
+        if (strcmp(i4_be_name(p->be), "cpu") != 0) {
+            char dir[PATH_MAX + 32];
+            component(dir, sizeof dir, p, "vae");
+            rc = i4_cpu_backend_create(i4_be_threads(p->be), NULL, &cpu);
+            if (rc == 0) rc = i4_vae_load(&vae, dir, p->precision, cpu);
+        }
+        if (rc == 0) rc = i4_preview_fit(vae, PREVIEW_FIT_GRIDS, PREVIEW_FIT_GRID, PREVIEW_FIT_SEED, pm);
+        if (cpu) {
+            if (vae != p->vae) i4_vae_free(vae);
+            i4_backend_destroy(cpu);
+        }
+        if (rc != 0) {
             free(pm);
             return -1;
         }
