@@ -7,7 +7,7 @@
 #   make cross-aarch64  the portable core + its unit tests for aarch64 in build-aarch64/ (run with qemu-aarch64)
 
 CC      ?= gcc
-PKGS    := jansson libutf8proc libpng libwebp libwebpmux libjpeg libmicrohttpd sqlite3 libcurl
+PKGS    := jansson libutf8proc libpng libwebp libwebpmux libjpeg libmicrohttpd sqlite3 libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 

@@ -59,6 +59,9 @@ typedef struct {
     int threads;            /* CPU backend threads; <= 0 = online CPUs */
     const char *device;     /* Vulkan device index from `ideogram4 devices` ("0", "1", ...);
                                NULL = $IDEOGRAM4_DEVICE, else auto */
+    int offload;            /* --offload: transformer layers that do not fit on the device stay in
+                               host memory and are streamed into device slots block by block;
+                               also $IDEOGRAM4_OFFLOAD=1 */
 } i4_load_options;
 
 typedef enum {
@@ -92,6 +95,14 @@ int i4_device_index_ok(const char *text);
  * allocations, not the mmap'd weights); *where names the device. */
 void i4_pipeline_device_memory(const i4_pipeline *p, size_t *now, size_t *peak, const char **where);
 
+/* Live preview after each sampling step (docs/APP.md "Live previews"): rgb
+ * [height][width][3] with one pixel per latent token (height = image height /
+ * 16), from a fixed linear map of the latents fitted against the VAE decoder
+ * (i4_pipeline_preview_fit). index is the image of the batch, step 1..steps.
+ * rgb belongs to the engine (valid during the call). Return non-zero to
+ * cancel. It gets the user pointer of i4_generate / i4_generate_batch. */
+typedef int (*i4_preview_fn)(void *user, int index, int step, int steps, const uint8_t *rgb, int width, int height);
+
 typedef struct {
     const char *prompt;        /* caption text, used verbatim */
     int width, height;         /* multiples of 16 */
@@ -103,7 +114,15 @@ typedef struct {
     uint64_t seed;
     const char *noise_path;    /* optional: safetensors with `noise` F32 [1, tokens, 128] */
     const char *latents_path;  /* optional: write the final latents (`latents`) here */
+    i4_preview_fn preview;     /* optional: live previews (NULL = none, the default) */
 } i4_generate_params;
+
+/* Fit the live-preview map now (otherwise the first generation with a
+ * preview does it): a least-squares fit of token latents -> patch mean RGB
+ * against this pipeline's VAE decoder on a few random latent grids; once per
+ * pipeline. Optional outputs: R^2 on held-out random latents and the fit's
+ * seconds. 0 or -1. */
+int i4_pipeline_preview_fit(i4_pipeline *p, double *r2_heldout, double *seconds);
 
 /* Defaults: preset V4_QUALITY_48, 1024x1024, seed 20260608, no overrides. */
 void i4_generate_params_init(i4_generate_params *gp);

@@ -13,7 +13,7 @@ SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 # libvulkan-dev (the loader) and glslc (GLSL to SPIR-V) build the Vulkan
 # backend; mesa-vulkan-drivers brings lavapipe, the CPU Vulkan driver its
 # tests run on without a GPU; vulkan-tools has vulkaninfo.
-pkgs="build-essential pkg-config python3-venv libjansson-dev libutf8proc-dev libpng-dev libwebp-dev libjpeg62-turbo-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev nodejs npm jq wrk chromium clang-14 libclang-rt-14-dev libomp-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libvulkan-dev glslc mesa-vulkan-drivers vulkan-tools"
+pkgs="build-essential pkg-config python3-venv libjansson-dev libutf8proc-dev libpng-dev libwebp-dev libjpeg62-turbo-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev nodejs npm jq wrk chromium clang-14 libclang-rt-14-dev libomp-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libvulkan-dev glslc mesa-vulkan-drivers vulkan-tools"
 missing=
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # node/npm may come from outside apt (e.g. a preinstalled Node.js); accept those.

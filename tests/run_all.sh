@@ -64,7 +64,7 @@ done
 
 # The server suites again against the ASan/UBSan build: a memory error kills
 # the server and fails the checks that follow.
-for t in test_server test_server_history test_server_magic test_server_durability test_server_openai; do
+for t in test_server test_server_history test_server_magic test_server_durability test_server_openai test_server_preview test_download; do
   suite "asan-$t" env I4_BIN="$PWD/build-asan/ideogram4" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash "tests/cli/$t.sh"
 done

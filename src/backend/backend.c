@@ -77,16 +77,71 @@ void i4_weight_set_init(i4_weight_set *ws, i4_backend *be) {
     ws->be = be;
 }
 
+int i4_weight_set_init_streamed(i4_weight_set *ws, i4_backend *be) {
+    i4_weight_set_init(ws, be);
+    if (!be->ops->stream_new) return 0;
+    ws->group = be->ops->stream_new(be);
+    return ws->group ? 0 : -1;
+}
+
 void i4_weight_set_release(i4_weight_set *ws) {
     for (size_t i = 0; i < ws->n; i++) i4_be_release(ws->be, ws->bufs[i]);
+    if (ws->group) i4_be_release(ws->be, ws->group);
     free(ws->bufs);
-    ws->bufs = NULL;
-    ws->n = ws->cap = 0;
+    free(ws->parts);
+    free(ws->offs);
+    free(ws->sizes);
+    i4_backend *be = ws->be;
+    memset(ws, 0, sizeof *ws);
+    ws->be = be;
+}
+
+/* Parts of a streamed group start at multiples of this (any binding offset
+ * alignment a device asks, and the f32/int64 views of the ops). */
+#define STREAM_ALIGN 256
+
+static int stream_bind(i4_weight_set *ws, const void *host, size_t bytes, i4_dv *out) {
+    if (ws->np == ws->pcap) {
+        size_t cap = ws->pcap ? ws->pcap * 2 : 32;
+        const void **p = realloc(ws->parts, cap * sizeof *p);
+        if (p) ws->parts = p;
+        size_t *o = p ? realloc(ws->offs, cap * sizeof *o) : NULL;
+        if (o) ws->offs = o;
+        size_t *z = o ? realloc(ws->sizes, cap * sizeof *z) : NULL;
+        if (!z) return i4_error("out of memory");
+        ws->sizes = z;
+        ws->pcap = cap;
+    }
+    const size_t at = (ws->total + STREAM_ALIGN - 1) / STREAM_ALIGN * STREAM_ALIGN;
+    ws->parts[ws->np] = host;
+    ws->offs[ws->np] = at;
+    ws->sizes[ws->np++] = bytes;
+    ws->total = at + bytes;
+    out->buf = ws->group;
+    out->off = at;
+    return 0;
+}
+
+int i4_weight_set_seal(i4_weight_set *ws) {
+    if (!ws->group || !ws->parts) return 0;
+    int rc = ws->be->ops->stream_fill(ws->be, ws->group, ws->parts, ws->offs, ws->sizes, ws->np, ws->total);
+    free(ws->parts);
+    free(ws->offs);
+    free(ws->sizes);
+    ws->parts = NULL;
+    ws->offs = ws->sizes = NULL;
+    ws->np = ws->pcap = 0;
+    return rc;
+}
+
+void i4_weight_set_prefetch(i4_weight_set *ws) {
+    if (ws->group) ws->be->ops->prefetch(ws->be, ws->group);
 }
 
 int i4_weight_set_bind(i4_weight_set *ws, const void *host, size_t bytes, i4_dv *out) {
     *out = i4_dv_none();
     if (!host) return 0;
+    if (ws->group) return stream_bind(ws, host, bytes, out);
     if (ws->n == ws->cap) {
         size_t cap = ws->cap ? ws->cap * 2 : 64;
         i4_buf **b = realloc(ws->bufs, cap * sizeof *b);

@@ -169,6 +169,25 @@ typedef struct {
                            int64_t ae, i4_dv scale, i4_dv shift);
     /* Guided Euler step: z[e] += (g*vc[e] + (1-g)*vu[e]) * dt, in that f32 order */
     void (*guidance_step)(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64_t n, float g, float dt);
+    /* The `bytes` at v hold nothing needed any more: the backend may give
+     * their memory back until they are written again (CPU: the whole pages
+     * inside are returned to the OS; a GPU may do nothing). Contents after
+     * it are undefined. Keeps a workspace's resident size at what its live
+     * buffers need when a large slot is idle between stages. */
+    void (*discard)(i4_backend *be, i4_dv v, size_t bytes);
+
+    /* ---- streamed weights (--offload); NULL where weights are host memory
+     * already (CPU): i4_weight_set_init_streamed then binds as usual ---- */
+    /* An empty group: one buffer whose bytes stay in host memory and are
+     * copied into one of a ring of device slots (one group each) when an op
+     * uses it, or when prefetch asks first. */
+    i4_buf *(*stream_new)(i4_backend *be);
+    /* Its contents: parts[i] (bytes[i] of host data) at offs[i], total bytes. */
+    int (*stream_fill)(i4_backend *be, i4_buf *group, const void *const *parts, const size_t *offs,
+                       const size_t *bytes, size_t n, size_t total);
+    /* Queue the group's copy into a slot now (when not there already), so
+     * that it overlaps the work queued before its first use. */
+    void (*prefetch)(i4_backend *be, i4_buf *group);
 } i4_backend_ops;
 
 struct i4_backend {
@@ -227,14 +246,28 @@ static inline i4_dv i4_dv_of(i4_buf *b) {
 
 /* ---- binding weights (bound once at load; owned by an i4_weight_set) ---- */
 
-/* The buffers a model bound; released together. */
+/* The buffers a model bound; released together. A streamed set (one
+ * transformer layer under --offload) binds into one group of the backend's
+ * streamed weights instead: views into it, filled at i4_weight_set_seal. */
 typedef struct {
     i4_backend *be;
     i4_buf **bufs;
     size_t n, cap;
+    i4_buf *group;          /* streamed: the group; NULL = bound on the device */
+    const void **parts;     /* streamed, until sealed: host data, offsets, sizes */
+    size_t *offs, *sizes, np, pcap, total;
 } i4_weight_set;
 
 void i4_weight_set_init(i4_weight_set *ws, i4_backend *be);
+/* A streamed set where the backend streams weights (else a plain one). */
+int i4_weight_set_init_streamed(i4_weight_set *ws, i4_backend *be);
+/* After the last bind of a streamed set: its bytes go to host memory the
+ * device copies from (no-op on a plain set). */
+int i4_weight_set_seal(i4_weight_set *ws);
+/* Hint: the set's ops come next; a streamed set's copy is queued now. */
+void i4_weight_set_prefetch(i4_weight_set *ws);
+/* Bytes a streamed set holds (0 for a plain one). */
+static inline size_t i4_weight_set_streamed_bytes(const i4_weight_set *ws) { return ws->group ? ws->total : 0; }
 void i4_weight_set_release(i4_weight_set *ws);
 /* Bind host data (stored bytes) of `bytes`; returns its view, or none with an error set. */
 int i4_weight_set_bind(i4_weight_set *ws, const void *host, size_t bytes, i4_dv *out);

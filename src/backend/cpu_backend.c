@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -255,6 +256,16 @@ static void cpu_guidance_step(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64
     i4_guidance_step(F(z), F(vc), F(vu), n, g, dt);
 }
 
+static void cpu_discard(i4_backend *be, i4_dv v, size_t bytes) {
+    (void)be;
+    if (!v.buf || !v.buf->owned || v.off >= v.buf->bytes) return;
+    if (bytes > v.buf->bytes - v.off) bytes = v.buf->bytes - v.off;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)at(v) + page - 1) & ~(page - 1), hi = ((uintptr_t)at(v) + bytes) & ~(page - 1);
+    /* whole pages only; anonymous private memory reads back as zeros */
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static const i4_backend_ops cpu_ops = {
     .name = "cpu",
     .destroy = cpu_destroy,
@@ -289,6 +300,7 @@ static const i4_backend_ops cpu_ops = {
     .fill = cpu_fill,
     .unpack_latents = cpu_unpack_latents,
     .guidance_step = cpu_guidance_step,
+    .discard = cpu_discard,
 };
 
 int i4_cpu_backend_create(int threads, const char *isa, i4_backend **out) {

@@ -22,6 +22,14 @@
  *               where the rest (everything a forward does outside its blocks)
  *               is measured; the sampler's own update (a few element-wise
  *               passes over the [image tokens, 128] latents) is not counted.
+ *   preview     the live preview of one sampling step at R x R (docs/APP.md):
+ *               download of the [image tokens, 128] latents from the
+ *               backend, the fitted linear map to one RGB pixel per token,
+ *               PNG encode + base64 data URL (what the server does each
+ *               step), next to the step (--step-seconds S, else the `step`
+ *               extrapolation above): preview_cost_percent_of_step. Also
+ *               fits the map against the full-size VAE decoder (random
+ *               weights) and reports the fit's time and held-out R^2.
  * The ops run on the backend of --backend (auto | cpu | vulkan; as generate). Exit status:
  * 0 ok, 1 the run failed (out of memory), 2 bad usage or a shape that does
  * not fit this machine's memory.
@@ -40,6 +48,7 @@
 #include "model/dit.h"
 #include "model/qwen3.h"
 #include "model/vae.h"
+#include "pipeline/preview.h"
 #include "pipeline/sampler.h"
 #include "bench/fill.h"
 #include "bench/peak.h"
@@ -56,7 +65,7 @@
 
 enum {
     OP_PEAK = 1, OP_LINEAR = 2, OP_ATTENTION = 4, OP_CONV = 8, OP_BLOCK = 16, OP_STEP = 32, OP_TE = 64, OP_VAE = 128,
-    OP_ALL = 255
+    OP_PREVIEW = 256, OP_ALL = 511
 };
 
 static const struct {
@@ -64,7 +73,7 @@ static const struct {
     int op;
 } OPS[] = {{"peak", OP_PEAK}, {"linear", OP_LINEAR}, {"attention", OP_ATTENTION},
            {"conv3x3", OP_CONV}, {"dit-block", OP_BLOCK}, {"step", OP_STEP},
-           {"text-encoder", OP_TE}, {"vae-decode", OP_VAE}};
+           {"text-encoder", OP_TE}, {"vae-decode", OP_VAE}, {"preview", OP_PREVIEW}};
 
 typedef struct {
     int op;
@@ -80,6 +89,8 @@ typedef struct {
     long tokens, heads, head_dim; /* attention, dit-block */
     long channels, size;          /* conv3x3 */
     long dim, ffn, text_tokens, llm_features, layers, resolution; /* dit-block, step */
+    long fit_grids;               /* preview: 8x8-token grids the map is fitted on (0 = no fit) */
+    double step_seconds;          /* preview: the step to compare with (0 = extrapolate it) */
     int repeat_given, warmup_given;
 } bench_opts;
 
@@ -106,6 +117,8 @@ static void usage(FILE *f) {
             "  text-encoder [--tokens T]                                      (default 256; 2 of 36 layers run,\n"
             "                                             the 36 extrapolated)\n"
             "  vae-decode [--resolution R]                                    (default 1024; --repeat 1 --warmup 0)\n"
+            "  preview [--resolution R] [--step-seconds S] [--fit-grids N]    (default 1024, the step extrapolated\n"
+            "                                             as `step` does (its options apply), 8 grids; --repeat 20)\n"
             "  dit-block, step, text-encoder and vae-decode write random weights of the real shapes to a\n"
             "  temporary folder under $TMPDIR (about 0.5, 0.5, 0.4 and 0.2 GB) and time the engine's own code.\n"
             "common: --threads N (default: online CPUs)  --precision f32|bf16  --backend auto|cpu|vulkan  --device N\n"
@@ -164,16 +177,17 @@ static const num_flag NUM_FLAGS[] = {
     {"--k", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, k)},
     {"--n", OP_LINEAR, 1, 1L << 22, offsetof(bench_opts, n)},
     {"--tokens", OP_ATTENTION | OP_BLOCK | OP_TE, 1, 1L << 20, offsetof(bench_opts, tokens)},
-    {"--heads", OP_ATTENTION | OP_BLOCK | OP_STEP, 1, 4096, offsetof(bench_opts, heads)},
+    {"--heads", OP_ATTENTION | OP_BLOCK | OP_STEP | OP_PREVIEW, 1, 4096, offsetof(bench_opts, heads)},
     {"--head-dim", OP_ATTENTION, 1, 65536, offsetof(bench_opts, head_dim)},
     {"--channels", OP_CONV, 1, 65536, offsetof(bench_opts, channels)},
     {"--size", OP_CONV, 1, 65536, offsetof(bench_opts, size)},
-    {"--dim", OP_BLOCK | OP_STEP, 2, 1L << 20, offsetof(bench_opts, dim)},
-    {"--ffn", OP_BLOCK | OP_STEP, 1, 1L << 22, offsetof(bench_opts, ffn)},
-    {"--text-tokens", OP_BLOCK | OP_STEP, 0, 1L << 20, offsetof(bench_opts, text_tokens)},
-    {"--llm-features", OP_STEP, 1, 1L << 22, offsetof(bench_opts, llm_features)},
-    {"--layers", OP_STEP, 1, 10000, offsetof(bench_opts, layers)},
-    {"--resolution", OP_STEP | OP_VAE, 16, 65536, offsetof(bench_opts, resolution)},
+    {"--dim", OP_BLOCK | OP_STEP | OP_PREVIEW, 2, 1L << 20, offsetof(bench_opts, dim)},
+    {"--ffn", OP_BLOCK | OP_STEP | OP_PREVIEW, 1, 1L << 22, offsetof(bench_opts, ffn)},
+    {"--text-tokens", OP_BLOCK | OP_STEP | OP_PREVIEW, 0, 1L << 20, offsetof(bench_opts, text_tokens)},
+    {"--llm-features", OP_STEP | OP_PREVIEW, 1, 1L << 22, offsetof(bench_opts, llm_features)},
+    {"--layers", OP_STEP | OP_PREVIEW, 1, 10000, offsetof(bench_opts, layers)},
+    {"--resolution", OP_STEP | OP_VAE | OP_PREVIEW, 16, 65536, offsetof(bench_opts, resolution)},
+    {"--fit-grids", OP_PREVIEW, 0, 64, offsetof(bench_opts, fit_grids)},
 };
 
 /* Returns 0, 1 for --help (printed), or -1 after printing the error. */
@@ -188,8 +202,9 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     o->channels = 256, o->size = 128;
     o->dim = 4608, o->ffn = 12288, o->text_tokens = -1, o->llm_features = 53248, o->layers = 34;
     o->resolution = 1024;
+    o->fit_grids = 8;
     if (argc < 2) {
-        fprintf(stderr, "bench: which benchmark? (peak, linear, attention, conv3x3, dit-block, step, text-encoder, vae-decode)\n");
+        fprintf(stderr, "bench: which benchmark? (peak, linear, attention, conv3x3, dit-block, step, text-encoder, vae-decode, preview)\n");
         usage(stderr);
         return -1;
     }
@@ -203,7 +218,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
             o->op_name = OPS[i].name;
         }
     if (!o->op) {
-        fprintf(stderr, "bench: unknown benchmark '%s' (expected peak, linear, attention, conv3x3, dit-block, step, text-encoder or "
+        fprintf(stderr, "bench: unknown benchmark '%s' (expected peak, linear, attention, conv3x3, dit-block, step, text-encoder, preview or "
                 "vae-decode)\n",
                 argv[1]);
         return -1;
@@ -223,7 +238,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         for (size_t j = 0; j < sizeof NUM_FLAGS / sizeof NUM_FLAGS[0]; j++)
             if (!strcmp(a, NUM_FLAGS[j].flag)) nf = &NUM_FLAGS[j];
         int known = nf || !strcmp(a, "--threads") || !strcmp(a, "--precision") || !strcmp(a, "--backend") ||
-                    !strcmp(a, "--device") || !strcmp(a, "--dtype");
+                    !strcmp(a, "--device") || !strcmp(a, "--dtype") || !strcmp(a, "--step-seconds");
         if (!known) {
             fprintf(stderr, "bench: unknown option '%s'\n", a);
             return -1;
@@ -245,6 +260,18 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
             long t;
             if (parse_long(a, v, 0, 4096, &t) != 0) return -1;
             o->threads = (int)t;
+        } else if (!strcmp(a, "--step-seconds")) {
+            char *end;
+            errno = 0;
+            o->step_seconds = strtod(v, &end);
+            if (!(o->op & OP_PREVIEW)) {
+                fprintf(stderr, "bench: option '%s' does not apply to '%s'\n", a, o->op_name);
+                return -1;
+            }
+            if (errno || *end || end == v || !(o->step_seconds > 0) || !isfinite(o->step_seconds)) {
+                fprintf(stderr, "bench: --step-seconds needs a positive number of seconds, got '%s'\n", v);
+                return -1;
+            }
         } else if (!strcmp(a, "--precision")) {
             if (i4_precision_parse(v, &o->prec) != 0) {
                 fprintf(stderr, "bench: %s\n", i4_last_error());
@@ -295,14 +322,17 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
         if (!o->repeat_given) o->repeat = 1;
         if (!o->warmup_given) o->warmup = 0;
     }
-    if (o->op == OP_STEP) {
+    if (o->op == OP_PREVIEW) {
+        if (!o->repeat_given) o->repeat = 20;
+    }
+    if (o->op & (OP_STEP | OP_PREVIEW)) {
         if (o->text_tokens < 0) o->text_tokens = 256;
         if (o->resolution % 16 != 0) {
             fprintf(stderr, "bench: --resolution must be a multiple of 16, got %ld\n", o->resolution);
             return -1;
         }
     }
-    if (o->op & (OP_BLOCK | OP_STEP)) {
+    if (o->op & (OP_BLOCK | OP_STEP | OP_PREVIEW)) {
         if (o->dim % o->heads != 0 || (o->dim / o->heads) % 2 != 0) {
             fprintf(stderr, "bench: --dim %ld must be a multiple of --heads %ld with an even head size\n", o->dim,
                     o->heads);
@@ -795,7 +825,8 @@ static int time_rest(bench_run *run, dit_bench *b, int which, const i4_tiny_dit_
     return 0;
 }
 
-static int bench_step(bench_run *run) {
+/* The extrapolated step (its median into *median when set). */
+static int bench_step(bench_run *run, double *median) {
     const bench_opts *o = run->o;
     const i4_tiny_dit_dims_t d = dit_dims(o);
     const int64_t g = o->resolution / 16, n_img = g * g, n_txt = o->text_tokens;
@@ -823,6 +854,7 @@ static int bench_step(bench_run *run) {
     r.extrapolated = 1;
     r.t.min = L * (tb[0].min + tb[1].min) + tr[0].min + tr[1].min;
     r.t.median = L * (tb[0].median + tb[1].median) + tr[0].median + tr[1].median;
+    if (median) *median = r.t.median;
     r.t.foreign = -1;
     if (tb[0].foreign >= 0 && tb[1].foreign >= 0 && tr[0].foreign >= 0 && tr[1].foreign >= 0)
         r.t.foreign = tb[0].foreign + tb[1].foreign + tr[0].foreign + tr[1].foreign;
@@ -991,6 +1023,121 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------ preview */
+
+typedef struct {
+    i4_backend *be;
+    i4_dv zd;            /* the sampler's latents on the backend */
+    float *z;            /* host copy */
+    const i4_preview_map *map;
+    int64_t g;
+    uint8_t *rgb;
+    size_t url_bytes;
+    int failed;
+} preview_ctx;
+
+/* What the server pays per step: download, map, PNG + base64 data URL. */
+static void preview_fn(void *c) {
+    preview_ctx *p = c;
+    const int64_t n = p->g * p->g;
+    if (i4_be_download(p->be, p->z, p->zd, sizeof(float) * (size_t)(n * I4_PREVIEW_CH)) != 0) {
+        p->failed = 1;
+        return;
+    }
+    i4_preview_apply(p->map, p->z, n, p->rgb);
+    char *url = i4_preview_data_url(p->rgb, (int)p->g, (int)p->g);
+    if (!url) p->failed = 1;
+    else p->url_bytes = strlen(url);
+    free(url);
+}
+
+static int bench_preview(bench_run *run) {
+    const bench_opts *o = run->o;
+    const int64_t g = o->resolution / 16, n = g * g;
+    i4_preview_map map;
+    memset(&map, 0, sizeof map);
+    int rc = 1;
+    if (o->fit_grids > 0) {
+        /* the fit, against the full-size VAE decoder (random weights) */
+        i4_fullsize_dims d;
+        i4_fullsize_dims_real(&d);
+        i4_bench_snapshot snap;
+        i4_vae *m = NULL;
+        char dir[PATH_MAX + 32];
+        int frc = -1;
+        if (i4_bench_snapshot_make(&snap, &d, I4_FULLSIZE_VAE, o->json) == 0 &&
+            i4_vae_load(&m, i4_bench_snapshot_component(&snap, "vae", dir, sizeof dir), o->prec, run->be) == 0)
+            frc = i4_preview_fit(m, (int)o->fit_grids, 8, SEED, &map);
+        if (frc != 0) fprintf(stderr, "bench: %s\n", i4_last_error());
+        i4_vae_free(m);
+        i4_bench_snapshot_remove(&snap);
+        if (frc != 0) return 1;
+        if (!o->json)
+            printf("# preview map fitted against the full-size VAE decoder (random weights) on %ld grids of 8x8 tokens\n"
+                   "# in %.2f s: R^2 fit %.3f, held-out %.3f (constant predictor %.3f)\n",
+                   o->fit_grids, map.seconds, map.r2_fit, map.r2_heldout, map.r2_const);
+    } else {
+        /* no fit: an arbitrary map of the same shape (the timing does not depend on it) */
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k <= I4_PREVIEW_CH; k++) map.w[c][k] = (float)((k * 7 + c * 3) % 11 - 5) / 64.0f;
+    }
+    float *z = alloc_or_report(sizeof(float) * (size_t)(n * I4_PREVIEW_CH), "latents");
+    uint8_t *rgb = alloc_or_report((size_t)n * 3, "preview");
+    dev_bufs db = {.be = run->be};
+    preview_ctx pc = {.be = run->be, .z = z, .map = &map, .g = g, .rgb = rgb};
+    if (!z || !rgb) goto out;
+    i4_noise(SEED, z, n * I4_PREVIEW_CH);
+    if (dev_buf(&db, z, sizeof(float) * (size_t)(n * I4_PREVIEW_CH), &pc.zd) != 0) goto out;
+    i4_bench_result r;
+    if (measure(run, &r, "preview", preview_fn, &pc) != 0) goto out;
+    if (pc.failed) {
+        fprintf(stderr, "bench: %s\n", i4_last_error());
+        json_decref(r.shape);
+        goto out;
+    }
+    const double preview_s = r.t.median;
+    r.flops = (double)n * 3 * 2 * (I4_PREVIEW_CH + 1);
+    shape_int(&r, "resolution", o->resolution);
+    shape_int(&r, "tokens", n);
+    shape_int(&r, "preview_pixels", n);
+    shape_int(&r, "data_url_bytes", (long long)pc.url_bytes);
+    snprintf(r.shape_text, sizeof r.shape_text, "%lldx%lld: download + map + PNG data URL of %lldx%lld px",
+             (long long)o->resolution, (long long)o->resolution, (long long)g, (long long)g);
+    report(run, &r);
+    double step_s = o->step_seconds;
+    int extrapolated = 0;
+    if (step_s <= 0) {
+        if (bench_step(run, &step_s) != 0) goto out;
+        extrapolated = 1;
+    }
+    const double pct = 100.0 * preview_s / step_s;
+    if (o->json) {
+        json_t *j = json_pack("{s:s,s:i,s:f,s:f,s:b,s:f}", "op", "preview-cost", "resolution", (int)o->resolution,
+                              "preview_seconds", preview_s, "step_seconds", step_s, "step_extrapolated", extrapolated,
+                              "preview_cost_percent_of_step", pct);
+        if (j && o->fit_grids > 0) {
+            json_object_set_new(j, "fit_grids", json_integer(o->fit_grids));
+            json_object_set_new(j, "fit_seconds", json_real(map.seconds));
+            json_object_set_new(j, "fit_r2", json_real(map.r2_fit));
+            json_object_set_new(j, "fit_r2_heldout", json_real(map.r2_heldout));
+            json_object_set_new(j, "fit_r2_constant", json_real(map.r2_const));
+        }
+        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+        if (line) printf("%s\n", line);
+        free(line);
+        json_decref(j);
+    } else {
+        printf("# preview per step: %.3f ms = %.4f%% of a %s step of %.3f s (preview_cost_percent_of_step)\n",
+               preview_s * 1e3, pct, extrapolated ? "EXTRAPOLATED" : "given", step_s);
+    }
+    rc = 0;
+out:
+    dev_bufs_free(&db);
+    free(z);
+    free(rgb);
+    return rc;
+}
+
 /* ------------------------------------------------------------ main */
 
 static void print_preamble(const bench_run *run) {
@@ -1055,7 +1202,8 @@ int i4_cmd_bench(int argc, char **argv) {
     case OP_BLOCK: rc = bench_block(&run); break;
     case OP_TE: rc = bench_text_encoder(&run); break;
     case OP_VAE: rc = bench_vae(&run); break;
-    default: rc = bench_step(&run); break;
+    case OP_PREVIEW: rc = bench_preview(&run); break;
+    default: rc = bench_step(&run, NULL); break;
     }
     i4_backend_destroy(run.be);
     return rc;

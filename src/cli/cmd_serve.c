@@ -54,11 +54,12 @@ int i4_cmd_serve(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--demo")) { o.demo = 1; continue; }
         if (!strcmp(a, "--load")) { o.autoload = 1; continue; }
+        if (!strcmp(a, "--offload")) { o.offload = 1; continue; }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: ideogram4 serve [--host H] [--port P] [--model DIR | --repo ORG/NAME | --demo]\n"
                    "                       [--output DIR] [--db FILE] [--lora-dir DIR] [--log-dir DIR]\n"
                    "                       [--webui DIR] [--queue N] [--load] [--precision f32|bf16] [--threads N]\n"
-                   "                       [--backend auto|cpu|vulkan] [--device N]\n"
+                   "                       [--backend auto|cpu|vulkan] [--device N] [--offload]\n"
                    "Settings also come from .env and IDEOGRAM4_* variables (see README).\n");
             return 0;
         }

@@ -23,6 +23,9 @@ static void usage(FILE *f) {
             "                         unconditional-transformer, text-encoder or vae-decoder\n"
             "  bench OP [options]     kernel and transformer speed against the measured FMA peak; OP is\n"
             "                         peak, linear, attention, conv3x3, dit-block or step (`bench --help`)\n"
+            "  download [--repo ORG/NAME] [--revision R] [--include GLOB]...\n"
+            "                         fetch a snapshot from the Hugging Face Hub into the local cache\n"
+            "                         (resumable, checksummed; HF_TOKEN, HF_ENDPOINT, HF_HUB_CACHE)\n"
             "  devices                list the Vulkan devices and the backend `--backend auto` picks\n"
             "  info [--parameters] IMAGE...\n"
             "                         print the generation parameters stored in an image\n"
@@ -44,6 +47,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "debug-forward")) return i4_cmd_debug_forward(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize")) return i4_cmd_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return i4_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "download")) return i4_cmd_download(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return i4_cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return i4_cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify")) return i4_cmd_verify(argc - 1, argv + 1);

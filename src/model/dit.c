@@ -40,6 +40,11 @@
  * only. feat == NULL means all-zero features: text rows then get exactly
  * llm_cond_proj's bias (RMSNorm of a zero row is zero), no F-wide work.
  *
+ * Offload (--offload): layers past the device budget given at load bind into
+ * a streamed weight set of their own (host memory, copied into a ring of
+ * device slots when used); each block asks for its own weights and the
+ * next layer's, so that copy overlaps this block's work (backend.h).
+ *
  * LoRA hook: i4_dit_set_linear swaps the view of one Linear (by official
  * module path) for caller-owned merged weights, or back to the mmap'd ones.
  */
@@ -72,6 +77,7 @@ typedef struct {
 typedef struct {
     dit_linear qkv, o, w1, w2, w3, mod;
     i4_dparam norm_q, norm_k, an1, an2, fn1, fn2;
+    i4_weight_set streamed; /* --offload: this layer's weights in host memory (else unused) */
 } dit_layer;
 
 struct i4_dit {
@@ -88,6 +94,9 @@ struct i4_dit {
     i4_dparam llm_cond_norm;
     i4_buf *indicator;     /* [2, D] f32, decoded (bf16-rounded in bf16 mode) */
     dit_layer *layers;
+    size_t device_budget;  /* bytes of weights bound on the device before layers stream */
+    int64_t n_streamed;    /* layers streamed from host memory */
+    size_t bytes_left;     /* bytes of the layers not bound yet (while loading) */
 };
 
 /* ------------------------------------------------------------ loading */
@@ -145,27 +154,59 @@ out:
     return rc;
 }
 
-static int bind_linear(i4_dit *m, const char *prefix, int64_t out, int64_t in, int bias_rule, dit_linear *l,
-                       i4_linear_w *host) {
+static int bind_linear_in(i4_dit *m, i4_weight_set *ws, const char *prefix, int64_t out, int64_t in, int bias_rule,
+                          dit_linear *l, i4_linear_w *host) {
     i4_linear_w w;
     if (i4_bind_linear(m->set, prefix, out, in, bias_rule, &w) != 0) return -1;
-    if (i4_bind_dlinear(&m->weights, &w, &l->base) != 0) return -1;
+    if (i4_bind_dlinear(ws, &w, &l->base) != 0) return -1;
     l->cur = l->base;
     i4_weight_set_init(&l->own, m->be);
     if (host) *host = w;
     return 0;
 }
 
-static int bind_norm(i4_dit *m, const char *name, int64_t n, i4_dparam *out) {
-    i4_param prm;
-    if (i4_bind_param(m->set, name, n, &prm) != 0) return -1;
-    return i4_bind_dparam(&m->weights, prm.dtype, prm.data, prm.numel, out);
+static int bind_linear(i4_dit *m, const char *prefix, int64_t out, int64_t in, int bias_rule, dit_linear *l,
+                       i4_linear_w *host) {
+    return bind_linear_in(m, &m->weights, prefix, out, in, bias_rule, l, host);
 }
 
+static int bind_norm_in(i4_dit *m, i4_weight_set *ws, const char *name, int64_t n, i4_dparam *out) {
+    i4_param prm;
+    if (i4_bind_param(m->set, name, n, &prm) != 0) return -1;
+    return i4_bind_dparam(ws, prm.dtype, prm.data, prm.numel, out);
+}
+
+static int bind_norm(i4_dit *m, const char *name, int64_t n, i4_dparam *out) {
+    return bind_norm_in(m, &m->weights, name, n, out);
+}
+
+/* Stored bytes of the tensors whose names start with `prefix`. */
+static size_t tensor_bytes(const i4_tensor_set *set, const char *prefix) {
+    size_t total = 0, n = strlen(prefix);
+    for (size_t i = 0; i < i4_tensor_set_count(set); i++) {
+        const i4_tensor *t = i4_tensor_set_at(set, i);
+        if (!strncmp(t->name, prefix, n)) total += t->nbytes;
+    }
+    return total;
+}
+
+/* Layer n binds on the device while the weights fit the device budget;
+ * from the first one that does not, layers are streamed. */
 static int load_layer(i4_dit *m, int64_t n, dit_layer *l) {
     char name[192];
     const i4_dit_config *c = &m->cfg;
     const int64_t D = c->dim;
+    snprintf(name, sizeof name, "layers.%lld.", (long long)n);
+    const size_t bytes = tensor_bytes(m->set, name), held = tensor_bytes(m->set, "") - m->bytes_left;
+    i4_weight_set *ws = &m->weights;
+    if (m->n_streamed || held + bytes > m->device_budget) {
+        if (i4_weight_set_init_streamed(&l->streamed, m->be) != 0) return -1;
+        ws = &l->streamed;
+        m->n_streamed++;
+    }
+    m->bytes_left -= bytes;
+#define bind_linear(m, ...) bind_linear_in(m, ws, __VA_ARGS__)
+#define bind_norm(m, ...) bind_norm_in(m, ws, __VA_ARGS__)
 #define N(suffix) (snprintf(name, sizeof name, "layers.%lld." suffix, (long long)n), name)
     if (bind_linear(m, N("attention.qkv"), 3 * D, D, 0, &l->qkv, NULL) != 0) return -1;
     if (bind_linear(m, N("attention.o"), D, D, 0, &l->o, NULL) != 0) return -1;
@@ -180,7 +221,9 @@ static int load_layer(i4_dit *m, int64_t n, dit_layer *l) {
     if (bind_norm(m, N("ffn_norm1.weight"), D, &l->fn1) != 0) return -1;
     if (bind_norm(m, N("ffn_norm2.weight"), D, &l->fn2) != 0) return -1;
 #undef N
-    return 0;
+#undef bind_linear
+#undef bind_norm
+    return i4_weight_set_seal(ws);
 }
 
 static int load_model(i4_dit *m, const char *dir) {
@@ -238,16 +281,25 @@ static int load_model(i4_dit *m, const char *dir) {
                           : -1;
     free(indicator);
     if (rc != 0) return -1;
-    for (int64_t n = 0; n < c->n_layers; n++)
+    m->bytes_left = tensor_bytes(set, "layers.");
+    for (int64_t n = 0; n < c->n_layers; n++) {
+        i4_weight_set_init(&m->layers[n].streamed, m->be);
         if (load_layer(m, n, &m->layers[n]) != 0) return -1;
+    }
     return 0;
 }
 
 int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p, i4_backend *be) {
+    return i4_dit_load_offload(out, component_dir, p, be, SIZE_MAX);
+}
+
+int i4_dit_load_offload(i4_dit **out, const char *component_dir, i4_precision p, i4_backend *be,
+                        size_t device_budget) {
     *out = NULL;
     i4_dit *m = calloc(1, sizeof *m);
     if (!m) return i4_error("out of memory");
     m->p = p;
+    m->device_budget = device_budget;
     m->be = be;
     i4_weight_set_init(&m->weights, be);
     if (i4_tensor_set_open_component(&m->set, component_dir, "diffusion_pytorch_model") != 0 ||
@@ -258,6 +310,36 @@ int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p, i4_back
     }
     *out = m;
     return 0;
+}
+
+int64_t i4_dit_streamed_layers(const i4_dit *m) { return m->n_streamed; }
+
+int i4_dit_weight_sizes(const char *component_dir, size_t *top, size_t *max_layer, i4_dit_config *dims) {
+    i4_tensor_set *set = NULL;
+    *top = *max_layer = 0;
+    memset(dims, 0, sizeof *dims);
+    if (i4_tensor_set_open_component(&set, component_dir, "diffusion_pytorch_model") != 0) return -1;
+    int64_t n_layers = 0;
+    int rc = count_layers(set, &n_layers);
+    const i4_tensor *in = i4_tensor_set_get(set, "input_proj.weight"), *w1 = i4_tensor_set_get(set, "layers.0.feed_forward.w1.weight"),
+                    *nq = i4_tensor_set_get(set, "layers.0.attention.norm_q.weight");
+    if (rc == 0 && (!in || !w1 || !nq || in->ndim != 2 || w1->ndim != 2 || nq->ndim != 1)) rc = -1;
+    if (rc == 0) {
+        dims->dim = in->shape[0];
+        dims->in_channels = in->shape[1];
+        dims->ffn_dim = w1->shape[0];
+        dims->head_dim = nq->shape[0];
+        dims->n_layers = n_layers;
+    }
+    char prefix[48];
+    for (int64_t n = 0; rc == 0 && n < n_layers; n++) {
+        snprintf(prefix, sizeof prefix, "layers.%lld.", (long long)n);
+        const size_t b = tensor_bytes(set, prefix);
+        if (b > *max_layer) *max_layer = b;
+    }
+    if (rc == 0) *top = tensor_bytes(set, "") - tensor_bytes(set, "layers.");
+    i4_tensor_set_close(set);
+    return rc;
 }
 
 const i4_dit_config *i4_dit_config_get(const i4_dit *m) { return &m->cfg; }
@@ -336,6 +418,7 @@ void i4_dit_free(i4_dit *m) {
         dit_layer *l = &m->layers[n];
         release_slot(&l->qkv); release_slot(&l->o); release_slot(&l->w1);
         release_slot(&l->w2); release_slot(&l->w3); release_slot(&l->mod);
+        if (l->streamed.be) i4_weight_set_release(&l->streamed);
     }
     if (m->be) {
         i4_be_release(m->be, m->indicator);
@@ -541,7 +624,12 @@ void i4_dit_run_block(i4_dit_run *r, int64_t li) {
     i4_dv f1 = r->work, f3 = i4_dv_f32(r->work, L * I);
     i4_dv s_a = r->modb, g_a = i4_dv_f32(r->modb, D), s_f = i4_dv_f32(r->modb, 2 * D), g_f = i4_dv_f32(r->modb, 3 * D);
     i4_dv seg = r->mask == I4_MASK_SEGMENT ? r->seg : i4_dv_none();
-    const dit_layer *l = &m->layers[li];
+    dit_layer *l = &m->layers[li];
+
+    /* --offload: this layer's weights into a device slot (when streamed),
+     * the next layer's copy queued behind them to overlap this block. */
+    i4_weight_set_prefetch(&l->streamed);
+    if (li + 1 < c->n_layers) i4_weight_set_prefetch(&m->layers[li + 1].streamed);
 
     op->linear(be, &l->mod.cur, cc, A, 1, r->modb, 4 * D, p);
     op->add_scalar(be, s_a, D, 1.0f, p);

@@ -31,6 +31,18 @@ typedef struct i4_dit i4_dit;
  * snapshot/unconditional_transformer): config.json (optional) +
  * diffusion_pytorch_model.safetensors or its sharded index. */
 int i4_dit_load(i4_dit **out, const char *component_dir, i4_precision p, i4_backend *be);
+/* The same, under --offload: weights bind on the device up to device_budget
+ * bytes (the layers outside the blocks first, then layers in order); the
+ * layers past it stay in host memory and are streamed into device slots
+ * when used (backend.h, streamed weights). SIZE_MAX = all on the device. */
+int i4_dit_load_offload(i4_dit **out, const char *component_dir, i4_precision p, i4_backend *be,
+                        size_t device_budget);
+/* Layers streamed from host memory (0 without --offload). */
+int64_t i4_dit_streamed_layers(const i4_dit *m);
+/* Stored bytes of a component's weights outside the blocks (`top`) and of
+ * its largest block (`max_layer`), and its dimensions (dim, ffn_dim,
+ * head_dim, in_channels, n_layers; others 0), from the checkpoint's headers. */
+int i4_dit_weight_sizes(const char *component_dir, size_t *top, size_t *max_layer, i4_dit_config *dims);
 const i4_dit_config *i4_dit_config_get(const i4_dit *m);
 i4_backend *i4_dit_backend(const i4_dit *m);
 void i4_dit_free(i4_dit *m);

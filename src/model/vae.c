@@ -525,10 +525,14 @@ int i4_vae_decode_tokens(const i4_vae *m, const float *latents, int64_t gh, int6
         const upblock *u = &m->up[j];
         for (int r = 0; r < u->n_res; r++) resnet_forward(m, &u->res[r], &cur, &o1, &o2, H, W);
         if (u->has_up) {
-            op->upsample2x(be, o1, cur, u->res[u->n_res - 1].co, H, W);
+            const int64_t C = u->res[u->n_res - 1].co;
+            const size_t slot_bytes = (size_t)largest_activation(m, gh * m->ph, gw * m->pw) * sizeof(float);
+            op->discard(be, o2, slot_bytes); /* idle through the upsampler: keep only two slots resident */
+            op->upsample2x(be, o1, cur, C, H, W);
             H *= 2;
             W *= 2;
             op->conv2d(be, &u->up, o1, H, W, 1, cur, p);
+            op->discard(be, o1, slot_bytes); /* the 2x input is dead; the next stage rewrites what it needs */
         }
     }
     gn_silu(m, &m->norm_out, cur, cur, H * W);

@@ -14,6 +14,7 @@
  */
 #include "base/error.h"
 #include "model/vae.h"
+#include "ops/ops.h"
 
 const float i4_latent_shift[128] = {
     /*   0 */ 0.01984364f, 0.10149707f, 0.29689495f, 0.27188619f, -0.21445648f, -0.15979549f, 0.05021099f, -0.15083604f,
@@ -61,16 +62,7 @@ int i4_vae_unpack_latents(const float *tokens, int64_t gh, int64_t gw, int ph, i
     if (tc != 128)
         return i4_error("unpack latents: %d*%d patches x %lld channels = %lld token channels, but the official "
                         "latent constants cover 128", ph, pw, (long long)ae, (long long)tc);
-    const int64_t H = gh * ph, W = gw * pw;
-    for (int64_t gy = 0; gy < gh; gy++)
-        for (int64_t gx = 0; gx < gw; gx++) {
-            const float *t = tokens + (gy * gw + gx) * tc;
-            for (int py = 0; py < ph; py++)
-                for (int px = 0; px < pw; px++)
-                    for (int64_t a = 0; a < ae; a++) {
-                        const int64_t c = ((int64_t)py * pw + px) * ae + a;
-                        lat[(a * H + gy * ph + py) * W + gx * pw + px] = t[c] * i4_latent_scale[c] + i4_latent_shift[c];
-                    }
-        }
+    /* the op the VAE decode runs on its backend, on host memory */
+    i4_unpack_latents(lat, tokens, gh, gw, ph, pw, ae, i4_latent_scale, i4_latent_shift);
     return 0;
 }

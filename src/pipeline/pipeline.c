@@ -24,6 +24,7 @@
 #include "model/qwen3.h"
 #include "model/vae.h"
 #include "pipeline/image.h"
+#include "pipeline/preview.h"
 #include "pipeline/sampler.h"
 #include "pipeline/schedule.h"
 #include "tensor/safetensors.h"
@@ -42,7 +43,12 @@ struct i4_pipeline {
     i4_lora_stack *loras;   /* on the conditional transformer */
     i4_lora **lora_files;   /* kept open while stacked */
     int n_lora_files;
+    i4_preview_map *preview; /* live-preview map, fitted on first use */
 };
+
+#define PREVIEW_FIT_GRIDS 8  /* grids of PREVIEW_FIT_GRID^2 random tokens (preview.c) */
+#define PREVIEW_FIT_GRID 8
+#define PREVIEW_FIT_SEED 20260608u
 
 static void component(char *out, size_t size, const i4_pipeline *p, const char *name) {
     snprintf(out, size, "%s/%s", p->snapshot, name);
@@ -66,33 +72,76 @@ static size_t weights_bytes(const char *dir) {
     return total;
 }
 
-#define FIT_HINT "use --backend cpu (--offload, streaming weights from host memory, is not implemented yet)"
+#define FIT_HINT "use --backend cpu"
+
+/* The transformer's workspace for a 1024x1024 image (4096 image tokens + 512
+ * text tokens; the layout of dit.c's run: h, xn, the widest projection, the
+ * RoPE tables), an estimate — the real one is checked when it is allocated. */
+static size_t workspace_1024(const i4_dit_config *c) {
+    const size_t L = 4096 + 512, wcols = (size_t)(4 * c->dim > 2 * c->ffn_dim ? 4 * c->dim : 2 * c->ffn_dim);
+    return L * (2 * (size_t)c->dim + wcols + 2 * (size_t)c->head_dim + (size_t)c->in_channels) * 4;
+}
 
 /* Before binding anything: the weights that are on the device together —
- * both transformers, the VAE and, while encoding, the text encoder. */
-static int check_weights_fit(i4_pipeline *p) {
+ * both transformers, the VAE and, while encoding, the text encoder — and the
+ * transformer's workspace. When they do not fit, --offload keeps on the
+ * device the VAE, the text encoder, the workspace, each transformer's
+ * weights outside its blocks and two slots of the largest block, and splits
+ * what is left between the two transformers' blocks (*layer_budget: the
+ * device bytes each transformer may bind; SIZE_MAX = all). */
+static int check_weights_fit(i4_pipeline *p, int offload, size_t *layer_budget) {
     char dir[PATH_MAX + 32];
-    i4_mem_need parts[4] = {{"transformer weights", 0},
+    i4_mem_need parts[5] = {{"transformer weights", 0},
                             {"unconditional transformer weights", 0},
                             {"VAE weights", 0},
-                            {"text encoder weights", 0}};
+                            {"text encoder weights", 0},
+                            {"transformer workspace at 1024x1024 (estimated)", 0}};
     const char *names[4] = {"transformer", "unconditional_transformer", "vae", "text_encoder"};
     for (int i = 0; i < 4; i++) {
         component(dir, sizeof dir, p, names[i]);
         parts[i].bytes = weights_bytes(dir);
     }
-    return i4_backend_check_fit(p->be, parts, 4, FIT_HINT);
+    *layer_budget = SIZE_MAX;
+    size_t top[2], max_layer[2];
+    i4_dit_config dims[2];
+    for (int i = 0; i < 2; i++) {
+        component(dir, sizeof dir, p, names[i]);
+        if (i4_dit_weight_sizes(dir, &top[i], &max_layer[i], &dims[i]) != 0) /* the load says what is wrong */
+            return i4_backend_check_fit(p->be, parts, 4, FIT_HINT);
+    }
+    const size_t ws0 = workspace_1024(&dims[0]), ws1 = workspace_1024(&dims[1]);
+    parts[4].bytes = ws0 > ws1 ? ws0 : ws1;
+    i4_be_memory m;
+    memset(&m, 0, sizeof m);
+    i4_be_memory_get(p->be, &m);
+    size_t total = m.now;
+    for (int i = 0; i < 5; i++) total += parts[i].bytes;
+    if (!m.capacity || total <= m.capacity) return 0;
+    const size_t slot = max_layer[0] > max_layer[1] ? max_layer[0] : max_layer[1];
+    const size_t fixed = m.now + parts[2].bytes + parts[3].bytes + parts[4].bytes + 2 * slot;
+    const size_t need = fixed + top[0] + top[1];
+    char hint[200];
+    if (need >= total || need > m.capacity) {
+        snprintf(hint, sizeof hint, "%s%s", FIT_HINT,
+                 need < total ? " (with --offload the device needs " : "");
+        if (need < total)
+            snprintf(hint + strlen(hint), sizeof hint - strlen(hint), "%.3f MiB)", (double)need / (1 << 20) + 0.0005);
+        return i4_backend_check_fit(p->be, parts, 5, hint);
+    }
+    if (!offload) {
+        snprintf(hint, sizeof hint,
+                 "use --offload (transformer layers streamed from host memory; the device then needs %.3f MiB) "
+                 "or --backend cpu",
+                 (double)need / (1 << 20) + 0.0005);
+        return i4_backend_check_fit(p->be, parts, 5, hint);
+    }
+    *layer_budget = (m.capacity - fixed) / 2;
+    return 0;
 }
 
-/* After binding: the transformer's workspace for a 1024x1024 image (4096
- * image tokens + 512 text tokens; the layout of dit.c's run: h, xn, the
- * widest projection, the RoPE tables), an estimate — the real one is checked
- * when it is allocated. */
+/* After binding: the transformer's workspace for a 1024x1024 image. */
 static int check_workspace_fits(i4_pipeline *p) {
-    const i4_dit_config *c = i4_dit_config_get(p->cond);
-    const size_t L = 4096 + 512, wcols = (size_t)(4 * c->dim > 2 * c->ffn_dim ? 4 * c->dim : 2 * c->ffn_dim);
-    const size_t ws = L * (2 * (size_t)c->dim + wcols + 2 * (size_t)c->head_dim + (size_t)c->in_channels) * 4;
-    i4_mem_need part = {"transformer workspace at 1024x1024 (estimated)", ws};
+    i4_mem_need part = {"transformer workspace at 1024x1024 (estimated)", workspace_1024(i4_dit_config_get(p->cond))};
     return i4_backend_check_fit(p->be, &part, 1, FIT_HINT);
 }
 
@@ -106,13 +155,20 @@ int i4_pipeline_load(i4_pipeline **out, const i4_load_options *opt) {
     if (i4_backend_create(&bo, &p->be) != 0) goto fail;
     snprintf(p->backend_desc, sizeof p->backend_desc, "%s", i4_be_describe(p->be));
     if (i4_resolve_snapshot(opt->model_dir, opt->repo, p->snapshot, sizeof p->snapshot) != 0) goto fail;
-    if (check_weights_fit(p) != 0) goto fail;
+    const char *off_env = getenv("IDEOGRAM4_OFFLOAD");
+    const int offload = opt->offload || (off_env && *off_env && strcmp(off_env, "0"));
+    size_t layer_budget;
+    if (check_weights_fit(p, offload, &layer_budget) != 0) goto fail;
     component(dir, sizeof dir, p, "tokenizer");
     if (i4_tokenizer_load(&p->tokenizer, dir) != 0) goto fail;
     component(dir, sizeof dir, p, "transformer");
-    if (i4_dit_load(&p->cond, dir, p->precision, p->be) != 0) goto fail;
+    if (i4_dit_load_offload(&p->cond, dir, p->precision, p->be, layer_budget) != 0) goto fail;
     component(dir, sizeof dir, p, "unconditional_transformer");
-    if (i4_dit_load(&p->uncond, dir, p->precision, p->be) != 0) goto fail;
+    if (i4_dit_load_offload(&p->uncond, dir, p->precision, p->be, layer_budget) != 0) goto fail;
+    if (layer_budget != SIZE_MAX)
+        fprintf(stderr, "offload: %lld of %lld transformer layers streamed from host memory\n",
+                (long long)(i4_dit_streamed_layers(p->cond) + i4_dit_streamed_layers(p->uncond)),
+                (long long)(i4_dit_config_get(p->cond)->n_layers + i4_dit_config_get(p->uncond)->n_layers));
     component(dir, sizeof dir, p, "vae");
     if (i4_vae_load(&p->vae, dir, p->precision, p->be) != 0) goto fail;
     if (check_workspace_fits(p) != 0) goto fail;
@@ -168,6 +224,7 @@ void i4_pipeline_free(i4_pipeline *p) {
     i4_dit_free(p->cond);
     i4_dit_free(p->uncond);
     i4_vae_free(p->vae);
+    free(p->preview);
     i4_backend_destroy(p->be);
     free(p);
 }
@@ -190,6 +247,40 @@ void i4_generate_params_init(i4_generate_params *gp) {
 
 void i4_result_free(i4_result *r) {
     if (r) free(r->rgb);
+}
+
+int i4_pipeline_preview_fit(i4_pipeline *p, double *r2_heldout, double *seconds) {
+    if (!p->preview) {
+        i4_preview_map *pm = malloc(sizeof *pm);
+        if (!pm) return i4_error("out of memory");
+        /* The fit decodes ten small grids. It runs on the CPU backend
+         * whatever the model's backend is: the map is then the same on every
+         * backend, and on a software Vulkan driver (lavapipe, exact fma
+         * emulated in double) those decodes took minutes, not seconds. The
+         * VAE weights are mapped, so a second CPU instance costs no copy. */
+        i4_backend *cpu = NULL;
+        i4_vae *vae = p->vae;
+        int rc = 0;
+        if (strcmp(i4_be_name(p->be), "cpu") != 0) {
+            char dir[PATH_MAX + 32];
+            component(dir, sizeof dir, p, "vae");
+            rc = i4_cpu_backend_create(i4_be_threads(p->be), NULL, &cpu);
+            if (rc == 0) rc = i4_vae_load(&vae, dir, p->precision, cpu);
+        }
+        if (rc == 0) rc = i4_preview_fit(vae, PREVIEW_FIT_GRIDS, PREVIEW_FIT_GRID, PREVIEW_FIT_SEED, pm);
+        if (cpu) {
+            if (vae != p->vae) i4_vae_free(vae);
+            i4_backend_destroy(cpu);
+        }
+        if (rc != 0) {
+            free(pm);
+            return -1;
+        }
+        p->preview = pm;
+    }
+    if (r2_heldout) *r2_heldout = p->preview->r2_heldout;
+    if (seconds) *seconds = p->preview->seconds;
+    return 0;
 }
 
 /* Text features of the templated caption, text encoder loaded and released here. */
@@ -254,6 +345,21 @@ static int relay_step(void *user, int step, int steps) {
     return r->fn ? r->fn(r->user, I4_PHASE_SAMPLE, step, steps) : 0;
 }
 
+/* Latents after a step -> one RGB pixel per token -> the caller's preview. */
+typedef struct {
+    const i4_preview_map *map;
+    i4_preview_fn fn;
+    void *user;
+    int index, gh, gw;
+    uint8_t *rgb;
+} preview_relay;
+
+static int relay_preview(void *user, int step, int steps, const float *z) {
+    preview_relay *r = user;
+    i4_preview_apply(r->map, z, (int64_t)r->gh * r->gw, r->rgb);
+    return r->fn(r->user, r->index, step, steps, r->rgb, r->gw, r->gh);
+}
+
 int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i4_progress_fn progress,
                       i4_image_fn on_image, void *user) {
     if (!gp->prompt) return i4_error("no prompt");
@@ -279,6 +385,7 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
     int64_t gh = gp->height / 16, gw = gp->width / 16, n_img = gh * gw;
     int64_t C = i4_dit_config_get(p->cond)->in_channels;
     float *feat = NULL, *z = NULL, *image = NULL;
+    uint8_t *preview_rgb = NULL;
     int64_t n_text = 0;
     int rc = 0;
     i4_result res;
@@ -292,6 +399,10 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
     z = malloc(sizeof(float) * (size_t)(n_img * C));
     image = malloc(sizeof(float) * 3 * (size_t)gp->width * (size_t)gp->height);
     if (!z || !image) { rc = i4_error("out of memory for a %dx%d image", gp->width, gp->height); goto done; }
+    if (gp->preview) { /* the map is fitted once per pipeline, here before the sampler's workspace exists */
+        if (i4_pipeline_preview_fit(p, NULL, NULL) != 0) { rc = -1; goto done; }
+        if (!(preview_rgb = malloc((size_t)n_img * 3))) { rc = i4_error("out of memory"); goto done; }
+    }
     for (int i = 0; i < count; i++) {
         uint64_t seed = gp->seed + (uint64_t)i;
         double t1 = i4_now_seconds();
@@ -303,6 +414,9 @@ int i4_generate_batch(i4_pipeline *p, const i4_generate_params *gp, int count, i
         if (progress && progress(user, I4_PHASE_SAMPLE, 0, steps)) { rc = I4_ERR_CANCELLED; goto done; }
         i4_rss_peak_reset();
         step_relay relay = {progress, user};
+        preview_relay prelay = {p->preview, gp->preview, user, i, (int)gh, (int)gw, preview_rgb};
+        sp.latents = gp->preview ? relay_preview : NULL;
+        sp.latents_user = &prelay;
         rc = i4_sample(p->cond, p->uncond, feat, n_text, gh, gw, &sp, z, relay_step, &relay);
         if (rc != 0) goto done;
         double t2 = i4_now_seconds(), peak_sample = i4_rss_peak_mb();
@@ -335,6 +449,7 @@ done:
     free(feat);
     free(z);
     free(image);
+    free(preview_rgb);
     return rc;
 }
 
@@ -343,11 +458,17 @@ typedef struct {
     i4_progress_fn progress;
     void *user;
     i4_result *out;
+    i4_preview_fn preview;
 } single_ctx;
 
 static int single_progress(void *user, i4_phase phase, int step, int steps) {
     single_ctx *c = user;
     return c->progress ? c->progress(c->user, phase, step, steps) : 0;
+}
+
+static int single_preview(void *user, int index, int step, int steps, const uint8_t *rgb, int width, int height) {
+    single_ctx *c = user;
+    return c->preview(c->user, index, step, steps, rgb, width, height);
 }
 
 static int single_image(void *user, int index, uint64_t seed, i4_result *res) {
@@ -361,8 +482,10 @@ static int single_image(void *user, int index, uint64_t seed, i4_result *res) {
 
 int i4_generate(i4_pipeline *p, const i4_generate_params *gp, i4_progress_fn progress, void *user, i4_result *out) {
     memset(out, 0, sizeof *out);
-    single_ctx c = {progress, user, out};
-    int rc = i4_generate_batch(p, gp, 1, single_progress, single_image, &c);
+    single_ctx c = {progress, user, out, gp->preview};
+    i4_generate_params g = *gp;
+    if (gp->preview) g.preview = single_preview;
+    int rc = i4_generate_batch(p, &g, 1, single_progress, single_image, &c);
     if (rc != 0) {
         free(out->rgb);
         out->rgb = NULL;

@@ -116,7 +116,15 @@ int i4_sample(const i4_dit *cond, const i4_dit *uncond, const float *text_feat, 
             rc = i4_error_prefix("sampling step %d", k + 1);
             break;
         }
-        if (progress && progress(user, k + 1, sp->steps)) rc = I4_ERR_CANCELLED;
+        /* live previews: the latents after this step, into the caller's z */
+        if (sp->latents) {
+            if (i4_be_download(be, z, zd, fs * (size_t)(n_img * C)) != 0) {
+                rc = -1;
+                break;
+            }
+            if (sp->latents(sp->latents_user, k + 1, sp->steps, z)) rc = I4_ERR_CANCELLED;
+        }
+        if (rc == 0 && progress && progress(user, k + 1, sp->steps)) rc = I4_ERR_CANCELLED;
     }
     /* z is the latents after the last finished step, also when cancelled */
     if ((rc == 0 || rc == I4_ERR_CANCELLED) && i4_be_download(be, z, zd, fs * (size_t)(n_img * C)) != 0) rc = -1;

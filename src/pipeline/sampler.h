@@ -17,11 +17,17 @@
 #include "ideogram4.h"
 #include "model/dit.h"
 
+/* Latents after a step: z [gh*gw, C] on the host (i4_sample's z buffer, the
+ * device copy downloaded into it). Non-zero cancels. */
+typedef int (*i4_latents_fn)(void *user, int step, int steps, const float *z);
+
 typedef struct {
     int steps;
     double mu;          /* after the resolution shift */
     double sigma;
     const float *guidance; /* [steps] in run order */
+    i4_latents_fn latents; /* optional: called after each step, before progress */
+    void *latents_user;
 } i4_sampler_params;
 
 /* Progress: called after each step with (step done 1..steps, steps). Return

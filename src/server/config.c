@@ -57,6 +57,7 @@ int i4_server_options_from_env(i4_server_options *o) {
     o->host = env("IDEOGRAM4_SERVER_HOST") ? env("IDEOGRAM4_SERVER_HOST") : "127.0.0.1";
     o->port = 8000;
     o->repo = env("IDEOGRAM4_MODEL_REPO");
+    o->revision = env("IDEOGRAM4_MODEL_REVISION");
     o->output_dir = env("IDEOGRAM4_OUTPUT_DIR") ? env("IDEOGRAM4_OUTPUT_DIR") : "server/output";
     o->db_path = env("IDEOGRAM4_DB_PATH") ? env("IDEOGRAM4_DB_PATH") : "server/data/ideogram4.db";
     o->lora_dir = env("IDEOGRAM4_LORA_DIR") ? env("IDEOGRAM4_LORA_DIR") : "models/loras";
@@ -148,6 +149,7 @@ int i4_server_options_from_env(i4_server_options *o) {
         if (!i4_device_index_ok(v)) return i4_error("IDEOGRAM4_DEVICE=%s: not a device index (see `ideogram4 devices`)", v);
         o->device = v;
     }
+    if ((v = env("IDEOGRAM4_OFFLOAD"))) o->offload = strcmp(v, "0") != 0 && *v;
     if ((v = env("IDEOGRAM4_PRECISION")) && i4_precision_parse(v, &o->precision) != 0)
         return i4_error("IDEOGRAM4_PRECISION: %s", i4_last_error());
     return 0;

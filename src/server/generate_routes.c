@@ -25,6 +25,7 @@
 #include "base/io.h"
 #include "base/utf8.h"
 #include "pipeline/gen_meta.h"
+#include "pipeline/preview.h"
 #include "server/server_internal.h"
 
 /* A generation job's settings and, once done, its timing. */
@@ -41,6 +42,9 @@ typedef struct {
     double generation_seconds;
     json_t *images;        /* image rows made so far (under lock) */
     int index;             /* image being made (worker only, read under lock) */
+    int want_preview;      /* live previews (request "preview", default true) */
+    char *preview;         /* latest step's preview as a PNG data URL (under lock), NULL when none */
+    int preview_step;
 } gen_spec;
 
 static void gen_spec_free(void *p) {
@@ -48,6 +52,7 @@ static void gen_spec_free(void *p) {
     if (!g) return;
     free(g->caption);
     free(g->hld);
+    free(g->preview);
     json_decref(g->images);
     free(g);
 }
@@ -95,6 +100,24 @@ static int on_progress(void *user, i4_phase phase, int step, int steps) {
     j->phase_started = now;
     pthread_mutex_unlock(&s->lock);
     return srv_job_should_stop(s, j);
+}
+
+/* A step's live preview: encoded outside the lock, swapped in under it. */
+static int on_preview(void *user, int index, int step, int steps, const uint8_t *rgb, int width, int height) {
+    (void)index;
+    (void)steps;
+    run_ctx *pc = user;
+    i4_server *s = pc->s;
+    gen_spec *g = pc->job->spec;
+    char *url = i4_preview_data_url(rgb, width, height);
+    if (!url) return srv_job_should_stop(s, pc->job); /* a preview is optional: no error */
+    pthread_mutex_lock(&s->lock);
+    char *old = g->preview;
+    g->preview = url;
+    g->preview_step = step;
+    pthread_mutex_unlock(&s->lock);
+    free(old);
+    return srv_job_should_stop(s, pc->job);
 }
 
 /* The applied stack as the history row stores it: "a + b" (NULL when none)
@@ -214,6 +237,18 @@ static void run_generation(i4_server *s, srv_job *j) {
         gp.preset = g->preset;
         gp.steps = g->steps;
         gp.seed = g->seed;
+        if (g->want_preview) {
+            gp.preview = on_preview;
+            /* the map is fitted once per model, in the first job that wants previews (part of that
+             * job, so a load is reported done at once and queue positions stay what they say) */
+            double r2 = 0, secs = 0;
+            int fitted_before = s->preview_fit_logged;
+            if (i4_pipeline_preview_fit(p, &r2, &secs) == 0 && !fitted_before) {
+                i4_log(&s->log, I4_LOG_INFO, "model",
+                       "live-preview map fitted against the VAE in %.2fs (held-out R^2 %.3f)", secs, r2);
+                s->preview_fit_logged = 1;
+            }
+        }
         double t0 = pc.t_start = i4_now_seconds();
         rc = i4_generate_batch(p, &gp, g->count, on_progress, on_image, &pc);
         if (rc == -1 && !pc.error[0]) i4_utf8_copy(pc.error, sizeof pc.error, i4_last_error());
@@ -230,6 +265,8 @@ static void run_generation(i4_server *s, srv_job *j) {
     /* "image" is the first image (one-image clients); "images" has them all. */
     json_t *first = made ? json_deep_copy(json_array_get(g->images, 0)) : NULL;
     double seconds = g->generation_seconds;
+    free(g->preview); /* previews are for running jobs */
+    g->preview = NULL;
     pthread_mutex_unlock(&s->lock);
     if (pc.error[0]) {
         json_decref(first);
@@ -326,6 +363,15 @@ static gen_spec *parse_generate(srv_req *r, json_t *body) {
         }
         prompt_id = json_integer_value(v);
     }
+    int want_preview = 1;
+    v = json_object_get(body, "preview");
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v)) {
+            srv_invalid(r, "preview", "must be true or false");
+            return NULL;
+        }
+        want_preview = json_is_true(v);
+    }
     gen_spec *g = calloc(1, sizeof *g);
     if (!g) {
         srv_error(r, 500, "out of memory");
@@ -352,6 +398,7 @@ static gen_spec *parse_generate(srv_req *r, json_t *body) {
     g->count = count;
     g->format = fmt;
     g->prompt_id = prompt_id;
+    g->want_preview = want_preview;
     return g;
 }
 
@@ -429,6 +476,9 @@ static json_t *task_json_locked(i4_server *s, srv_job *j) {
     json_object_set_new(out, "n", json_integer(g->count));
     json_object_set_new(out, "images", json_deep_copy(g->images)); /* so far, in order */
     if (j->status == JOB_RUNNING) json_object_set_new(out, "image_index", json_integer(g->index));
+    /* live preview of the latest sampling step (null when none or finished) */
+    json_object_set_new(out, "preview", g->preview ? json_string(g->preview) : json_null());
+    json_object_set_new(out, "preview_step", g->preview ? json_integer(g->preview_step) : json_null());
     json_object_set_new(out, "generation_seconds",
                         j->status == JOB_DONE ? json_real(g->generation_seconds) : json_null());
     if (j->status == JOB_QUEUED) json_object_set_new(out, "queue_position", json_integer(srv_job_position_locked(s, j)));

@@ -13,6 +13,12 @@
  * the same critical section that marks it cancelled. The table keeps
  * finished jobs for I4_SERVER_JOB_KEEP_SECONDS, at most
  * I4_SERVER_JOB_KEEP_COUNT of them, and never drops an unfinished one.
+ *
+ * Downloads (model snapshot, LoRA presets) never touch the pipeline and can
+ * take hours, so they do not wait in the queue: srv_job_start_thread runs
+ * such a job on its own thread, with the same table entry, progress and
+ * cancel flag. The worker stays free for generation meanwhile; stopping the
+ * server cancels them and waits for their threads.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -260,6 +266,45 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static void *side_main(void *arg) {
+    srv_job *j = arg;
+    i4_server *s = j->server;
+    j->type->run(s, j);
+    pthread_mutex_lock(&s->lock);
+    if (!finished(j)) {
+        snprintf(j->msg, sizeof j->msg, "Error: the job ended without a result.");
+        mark_finished_locked(s, j, JOB_ERROR);
+    }
+    s->side_running--;
+    pthread_cond_broadcast(&s->job_done_cond);
+    job_unref_locked(j);
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int srv_job_start_thread_locked(i4_server *s, srv_job *j, char *id_out) {
+    if (s->stopping) return i4_error("The server is stopping.");
+    table_trim_locked(s);
+    srv_random_hex(s, j->id, 32);
+    j->created = j->started = j->phase_started = i4_now_seconds();
+    j->status = JOB_RUNNING;
+    j->phase = "start";
+    j->server = s;
+    j->refs = 2; /* table + thread */
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, side_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) return i4_error("cannot start a thread for the job");
+    s->side_running++;
+    j->table_next = s->jobs;
+    s->jobs = j;
+    if (id_out) memcpy(id_out, j->id, sizeof j->id);
+    return 0;
+}
+
 int srv_jobs_start(i4_server *s) {
     if (pthread_create(&s->worker, NULL, worker_main, s) != 0) return i4_error("cannot start the job worker");
     s->worker_started = 1;
@@ -276,6 +321,10 @@ void srv_jobs_stop(i4_server *s) {
     if (s->worker_started) pthread_join(s->worker, NULL);
     s->worker_started = 0;
     pthread_mutex_lock(&s->lock);
+    /* Jobs on their own threads (downloads): ask them to stop, wait for them. */
+    for (srv_job *j = s->jobs; j; j = j->table_next)
+        if (!finished(j)) __atomic_store_n(&j->cancel, 1, __ATOMIC_RELAXED);
+    while (s->side_running > 0) pthread_cond_wait(&s->job_done_cond, &s->lock);
     while (s->jobs) {
         srv_job *j = s->jobs;
         s->jobs = j->table_next;

@@ -76,7 +76,7 @@ static void client_file_error(const char *msg, const char *path, const char *nam
 /* 0 when dir/name is a regular file whose real path is inside the folder
  * (a symlink within the folder is fine, one that leads out is not); else -1
  * with the reason for the client. */
-static int lora_file_ok(i4_server *s, const char *name, char *path, size_t path_size, char *why, size_t why_size) {
+int srv_lora_file_ok(i4_server *s, const char *name, char *path, size_t path_size, char *why, size_t why_size) {
     char real_dir[PATH_MAX], real[PATH_MAX];
     snprintf(path, path_size, "%s/%s", s->opt.lora_dir, name);
     if (!realpath(s->opt.lora_dir, real_dir) || !realpath(path, real)) {
@@ -128,7 +128,7 @@ static json_t *list_loras(i4_server *s, json_t **invalid) {
             continue;
         }
         char path[PATH_MAX], why[256];
-        if (lora_file_ok(s, nm, path, sizeof path, why, sizeof why) != 0) {
+        if (srv_lora_file_ok(s, nm, path, sizeof path, why, sizeof why) != 0) {
             char msg[400];
             i4_utf8_format(msg, sizeof msg, "%s", why);
             if (invalid) json_array_append_new(*invalid, json_pack("{s:s,s:s}", "name", nm, "error", msg));
@@ -232,7 +232,7 @@ static void run_lora(i4_server *s, srv_job *j) {
                        "Merging %s into conditional transformer...", name);
         char path[PATH_MAX], why[256], msg[700];
         /* Checked again here: the folder may have changed since the request. */
-        int bad = lora_file_ok(s, name, path, sizeof path, why, sizeof why) != 0;
+        int bad = srv_lora_file_ok(s, name, path, sizeof path, why, sizeof why) != 0;
         double t0 = i4_now_seconds();
         if (bad || i4_pipeline_apply_lora(p, path, (float)strength) != 0) {
             if (bad) i4_utf8_format(msg, sizeof msg, "LoRA %s %s", name, why);
@@ -394,9 +394,9 @@ static void lora_status(srv_req *r) {
     double strength = n == 1 ? json_number_value(json_object_get(json_array_get(applied, 0), "strength"))
                       : n    ? 0.0
                              : s->opt.lora_strength;
-    json_t *out = json_pack("{s:o,s:f,s:o,s:o,s:o,s:f,s:b}", "applied", label ? json_string(label) : json_null(),
+    json_t *out = json_pack("{s:o,s:f,s:o,s:o,s:o,s:f,s:b,s:s}", "applied", label ? json_string(label) : json_null(),
                             "strength", strength, "applied_loras", applied, "available", available, "invalid", invalid,
-                            "default_strength", s->opt.lora_strength, "busy", busy);
+                            "default_strength", s->opt.lora_strength, "busy", busy, "dir", s->opt.lora_dir);
     free(label);
     srv_json(r, 200, out);
 }
@@ -425,6 +425,8 @@ void srv_route_lora(srv_req *r, const char *path) {
     if (!strcmp(path, "/lora/status")) get ? lora_status(r) : (void)srv_method_not_allowed(r, "GET");
     else if (!strcmp(path, "/lora/apply")) post ? lora_apply(r) : (void)srv_method_not_allowed(r, "POST");
     else if (!strcmp(path, "/lora/remove")) post ? start_op(r, NULL) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/lora/presets") || !strcmp(path, "/lora/download") || !strncmp(path, "/lora/download/", 15))
+        srv_route_lora_presets(r, path);
     else if (!strncmp(path, "/lora/operation/", 16)) {
         const char *id = path + 16;
         if (!*id || strchr(id, '/') || strlen(id) > 64) srv_error(r, 404, "not found");

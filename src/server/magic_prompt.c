@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/growbuf.h"
 #include "base/utf8.h"
 
 #define I4_MP_ENV "IDEOGRAM4_MAGIC_PROMPT_"
@@ -653,32 +654,6 @@ char *i4_mp_normalize_caption(const char *json_text, char *err, size_t err_size)
 /* ------------------------------------------------------------------ */
 /* HTTP                                                                */
 
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int overflow;
-} buf_t;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
-    buf_t *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > I4_MP_REPLY_CAP) {
-        b->overflow = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n + 1) nc *= 2;
-        char *d = realloc(b->data, nc);
-        if (!d) return 0;
-        b->data = d;
-        b->cap = nc;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
 
 /* Keeps the reason phrase of the last status line ("HTTP/1.1 500 Internal Server Error"). */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
@@ -788,7 +763,7 @@ int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text
     char aspect[64];
     char **urls = NULL;
     char *body = NULL;
-    buf_t resp = {0};
+    i4_growbuf resp = {.limit = I4_MP_REPLY_CAP};
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
 
@@ -866,7 +841,7 @@ int i4_magic_prompt_run(const i4_magic_prompt_config *cfg, const char *user_text
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, i4_growbuf_curl_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, reason);

@@ -51,7 +51,8 @@ static void run_load(i4_server *s, srv_job *j) {
                           .precision = s->opt.precision,
                           .backend = s->opt.backend,
                           .threads = s->opt.threads,
-                          .device = s->opt.device};
+                          .device = s->opt.device,
+                          .offload = s->opt.offload};
     i4_pipeline *p = NULL;
     if (i4_pipeline_load(&p, &lo) != 0) {
         char err[600];
@@ -65,6 +66,7 @@ static void run_load(i4_server *s, srv_job *j) {
     srv_warmup(s, p); /* a failed warm-up is logged, not fatal: generation reports its own errors */
     pthread_mutex_lock(&s->lock);
     s->pipe = p;
+    s->preview_fit_logged = 0; /* a new pipeline fits its own map */
     i4_utf8_copy(s->model_weights, sizeof s->model_weights, i4_pipeline_snapshot(p));
     i4_utf8_copy(s->model_backend, sizeof s->model_backend, i4_pipeline_backend(p));
     json_array_clear(s->applied_loras);
@@ -179,6 +181,10 @@ static void model_unload(srv_req *r) {
 static void model_status(srv_req *r) {
     static const char *names[] = {"idle", "loading", "loaded", "error"};
     i4_server *s = r->s;
+    /* Whether the weights are on disk (the first-run panel offers the download
+     * when not): a --model folder or the repo's snapshot in the Hub cache. */
+    char snap[4096];
+    int present = s->opt.demo || i4_resolve_snapshot(s->opt.model_dir, s->opt.repo, snap, sizeof snap) == 0;
     pthread_mutex_lock(&s->lock);
     const char *weights = s->opt.demo            ? "demo: built-in tiny model"
                           : s->model_weights[0] ? s->model_weights
@@ -197,7 +203,10 @@ static void model_status(srv_req *r) {
     json_object_set_new(j, "backend", json_string(s->model_state == MODEL_LOADED && s->model_backend[0]
                                                       ? s->model_backend
                                                       : s->opt.backend ? s->opt.backend : "auto"));
+    json_object_set_new(j, "weights_present", json_boolean(present || s->model_state == MODEL_LOADED));
     json_object_set_new(j, "operation", s->running ? json_string(s->running->type->kind) : json_null());
+    json_t *dl = srv_model_download_json_locked(s);
+    json_object_set_new(j, "download", dl ? dl : json_null());
     pthread_mutex_unlock(&s->lock);
     srv_json(r, 200, j);
 }
@@ -207,5 +216,6 @@ void srv_route_model(srv_req *r, const char *path) {
     if (!strcmp(path, "/model/status")) get ? model_status(r) : (void)srv_method_not_allowed(r, "GET");
     else if (!strcmp(path, "/model/load")) post ? model_load(r) : (void)srv_method_not_allowed(r, "POST");
     else if (!strcmp(path, "/model/unload")) post ? model_unload(r) : (void)srv_method_not_allowed(r, "POST");
+    else if (!strcmp(path, "/model/download") || !strncmp(path, "/model/download/", 16)) srv_route_model_download(r, path);
     else srv_error(r, 404, "not found");
 }

@@ -15,9 +15,11 @@ typedef struct {
     int port;                  /* IDEOGRAM4_SERVER_PORT, default 8000 */
     const char *model_dir;     /* snapshot folder (demo: the tiny model); NULL = resolve repo */
     const char *repo;          /* IDEOGRAM4_MODEL_REPO */
+    const char *revision;      /* IDEOGRAM4_MODEL_REVISION: what POST /api/model/download fetches (NULL = main) */
     i4_precision precision;
     const char *backend;       /* IDEOGRAM4_BACKEND: auto | cpu | vulkan (default auto) */
     const char *device;        /* IDEOGRAM4_DEVICE: Vulkan device index (--device; NULL = auto) */
+    int offload;               /* IDEOGRAM4_OFFLOAD=1 (--offload): stream transformer layers that do not fit */
     int threads;               /* CPU backend threads (--threads; 0 = online CPUs) */
     int demo;                  /* the built-in tiny model */
     const char *output_dir;    /* IDEOGRAM4_OUTPUT_DIR, default server/output */

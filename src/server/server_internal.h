@@ -62,6 +62,7 @@ struct srv_job {
     double created, started, sample_started, phase_started, done_at; /* i4_now_seconds() */
     srv_job *queue_next;
     srv_job *table_next;
+    i4_server *server;     /* set for jobs on their own thread */
 };
 
 /* One HTTP reply as the routes build it; mhd.c turns it into a response and
@@ -122,6 +123,7 @@ struct i4_server {
     char model_msg[600];
     char model_weights[4096];
     char model_backend[128]; /* "cpu (avx512, 2 threads)" once loaded */
+    int preview_fit_logged;  /* the worker logged this model's preview fit (worker thread only) */
     int load_progress;
     double rss_before_unload_mb, rss_after_unload_mb; /* < 0 until an unload */
     json_t *applied_loras; /* [{"name","strength","format"}] */
@@ -135,6 +137,7 @@ struct i4_server {
     pthread_cond_t queue_cond, job_done_cond;
     pthread_t worker;
     int worker_started;
+    int side_running;      /* jobs running on their own threads (downloads) */
     int stopping;
     int magic_running;     /* requests holding a magic-prompt slot */
     i4_rng rng;
@@ -183,6 +186,11 @@ void srv_job_discard(srv_job *j); /* a job that was never submitted */
 /* Queue a job (under lock). -1 with why set when the server stops. The job's
  * id is written into id_out (33 bytes). */
 int srv_job_submit_locked(i4_server *s, srv_job *j, char *id_out);
+/* Run a job on its own thread, outside the queue (downloads, which never
+ * touch the pipeline). Same table, progress and cancel flag; -1 when the
+ * server stops or no thread can be started (the job is then not in the
+ * table: discard it). */
+int srv_job_start_thread_locked(i4_server *s, srv_job *j, char *id_out);
 srv_job *srv_job_find_locked(i4_server *s, const char *id, const srv_job_type *type);
 /* A job of this type that is queued or running (under lock), else NULL. */
 srv_job *srv_job_pending_locked(i4_server *s, const srv_job_type *type);
@@ -213,6 +221,15 @@ void srv_route_generate(srv_req *r, const char *path);
 void srv_route_history(srv_req *r, const char *path);
 void srv_route_lora(srv_req *r, const char *path);
 void srv_route_magic(srv_req *r, const char *path);
+/* POST /api/model/download, GET /api/model/download/{id}, POST .../{id}/cancel */
+void srv_route_model_download(srv_req *r, const char *path);
+/* The latest model download as the model status shows it (under lock); NULL when none. */
+json_t *srv_model_download_json_locked(i4_server *s);
+/* GET /api/lora/presets, POST /api/lora/download, GET /api/lora/download/{id} */
+void srv_route_lora_presets(srv_req *r, const char *path);
+/* 0 when name is a regular file of the LoRA folder (not a link out of it);
+ * else -1 with the reason for a client in why. */
+int srv_lora_file_ok(i4_server *s, const char *name, char *path, size_t path_size, char *why, size_t why_size);
 /* Queue a model load (autoload at start and POST /api/model/load). */
 int srv_model_submit_load(i4_server *s, char *id_out);
 /* "a + b" of a LoRA stack's names ([{"name", ...}], malloc'd); NULL when
@@ -237,6 +254,7 @@ int srv_generation_submit(srv_req *r, const srv_gen_request *q, char *id, int *p
 int srv_generation_result(i4_server *s, const char *id, int *status, char *msg, size_t msg_size, json_t **images);
 void srv_route_openai(srv_req *r, const char *path);
 extern const srv_job_type srv_generate_job, srv_lora_job, srv_load_job, srv_unload_job;
+extern const srv_job_type srv_model_download_job, srv_lora_download_job;
 /* Delete a file of the output folder by its stored name, confined to it. */
 void srv_delete_output_file(i4_server *s, const char *stored_name);
 

@@ -23,7 +23,9 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void hub_dir(char *out, size_t size) {
+/* Also the Hub client's cache folder (hub/hub.h). */
+void i4_hf_hub_dir(char *out, size_t size);
+void i4_hf_hub_dir(char *out, size_t size) {
     const char *hub = getenv("HF_HUB_CACHE");
     const char *home = getenv("HF_HOME");
     if (hub && *hub) snprintf(out, size, "%s", hub);
@@ -42,10 +44,10 @@ static int check_snapshot(const char *dir) {
 static int missing(const char *repo, const char *where) {
     return i4_error("model %s not found (looked in %s).\n"
                     "To get the weights: accept the licence at https://huggingface.co/%s, then run\n"
-                    "  hf auth login\n"
-                    "  hf download %s\n"
+                    "  hf auth login        (or set HF_TOKEN)\n"
+                    "  ideogram4 download --repo %s   (or: hf download %s)\n"
                     "or pass --model DIR with a snapshot folder (or --demo for the built-in tiny model).",
-                    repo, where, repo, repo);
+                    repo, where, repo, repo, repo);
 }
 
 int i4_resolve_snapshot(const char *model_dir, const char *repo, char *out, size_t out_size) {
@@ -60,7 +62,7 @@ int i4_resolve_snapshot(const char *model_dir, const char *repo, char *out, size
     if (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/') || strstr(repo, ".."))
         return i4_error("--repo '%s' is not of the form ORG/NAME", repo);
     char hub[PATH_MAX / 2], base[PATH_MAX];
-    hub_dir(hub, sizeof hub);
+    i4_hf_hub_dir(hub, sizeof hub);
     snprintf(base, sizeof base, "%s/models--%.*s--%s", hub, (int)(slash - repo), repo, slash + 1);
     char refs[PATH_MAX];
     snprintf(refs, sizeof refs, "%s/refs/main", base);

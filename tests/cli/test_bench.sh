@@ -65,6 +65,16 @@ check "step: 2 blocks + 2 rests + the extrapolated step" \
 check "step is labelled as an extrapolation" \
   jq -e -s '(map(select(.op == "step")) | length == 1 and .[0].extrapolated == true)
             and (map(select(.op != "step")) | all(has("extrapolated") | not))' "$tmp/step.json" >/dev/null
+check "preview: its cost next to the extrapolated step (no fit)" bash -c \
+  "'$BIN' bench preview --resolution 64 --text-tokens 5 --layers 2 --llm-features 80 ${TINY_DIT[*]} ${FAST[*]} --fit-grids 0 --json >'$tmp/pv.json' 2>'$tmp/pv.err'"
+jq_quiet() { jq "$@" >/dev/null; }
+check "preview: the preview line, the step's five, one preview-cost object" \
+  jq_quiet -e -s 'map(.op) == ["preview","dit-block","dit-rest","dit-block","dit-rest","step","preview-cost"]
+            and (.[0].shape.tokens == 16 and .[0].shape.data_url_bytes > 100)
+            and (.[6] | .step_extrapolated == true and .preview_cost_percent_of_step > 0
+                 and (.preview_cost_percent_of_step / (100 * .preview_seconds / .step_seconds) - 1 | fabs) < 1e-4)' "$tmp/pv.json"
+check "preview --step-seconds: a given step" bash -c \
+  "'$BIN' bench preview --resolution 64 --step-seconds 2 --fit-grids 0 ${FAST[*]} --json | jq -e 'select(.op == \"preview-cost\") | .step_seconds == 2 and .step_extrapolated == false' >/dev/null"
 mkdir -p "$tmp/bt"
 export TMPDIR="$tmp/bt"
 check "text-encoder: two full-width layers measured, 36 extrapolated" \
@@ -103,5 +113,6 @@ check "resolution not a multiple of 16" fails_2 "multiple of 16" step --resoluti
 check "width not a multiple of heads" fails_2 "multiple of --heads" dit-block --dim 100 --heads 3
 check "text tokens above tokens" fails_2 "more than --tokens" dit-block --tokens 4 --text-tokens 5
 check "shape larger than memory" fails_2 "more than this machine's" linear --m 4000000 --k 4000000 --n 4 --repeat 1
+check "preview --step-seconds must be positive" fails_2 "positive number" preview --step-seconds 0
 check "--help exits 0" bash -c "'$BIN' bench --help | grep -q 'usage: ideogram4 bench'"
 summary

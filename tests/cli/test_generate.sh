@@ -71,6 +71,15 @@ check "Ctrl-C cancels between steps and writes nothing" sigint_cancels
 for f in examples/caption.json examples/poster.json examples/illustration.json examples/hanok_ko.json; do
   check "example $f passes verify" "$BIN" verify "$f"
 done
+# --preview FILE: a PNG of one pixel per 16x16 patch, replaced after each step; none without the flag.
+gen --prompt "a red fox" --seed 3 --width 80 --height 48 --steps 3 --out "$tmp/pv.png" --preview "$tmp/live.png"
+check "--preview writes a PNG of the token grid (5x3 for 80x48)" bash -c \
+  "head -c 24 '$tmp/live.png' | od -An -tx1 | tr -d ' \n' | grep -q '^89504e470d0a1a0a0000000d49484452000000050000000[3]'"
+check "--preview says the fit's R^2 and leaves no temporary file" bash -c \
+  "grep -q 'held-out R^2' '$tmp/log' && ! ls '$tmp'/live.png.tmp 2>/dev/null | grep -q ."
+gen --prompt "a red fox" --seed 3 --width 80 --height 48 --steps 3 --out "$tmp/pv2.png"
+check "the image is the same with and without --preview" cmp -s "$tmp/pv.png" "$tmp/pv2.png"
+check "no preview file unless asked" bash -c "! grep -q 'held-out' '$tmp/log'"
 gen --prompt-file examples/caption.json --format webp --quality 90 --out "$tmp/q.png"
 check "caption.json to webp quality 90" test -s "$tmp/q.webp"
 summary

@@ -13,6 +13,10 @@ must_start "server starts on a free loopback port" "$tmp/s" --demo
 CAP='{"high_level_description":"a red fox","compositional_deconstruction":{"background":"snow","elements":[{"type":"obj","desc":"a fox"}]}}'
 
 expect "health" GET /api/health "" 200 '"ok":true'
+expect "config: size limits for clients" GET /api/config "" 200 '"min_size":128'
+check "... with max_size, size_multiple, max_batch and the LoRA folder" bash -c "jq -e '.max_size == 2048 and .size_multiple == 16 and .max_batch == 8 and (.lora_dir | type == \"string\")' '$tmp/body' >/dev/null"
+expect "bad: POST /api/config" POST /api/config "" 405 '"error"'
+expect "lora status names its folder" GET /api/lora/status "" 200 '"dir":'
 expect "model idle at start" GET /api/model/status "" 200 '"state":"idle"'
 expect "generate before load fails cleanly" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
 t0=$(task_id)

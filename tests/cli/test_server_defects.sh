@@ -123,7 +123,9 @@ ln -s "$tmp/secret.txt" "$tmp/m/out/0123456789abcdef0123456789abcdef.png"
 check "D11 an output symlink is not served" bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' '$B/outputs/0123456789abcdef0123456789abcdef.png') = 404 ]"
 ln -s "$tmp/secret.txt" "$tmp/m/loras/leak.safetensors"
 expect "D11 LoRA status with a symlink out of the folder" GET /api/lora/status "" 200 '"leak.safetensors"'
-check "D11 ... listed as invalid without contents or absolute paths" bash -c "jq -e '.invalid[] | select(.name==\"leak.safetensors\") | .error | test(\"leads out\")' '$tmp/body' >/dev/null && ! grep -q 'root:x\|$tmp' '$tmp/body'"
+# (the status names the configured LoRA folder in "dir" on purpose — the web
+# UI shows it; nothing else may carry a path or the symlink target's content)
+check "D11 ... listed as invalid without contents or absolute paths" bash -c "jq -e '.invalid[] | select(.name==\"leak.safetensors\") | .error | test(\"leads out\")' '$tmp/body' >/dev/null && ! jq -c 'del(.dir)' '$tmp/body' | grep -q 'root:x\|$tmp'"
 expect "D11 applying it is refused" POST /api/lora/apply '{"name":"leak.safetensors"}' 404 'not found'
 check "D11 ... without contents or paths" bash -c "! grep -q 'root:x\|$tmp' '$tmp/body'"
 head -c 100 tests/vectors/lora/peft.safetensors > "$tmp/m/loras/broken.safetensors"
@@ -161,7 +163,7 @@ stop_server
 
 # ------------------------------------------------------------------ D4 (optimised build: RSS)
 BIN=$OPT_BIN
-node tests/cli/fake_llm.mjs >"$tmp/llm.out" 2>&1 &
+node tests/cli/fake_llm.mjs "$tmp/llm-requests.jsonl" >"$tmp/llm.out" 2>&1 &
 llm=$!
 for _ in $(seq 1 100); do grep -q '^port ' "$tmp/llm.out" && break; sleep 0.1; done
 export IDEOGRAM4_MAGIC_PROMPT_BASE_URL="http://127.0.0.1:$(sed -n 's/^port //p' "$tmp/llm.out")/v1"
@@ -193,7 +195,10 @@ clients=$!
 sleep 4
 peak=$(rss_kb)
 wait "$clients"
-check "D4 12 parallel 13 MB magic prompts: at most 2 admitted, the rest 429" bash -c "[ \$(grep -c '^429$' '$tmp/d4codes') -ge 10 ]"
+# At most 2 reach the LLM (its request log); the others are refused with 429
+# on their headers — a client still pushing its body may see the connection
+# reset (000) instead of the reply — and none gets a 2xx or 5xx.
+check "D4 12 parallel 13 MB magic prompts: at most 2 admitted, the rest 429" bash -c "[ \$(cat '$tmp/llm-requests.jsonl' 2>/dev/null | wc -l) -le 2 ] && [ \$(grep -c '^429$' '$tmp/d4codes') -ge 1 ] && ! grep -qv '^429$\|^000$' '$tmp/d4codes'"
 # Each admitted call holds its body and the copies made to validate and send
 # the images (about 65 MB for 13 MB of JSON); before the cap 12 such calls held 1 GB.
 check "D4 ... RSS stayed bounded while they hung ($base -> $peak kB, < 256 MB)" test $((peak - base)) -lt 262144

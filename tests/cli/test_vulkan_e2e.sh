@@ -7,6 +7,7 @@
 #   - the run names the vulkan backend (stderr and sidecar): a silent CPU
 #     fallback fails; the sidecar records a plausible peak device memory;
 #   - --device, the memory check at load, and their error messages;
+#   - --offload under a capped device: the same image, the peak under the cap;
 #   - serve --demo --backend vulkan answers a generation, and
 #     /api/model/status names the vulkan backend and its device.
 # Without a Vulkan driver every check fails, unless I4_TEST_NO_VULKAN=1.
@@ -60,6 +61,21 @@ check "weights that do not fit: a clear message at load" fails_with "does not fi
 check "... naming the capacity, the device and --backend cpu" bash -c \
   "IDEOGRAM4_VULKAN_MEMORY_MIB=4 '$BIN' generate --model '$tmp/m' --prompt x --resolution 32 --backend vulkan --out '$tmp/x.png' 2>&1 | grep -q 'text encoder weights .* > 4.0 MiB on .*; use --backend cpu'"
 check "no image written on failure" bash -c "! ls '$tmp'/x.* 2>/dev/null | grep -q ."
+
+# --offload: a cap at what the device needs with --offload (the 4 MiB
+# message says how much), under what it needs without: the load check names
+# --offload; with it, every transformer layer streams from host memory and
+# the image is the one of the run that held them all, byte for byte.
+need=$(IDEOGRAM4_VULKAN_MEMORY_MIB=4 "$BIN" generate --model "$tmp/m" --prompt x --resolution 32 --backend vulkan \
+  --out "$tmp/x.png" 2>&1 | sed -n 's/.*with --offload the device needs \([0-9.]*\) MiB.*/\1/p')
+check "the 4 MiB message says what --offload needs" test -n "$need"
+check "without --offload at that cap: 'use --offload'" fails_with "use --offload (transformer layers streamed from host memory" \
+  env IDEOGRAM4_VULKAN_MEMORY_MIB="$need" "$BIN" generate --model "$tmp/m" --prompt x --resolution 32 --backend vulkan --out "$tmp/x.png"
+check "generate --offload at that cap" env IDEOGRAM4_VULKAN_MEMORY_MIB="$need" bash -c "$(declare -f gen); BIN='$BIN' tmp='$tmp' CAP='$CAP' gen off vulkan --offload"
+check "... streams all 4 transformer layers" grep -q '^offload: 4 of 4 transformer layers streamed' "$tmp/off.err"
+check "... and writes the image of the run without offload, byte for byte" cmp "$tmp/off.png" "$tmp/vk.png"
+check "... with a device-memory peak under the cap" bash -c "jq -e '.peak_device_memory_mb <= $need * 1.048576' '$tmp/off.json' >/dev/null"
+check "IDEOGRAM4_OFFLOAD=1 does the same" bash -c "IDEOGRAM4_OFFLOAD=1 IDEOGRAM4_VULKAN_MEMORY_MIB=$need '$BIN' generate --model '$tmp/m' --preset V4_TURBO_12 --resolution 48 --seed 5 --prompt '$CAP' --backend vulkan --out '$tmp/off2.png' >/dev/null 2>'$tmp/off2.err' && grep -q '^offload: 4 of 4' '$tmp/off2.err' && cmp '$tmp/off2.png' '$tmp/vk.png'"
 
 # serve --demo on vulkan
 must_start "serve --demo --backend vulkan starts" "$tmp/srv" --demo --backend vulkan

@@ -53,6 +53,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     snprintf(lora, sizeof lora, "%s/loras", dir);
     setenv("IDEOGRAM4_MAGIC_PROMPT_BASE_URL", "http://127.0.0.1:1/v1", 1);
     setenv("IDEOGRAM4_MAGIC_PROMPT_TIMEOUT", "1", 1);
+    /* the routes, not the GPU: probing Vulkan loads every installed driver,
+     * whose one-time allocations libFuzzer's per-input leak check reports */
+    setenv("IDEOGRAM4_BACKEND", "cpu", 1);
+    /* downloads (LoRA presets) fail at once: nothing listens there */
+    setenv("HF_ENDPOINT", "http://127.0.0.1:1", 1);
+    {
+        char hub[300];
+        snprintf(hub, sizeof hub, "%s/hub", dir);
+        setenv("HF_HUB_CACHE", hub, 1);
+    }
     i4_server_options o;
     if (i4_server_options_from_env(&o) != 0) abort();
     o.output_dir = strdup(out);

@@ -218,3 +218,23 @@ I4_TEST(backend_elementwise_ops) {
     i4_be_release(be, ba); i4_be_release(be, bb); i4_be_release(be, bg);
     i4_be_release(be, bt); i4_be_release(be, bs); i4_be_release(be, bi);
 }
+
+/* discard gives pages back; the buffer stays usable and rewrites read back. */
+I4_TEST(backend_discard_then_reuse) {
+    i4_backend *be = i4_test_backend();
+    REQUIRE(be);
+    const int64_t n = 1 << 20;
+    i4_buf *b = i4_be_alloc(be, (size_t)n * sizeof(float));
+    REQUIRE(b);
+    i4_dv v = i4_dv_of(b);
+    be->ops->fill(be, v, n, 3.0f);
+    be->ops->discard(be, i4_dv_f32(v, 1000), (size_t)(n - 2000) * sizeof(float));
+    float head = 0, tail = 0;
+    /* bytes outside the discarded range keep their values (partial pages are never dropped) */
+    CHECK(i4_be_download(be, &head, i4_dv_f32(v, 999), sizeof head) == 0 && head == 3.0f);
+    CHECK(i4_be_download(be, &tail, i4_dv_f32(v, n - 1000), sizeof tail) == 0 && tail == 3.0f);
+    be->ops->fill(be, v, n, -1.5f);
+    float mid = 0;
+    CHECK(i4_be_download(be, &mid, i4_dv_f32(v, n / 2), sizeof mid) == 0 && mid == -1.5f);
+    i4_be_release(be, b);
+}

@@ -452,3 +452,49 @@ I4_TEST(dit_set_linear) {
     i4_dit_free(m);
     vec_free(&c);
 }
+
+/* --offload: a transformer loaded with no device budget streams every layer
+ * (the backends with streamed weights: Vulkan; the CPU binds them as usual)
+ * and gives the velocity of the one loaded whole, bit for bit, in both
+ * precision modes — a LoRA-merged Linear in a streamed layer too. */
+I4_TEST(dit_offload_same_velocity) {
+    vec_case c;
+    if (vec_load(&c, "dit_cond.safetensors") != 0) {
+        vec_free(&c);
+        REQUIRE(!"vector file readable");
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/transformer", tiny_snapshot());
+    const size_t n = (size_t)(c.L * c.C);
+    float *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+    REQUIRE(ref && got);
+    for (int pi = 0; pi < 2; pi++) {
+        const i4_precision p = pi ? I4_PRECISION_BF16 : I4_PRECISION_F32;
+        i4_dit *m = NULL, *mo = NULL;
+        REQUIRE(i4_dit_load(&m, dir, p, i4_test_backend()) == 0);
+        REQUIRE(i4_dit_load_offload(&mo, dir, p, i4_test_backend(), 0) == 0);
+        CHECK(i4_dit_streamed_layers(m) == 0);
+        CHECK(i4_dit_streamed_layers(mo) == i4_dit_config_get(mo)->n_layers);
+        CHECK(i4_dit_forward(m, c.x, c.t, c.feat, c.pos, c.seg, c.ind, c.L, ref) == 0);
+        CHECK(i4_dit_forward(mo, c.x, c.t, c.feat, c.pos, c.seg, c.ind, c.L, got) == 0);
+        CHECK(memcmp(ref, got, n * sizeof *ref) == 0);
+        /* twice: the slots now hold the last layers */
+        CHECK(i4_dit_forward(mo, c.x, c.t, c.feat, c.pos, c.seg, c.ind, c.L, got) == 0);
+        CHECK(memcmp(ref, got, n * sizeof *ref) == 0);
+        i4_linear_w w2;
+        float *bw = decoded_copy(i4_dit_tensors(m), "layers.1.feed_forward.w2", &w2);
+        REQUIRE(bw);
+        for (int64_t i = 0; i < w2.out * w2.in; i++) bw[i] *= 1.0f + 0.25f * sinf((float)i);
+        CHECK(i4_dit_set_linear(m, "layers.1.feed_forward.w2", &w2) == 0);
+        CHECK(i4_dit_set_linear(mo, "layers.1.feed_forward.w2", &w2) == 0);
+        CHECK(i4_dit_forward(m, c.x, c.t, c.feat, c.pos, c.seg, c.ind, c.L, ref) == 0);
+        CHECK(i4_dit_forward(mo, c.x, c.t, c.feat, c.pos, c.seg, c.ind, c.L, got) == 0);
+        CHECK(memcmp(ref, got, n * sizeof *ref) == 0);
+        free(bw);
+        i4_dit_free(m);
+        i4_dit_free(mo);
+    }
+    free(ref);
+    free(got);
+    vec_free(&c);
+}

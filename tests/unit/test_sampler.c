@@ -164,7 +164,7 @@ I4_TEST(sampler_golden_turbo12) {
     int64_t gh = SAMPLER_H / PATCH, gw = SAMPLER_W / PATCH, n = v.n_img * v.C;
     CHECK(cfg->in_channels == v.C && cfg->llm_features == v.F && gh * gw == v.n_img);
 
-    i4_sampler_params sp;
+    i4_sampler_params sp = {0}; /* the optional fields (latents) stay unset */
     float guidance[12];
     turbo_params(&sp, guidance);
     REQUIRE(sp.steps == 12);
@@ -224,7 +224,7 @@ I4_TEST(sampler_cancel_after_step2) {
         REQUIRE(!"tiny transformers load");
     }
     int64_t gh = SAMPLER_H / PATCH, gw = SAMPLER_W / PATCH, n = v.n_img * v.C;
-    i4_sampler_params sp;
+    i4_sampler_params sp = {0}; /* the optional fields (latents) stay unset */
     float guidance[12];
     turbo_params(&sp, guidance);
     float *z = malloc((size_t)n * sizeof *z);
@@ -296,7 +296,7 @@ I4_TEST(sampler_diffusers_schedule_gap) {
         free_models(&m);
         REQUIRE(!"tiny transformers load");
     }
-    i4_sampler_params sp;
+    i4_sampler_params sp = {0}; /* the optional fields (latents) stay unset */
     float guidance[12];
     turbo_params(&sp, guidance);
     int64_t n = v.n_img * v.C;

@@ -1,7 +1,7 @@
 // Browser tests, run in order by scripts/e2e.mjs against a fresh `serve --demo`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -52,6 +52,28 @@ async function openQuickPrompt(page) {
   assert.equal(await page.getByRole('button', { name: 'Expand to caption' }).isDisabled(), false);
 }
 
+/**
+ * Start tests/cli/fake_hub.mjs (a local stand-in for the Hugging Face Hub) serving the repositories under
+ * `root`; resolves with {proc, url, log} once it prints its port. The caller stops proc.
+ */
+function startFakeHub(repo, root, log, ms = 10000) {
+  const proc = spawn(process.execPath, [join(repo, 'tests/cli/fake_hub.mjs'), root, log], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((res, rej) => {
+    let out = '';
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); rej(new Error(`fake hub did not print its port: ${out}`)); }, ms);
+    proc.stdout.on('data', (d) => {
+      out += String(d);
+      const m = /^port (\d+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res({ proc, url: `http://127.0.0.1:${m[1]}`, log });
+      }
+    });
+    proc.stderr.on('data', (d) => { out += String(d); });
+    proc.once('exit', (code) => { clearTimeout(timer); rej(new Error(`fake hub exited with code ${code}: ${out}`)); });
+  });
+}
+
 async function rawJson(page) {
   await page.getByRole('tab', { name: /JSON/ }).click();
   const text = await page.getByLabel('Caption JSON').inputValue();
@@ -65,6 +87,19 @@ export const tests = [
       await page.goto(base + '/');
       await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
       assert.equal(await page.getByTestId('demo-badge').isVisible(), true);
+      // First visit: a getting-started panel (load, demo mode, the weights command) and no error on the untouched form.
+      await page.getByTestId('first-run').waitFor();
+      assert.equal((await page.getByTestId('weights-command').textContent()).trim(), 'hf download ideogram-ai/ideogram-4-fp8');
+      assert.match(await page.getByTestId('demo-explainer').textContent(), /Demo mode/);
+      await page.getByRole('tab', { name: 'Form' }).click();
+      await page.waitForTimeout(900); // past the verifier's debounce
+      assert.equal(await page.locator('.input-invalid, .field-issue, .field-error').count(), 0, 'no errors before a field is touched');
+      assert.doesNotMatch(await page.getByTestId('verify-summary').textContent(), /warning|not valid/i);
+      await page.getByRole('button', { name: 'Caption guide' }).click();
+      const guide = page.getByRole('dialog', { name: 'Caption guide' });
+      await guide.waitFor();
+      assert.match(await guide.textContent(), /0–1000/);
+      await guide.getByRole('button', { name: 'Close' }).click();
       assert.match(await page.getByTestId('model-weights').textContent(), /Demo model/);
       assert.equal(await page.getByTestId('generate').isDisabled(), true, 'Generate is disabled until the model is loaded');
       await page.getByRole('button', { name: 'Load', exact: true }).click();
@@ -173,22 +208,27 @@ export const tests = [
       const seen = new Set();
       const steps = new Set();
       let shot = false;
+      let editable = false;
       await waitFor(async () => {
-        const overlay = page.getByTestId('status-overlay');
-        if (await overlay.count()) {
-          const p = await page.getByTestId('overlay-percent').textContent().catch(() => null);
-          const s = await page.getByTestId('overlay-step').textContent().catch(() => null);
-          if (p) seen.add(p.trim());
+        const bar = page.getByRole('progressbar', { name: /Generation progress/ });
+        if (await bar.count()) {
+          const p = await bar.first().getAttribute('aria-valuenow').catch(() => null);
+          const s = await page.getByTestId('job-step').first().textContent().catch(() => null);
+          if (p) seen.add(p);
           if (s) steps.add(s.trim());
-          if (!shot && p && p !== '0%' && p !== '100%') {
+          if (!shot && p && p !== '0' && p !== '100') {
             shot = true;
-            await screenshot('progress-overlay');
+            editable = !(await page.getByLabel(/High-level description/).isDisabled());
+            assert.match(await page.title(), /^\d+% · Ideogram 4$/, 'the tab title shows the progress');
+            await screenshot('progress-panel');
           }
         }
-        return (await page.getByTestId('result-image').count()) > 0 && (await page.getByTestId('status-overlay').count()) === 0;
+        return (await page.getByTestId('result-image').count()) > 0 && (await page.locator('[data-testid="job"][data-phase="done"]').count()) > 0;
       }, { timeout: 45000, interval: 50, what: 'the result image' });
-      assert.ok(seen.has('100%'), `overlay showed 100% (saw ${[...seen].join(', ')})`);
-      assert.ok(steps.has('12 / 12'), `overlay showed step 12 / 12 (saw ${[...steps].join(', ')})`);
+      assert.ok(seen.has('100'), `progress reached 100 (saw ${[...seen].join(', ')})`);
+      assert.ok(steps.has('step 12 / 12'), `the job showed step 12 / 12 (saw ${[...steps].join(', ')})`);
+      assert.ok(!shot || editable, 'the form stays editable while generating');
+      await waitFor(async () => (await page.title()) === 'Ideogram 4', { what: 'the title back to normal' });
       const m = /\/history\/(\d+)$/.exec(page.url());
       assert.ok(m, `navigated to /history/<id>: ${page.url()}`);
       shared.promptId = Number(m[1]);
@@ -236,6 +276,28 @@ export const tests = [
     },
   },
   {
+    name: 'drop a generated PNG on the page: its caption and settings are restored',
+    async fn({ page, base, api, shared }) {
+      const r = await fetch(`${base}/api/images/${shared.imageId}/file`);
+      const bytes = [...new Uint8Array(await r.arrayBuffer())];
+      await page.goto(`${base}/`);
+      await page.getByRole('button', { name: /Create new image/ }).click();
+      await page.getByRole('tab', { name: 'Form' }).click();
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === '', { what: 'an empty form' });
+      await page.evaluate((b) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(b)], 'kite.png', { type: 'image/png' }));
+        document.body.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, bytes);
+      await page.getByTestId('toast').filter({ hasText: 'Restored the caption and settings of kite.png' }).waitFor();
+      assert.equal(await page.getByLabel(/High-level description/).inputValue(), shared.hld);
+      assert.equal(await page.getByLabel('Width', { exact: true }).inputValue(), '512');
+      assert.equal(await page.getByLabel('Seed', { exact: true }).inputValue(), '1234');
+      assert.equal(await page.getByLabel('Format').inputValue(), 'png');
+      assert.equal(await page.getByLabel('Quality').inputValue(), 'V4_TURBO_12');
+    },
+  },
+  {
     name: '409: Generate while another generation runs shows the server error with Dismiss',
     async fn({ page, api, screenshot }) {
       const before = (await api('/api/prompts')).body.length;
@@ -243,12 +305,12 @@ export const tests = [
       assert.equal(busy.status, 200);
       try {
         await page.getByTestId('generate').click();
-        const err = page.getByTestId('overlay-error');
+        const err = page.getByTestId('job-error');
         await err.waitFor();
         assert.match(await err.textContent(), /already running/i);
         await screenshot('error-409');
-        await page.getByRole('button', { name: 'Dismiss' }).click();
-        await waitFor(async () => (await page.getByTestId('status-overlay').count()) === 0, { what: 'overlay closed' });
+        await page.locator('[data-testid="job"][data-phase="error"]').getByRole('button', { name: 'Dismiss' }).click();
+        await waitFor(async () => (await page.getByTestId('job-error').count()) === 0, { what: 'the failed job dismissed' });
         await waitFor(async () => (await api('/api/prompts')).body.length === before, { what: 'the refused prompt removed' });
       } finally {
         await api(`/api/tasks/${busy.body.task_id}/cancel`, { method: 'POST' });
@@ -263,13 +325,14 @@ export const tests = [
       await setSize(page, 1024, 1024);
       await page.getByLabel('Quality').selectOption('V4_QUALITY_48');
       await page.getByTestId('generate').click();
+      const job = page.locator('[data-testid="job"][data-phase="running"]');
       await waitFor(async () => {
-        const p = await page.getByTestId('overlay-percent').textContent().catch(() => '0%');
-        return p && p !== '0%';
+        const p = await job.getByRole('progressbar').getAttribute('aria-valuenow').catch(() => '0');
+        return p && p !== '0';
       }, { timeout: 30000, what: 'sampling progress' });
-      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await job.getByRole('button', { name: 'Cancel', exact: true }).click();
       await page.getByTestId('toast').filter({ hasText: 'Generation cancelled.' }).waitFor({ timeout: 20000 });
-      await waitFor(async () => (await page.getByTestId('status-overlay').count()) === 0, { what: 'overlay closed' });
+      await page.locator('[data-testid="job"][data-phase="cancelled"]').waitFor();
       const m = /\/history\/(\d+)$/.exec(page.url());
       assert.ok(m && Number(m[1]) !== shared.promptId, 'the cancelled run had its own prompt');
       const imgs = await api(`/api/images?prompt_id=${m[1]}`);
@@ -337,7 +400,7 @@ export const tests = [
         const r = await api('/api/form');
         return r.body.form_json && JSON.parse(r.body.form_json).hld === 'autosave check 42';
       }, { what: 'POST /api/form' });
-      await page.getByTestId('autosave-state').filter({ hasText: 'Form saved' }).waitFor();
+      await page.getByTestId('autosave-state').filter({ hasText: 'Draft saved' }).waitFor();
       await page.evaluate(() => localStorage.clear());
       await page.reload();
       await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === 'autosave check 42', { what: 'restored form' });
@@ -465,7 +528,7 @@ export const tests = [
       assert.ok(Math.abs(rows[0].lora_strength - 0.8) < 1e-6, `lora_strength 0.8 (got ${rows[0].lora_strength})`);
       assert.equal(rows[0].width, 256);
       await page.getByTestId('result-image').waitFor();
-      await waitFor(async () => (await page.getByTestId('status-overlay').count()) === 0, { what: 'overlay closed' });
+      await waitFor(async () => (await page.locator('[data-testid="job"][data-phase="running"], [data-testid="job"][data-phase="queued"]').count()) === 0, { what: 'no job running' });
 
       await page.getByRole('button', { name: 'Remove', exact: true }).click();
       await page.getByTestId('lora-applied').filter({ hasText: /^Applied: none$/ }).waitFor({ timeout: 30000 });
@@ -506,6 +569,108 @@ export const tests = [
     },
   },
   {
+    name: 'Generate stays in reach (1366×768, phone), Ctrl+Enter generates, toasts do not cover it',
+    async fn({ page, base, api }) {
+      await page.setViewportSize({ width: 1366, height: 768 });
+      await page.goto(`${base}/`);
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor();
+      const inView = async () => {
+        const b = await page.getByTestId('generate').boundingBox();
+        const vp = page.viewportSize();
+        return b && b.y >= 0 && b.y + b.height <= vp.height && b.x >= 0 && b.x + b.width <= vp.width;
+      };
+      assert.ok(await inView(), 'Generate is visible without scrolling at 1366×768');
+      await page.mouse.wheel(0, 3000);
+      await page.waitForTimeout(200);
+      assert.ok(await inView(), 'Generate is still visible after scrolling');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(200);
+      assert.ok(await inView(), 'Generate is in the fixed bottom bar on a phone');
+      const fmt = await page.getByLabel('Format').evaluate((el) => ({ sw: el.scrollWidth, cw: el.clientWidth }));
+      assert.ok(fmt.sw <= fmt.cw + 1, `the Format select is not clipped on a phone (${fmt.sw} > ${fmt.cw})`);
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await setSize(page, 256, 256);
+      await page.getByLabel('Quality').selectOption('V4_TURBO_12');
+      const before = (await api('/api/images')).body.length;
+      await page.getByLabel(/High-level description/).click();
+      await page.keyboard.press('Control+Enter');
+      await waitFor(async () => (await api('/api/images')).body.length === before + 1, { timeout: 45000, interval: 200, what: 'the image made by Ctrl+Enter' });
+      const t = await page.getByTestId('toast').first().boundingBox().catch(() => null);
+      const g = await page.getByTestId('generate').boundingBox();
+      if (t) assert.ok(t.y + t.height <= g.y || t.y >= g.y + g.height || t.x + t.width <= g.x || t.x >= g.x + g.width, 'the toast does not cover Generate');
+    },
+  },
+  {
+    name: 'a reload during a job reattaches to it (GET /api/queue); Cancel works on the reattached job',
+    async fn({ page, base, api }) {
+      const t = await api('/api/generate', { body: { caption: { high_level_description: 'reattach me', compositional_deconstruction: { background: 'b', elements: [] } }, width: 1024, height: 1024, preset: 'V4_QUALITY_48', format: 'png' } });
+      assert.equal(t.status, 200);
+      try {
+        await page.goto(`${base}/`);
+        const job = page.locator(`[data-testid="job"][data-task="${t.body.task_id}"]`);
+        await job.waitFor();
+        await waitFor(async () => Number(await job.getByRole('progressbar').getAttribute('aria-valuenow')) > 0, { timeout: 30000, what: 'progress of the reattached job' });
+        assert.match(await page.title(), /% · Ideogram 4$/);
+        await job.getByRole('button', { name: 'Cancel', exact: true }).click();
+        await page.locator(`[data-testid="job"][data-task="${t.body.task_id}"][data-phase="cancelled"]`).waitFor({ timeout: 20000 });
+      } finally {
+        await api(`/api/tasks/${t.body.task_id}/cancel`, { method: 'POST' });
+        await waitTask({ api }, t.body.task_id);
+      }
+    },
+  },
+  {
+    name: 'drafts survive opening a history entry; bbox click/Enter never replaces a box; out-of-range numbers are refused; undo/redo',
+    async fn({ page, base }) {
+      await page.goto(`${base}/`);
+      await page.getByRole('button', { name: /Create new image/ }).click();
+      await page.getByRole('tab', { name: 'Form' }).click();
+      await page.getByLabel(/High-level description/).fill('my unsaved draft');
+      await page.getByLabel('Description', { exact: true }).fill('a cat');
+      const canvas = page.getByTestId('bbox-canvas');
+      // Typing the description, drawing the box (Enter) and moving it (ArrowDown) follow each other within
+      // the undo coalescing window: they must still be separate undo steps (grouped per element field and gesture).
+      await canvas.focus();
+      await page.keyboard.press('Enter');
+      const top = page.getByLabel('Top').first();
+      await waitFor(async () => (await top.inputValue()) === '290', { what: 'Top = 290' });
+      await page.keyboard.press('ArrowDown');
+      await waitFor(async () => (await top.inputValue()) === '300', { what: 'Top = 300' });
+      await page.keyboard.press('Enter');
+      await waitFor(async () => (await top.inputValue()) === '300', { what: 'Top = 300' });
+      const box = await canvas.boundingBox();
+      await page.mouse.click(box.x + 5, box.y + 5);
+      await waitFor(async () => (await top.inputValue()) === '300', { what: 'Top = 300' });
+      await top.fill('1500');
+      await page.getByTestId('bbox-field-error').waitFor();
+      assert.equal(await top.getAttribute('aria-invalid'), 'true');
+      assert.equal(await page.getByLabel('Bottom').first().inputValue(), '720', 'the box is unchanged');
+      await top.blur();
+      await waitFor(async () => (await top.inputValue()) === '300', { what: 'Top = 300' });
+      // Undo the move (Ctrl+Z): the box is back where Enter put it and the description stays; one more undo
+      // removes the box; redo twice (Ctrl+Shift+Z) brings both back.
+      await canvas.focus();
+      await page.keyboard.press('Control+z');
+      await waitFor(async () => (await top.inputValue()) === '290', { what: 'Top = 290 after undoing the move' });
+      assert.equal(await page.getByLabel('Description', { exact: true }).inputValue(), 'a cat', 'undoing the move keeps the description');
+      await page.keyboard.press('Control+z');
+      await waitFor(async () => (await top.inputValue()) === '', { what: 'no box after undoing the draw' });
+      assert.equal(await page.getByLabel('Description', { exact: true }).inputValue(), 'a cat');
+      await page.keyboard.press('Control+Shift+z');
+      await waitFor(async () => (await top.inputValue()) === '290', { what: 'Top = 290 after a redo' });
+      await page.keyboard.press('Control+Shift+z');
+      await waitFor(async () => (await top.inputValue()) === '300', { what: 'Top = 300 after a second redo' });
+      // Open a history entry, then come back: the draft is still there.
+      await page.getByTestId('history-item').first().locator('a').click();
+      await waitFor(async () => /\/history\/\d+$/.test(page.url()), { what: 'a history page' });
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) !== 'my unsaved draft', { what: 'the history form' });
+      await page.getByRole('link', { name: /Ideogram 4/ }).first().click();
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === 'my unsaved draft', { what: 'the draft restored' });
+      await page.reload();
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === 'my unsaved draft', { what: 'the draft after a reload' });
+    },
+  },
+  {
     name: 'unload the model with confirmation; Generate is disabled again',
     async fn({ page, base, api }) {
       await page.goto(`${base}/`);
@@ -513,6 +678,10 @@ export const tests = [
       await page.getByRole('button', { name: 'Unload', exact: true }).click();
       const dialog = page.getByRole('dialog', { name: 'Unload model?' });
       await dialog.waitFor();
+      // Rendered in a portal under <body>, not inside the header (whose backdrop-filter would clip it).
+      assert.equal(await dialog.evaluate((el) => el.closest('header') === null && el.parentElement.parentElement === document.body), true);
+      const db = await dialog.boundingBox();
+      assert.ok(db.width >= 300 && db.y > 100, `the dialog is centred in the viewport (${JSON.stringify(db)})`);
       await dialog.getByRole('button', { name: 'Unload' }).click();
       await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
       assert.equal((await api('/api/model/status')).body.state, 'idle');
@@ -553,6 +722,98 @@ export const tests = [
       await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor({ timeout: 30000 });
       assert.equal(await page.getByTestId('model-error').count(), 0, 'the error line is gone after a good load');
       assert.equal(await page.getByTestId('model-dot').getAttribute('data-state'), 'loaded');
+    },
+  },
+  {
+    name: 'the header says "Server unreachable" when the server stops, with Reconnect',
+    async fn({ page, tmp, spawnServer }) {
+      mkdirSync(join(tmp, 'db-gone'), { recursive: true });
+      const srv = await spawnServer(['--demo', '--output', join(tmp, 'out-gone')], { IDEOGRAM4_DB_PATH: join(tmp, 'db-gone', 'ideogram4.db') });
+      await page.goto(srv.base + '/');
+      await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
+      srv.proc.kill('SIGKILL');
+      await new Promise((r) => srv.proc.once('exit', r));
+      await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+      await page.getByTestId('model-state').filter({ hasText: /^Server unreachable$/ }).waitFor();
+      await page.getByRole('button', { name: 'Reconnect' }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Unload' }).count(), 0, 'no Unload for a server that is gone');
+      assert.equal(await page.getByTestId('generate').isDisabled(), true);
+    },
+  },
+  {
+    name: 'without weights (not demo): download them from the (fake) Hub with progress and Cancel, then Load; a gated repo shows its error; LoRA presets download and join the list',
+    async fn({ page, tmp, bin, spawnServer, screenshot }) {
+      const repo = join(bin, '..', '..');
+      // The repositories the fake Hub serves: the tiny model, a gated copy of it, and the realism-v1 preset's LoRA file.
+      const hubRoot = join(tmp, 'hub-repos');
+      const model = join(hubRoot, 'ideogram-ai', 'ideogram-4-fp8');
+      const r = spawnSync(bin, ['make-tiny-model', model], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `make-tiny-model failed: ${r.stderr}`);
+      cpSync(model, join(hubRoot, 'gated', 'model'), { recursive: true });
+      mkdirSync(join(hubRoot, 'RazzzHF', 'Realism_Engine_Ideogram_4'), { recursive: true });
+      copyFileSync(join(repo, 'tests/vectors/lora/peft.safetensors'), join(hubRoot, 'RazzzHF', 'Realism_Engine_Ideogram_4', 'Realism_Engine_Ideogram4_V1.safetensors'));
+      const hub = await startFakeHub(repo, hubRoot, join(tmp, 'hub.log'));
+      const ctl = (mode) => fetch(`${hub.url}/_ctl/${mode}`, { method: 'POST' });
+      try {
+        const env = (name, extra = {}) => {
+          mkdirSync(join(tmp, `db-${name}`), { recursive: true });
+          mkdirSync(join(tmp, `loras-${name}`), { recursive: true });
+          mkdirSync(join(tmp, `hfhome-${name}`), { recursive: true });
+          return { IDEOGRAM4_DB_PATH: join(tmp, `db-${name}`, 'ideogram4.db'), IDEOGRAM4_LORA_DIR: join(tmp, `loras-${name}`),
+            HF_ENDPOINT: hub.url, HF_HOME: join(tmp, `hfhome-${name}`), HF_HUB_CACHE: join(tmp, `cache-${name}`), HF_TOKEN: '',
+            IDEOGRAM4_WARMUP_STEPS: '0', ...extra };
+        };
+        const srv = await spawnServer(['--output', join(tmp, 'out-hub')], env('hub'));
+        await page.goto(srv.base + '/');
+        await page.getByTestId('first-run').waitFor();
+        const start = page.getByRole('button', { name: 'Download the weights' });
+        await start.waitFor();
+        // Slow transfers (80 KB/s) so that the progress can be seen and cancelled.
+        await ctl('slow');
+        await start.click();
+        const bar = page.getByRole('progressbar', { name: 'Weights download' });
+        await bar.waitFor();
+        await waitFor(async () => /of \d/.test(await page.getByTestId('download-bytes').textContent()), { what: 'the byte counts' });
+        await waitFor(async () => (await page.getByTestId('download-file').textContent()).trim().length > 0, { what: 'the current file' });
+        assert.match(await page.getByTestId('download-bytes').textContent(), /MB|kB/);
+        const now = Number(await bar.getAttribute('aria-valuenow'));
+        assert.ok(now >= 0 && now < 100, `a partial percentage (${now})`);
+        await screenshot('weights-download');
+        await page.getByRole('button', { name: 'Cancel download' }).click();
+        await page.getByTestId('download-cancelled').waitFor({ timeout: 20000 });
+        // Again at full speed: it completes and the model loads.
+        await ctl('reset');
+        await page.getByRole('button', { name: 'Download again' }).click();
+        await page.getByRole('button', { name: 'Load model' }).waitFor({ timeout: 45000 });
+        assert.equal(await page.getByRole('progressbar', { name: 'Weights download' }).count(), 0);
+        await page.getByRole('button', { name: 'Load model' }).click();
+        await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor({ timeout: 30000 });
+
+        // LoRA presets: none installed; download realism-v1, then it is installed and in the LoRA list.
+        const presets = page.getByTestId('lora-presets');
+        await presets.waitFor();
+        if (!(await presets.evaluate((el) => el.open))) await presets.locator('summary').click();
+        const v1 = page.locator('[data-testid="lora-preset"][data-preset="realism-v1"]');
+        await v1.getByRole('button', { name: /^Download/ }).click();
+        await v1.getByTestId('preset-installed').waitFor({ timeout: 30000 });
+        await page.getByLabel('Realism Engine V1').waitFor();
+        assert.ok(existsSync(join(tmp, 'loras-hub', 'Realism_Engine_V1.safetensors')), 'the file is in the LoRA folder');
+
+        // A gated repository without a token: the error says where to accept the licence and how to log in.
+        const gated = await spawnServer(['--output', join(tmp, 'out-gated')], env('gated', { IDEOGRAM4_MODEL_REPO: 'gated/model' }));
+        await page.goto(gated.base + '/');
+        await page.getByRole('button', { name: 'Download the weights' }).click();
+        const err = page.getByTestId('download-error');
+        await err.waitFor({ timeout: 30000 });
+        const text = await err.textContent();
+        assert.match(text, /gated/i);
+        assert.match(text, /hf auth login|HF_TOKEN/);
+        assert.equal(await page.getByRole('button', { name: 'Download again' }).isDisabled(), false);
+        await screenshot('weights-download-gated');
+      } finally {
+        await ctl('reset').catch(() => {});
+        hub.proc.kill('SIGTERM');
+      }
     },
   },
 ];

@@ -17,7 +17,7 @@ const bin = resolve(root, process.env.I4_BIN || '../build/ideogram4');
 const repo = join(root, '..');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const TEST_TIMEOUT_MS = Number(process.env.E2E_TEST_TIMEOUT_MS || 60000);
-const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TOTAL_TIMEOUT_MS || 170000);
+const TOTAL_TIMEOUT_MS = Number(process.env.E2E_TOTAL_TIMEOUT_MS || 300000);
 
 function log(...a) {
   console.log('[e2e]', ...a);

@@ -4,7 +4,8 @@ import { Route, Routes, useLocation, Link } from 'react-router';
 import { HistorySidebar } from './components/HistorySidebar';
 import { IconMenu } from './components/Icons';
 import { ModelPanel } from './components/ModelPanel';
-import { StatusOverlay } from './components/StatusOverlay';
+import { DropRestore } from './components/DropRestore';
+import { QueuePanel } from './components/QueuePanel';
 import { ThemeToggle } from './components/ThemeToggle';
 import { Toasts } from './components/Toasts';
 import { EditorPage } from './pages/EditorPage';
@@ -64,7 +65,13 @@ function Shell() {
           <Route path="*" element={<NotFound />} />
         </Routes>
       </main>
-      <StatusOverlay />
+      {/* The editor docks the queue in its Generate bar; other pages get it in a corner. */}
+      {location.pathname === '/gallery' && (
+        <div className="fixed bottom-3 right-3 z-30 w-[min(24rem,calc(100vw-1.5rem))] rounded-lg border border-neutral-200 bg-white/95 px-3 shadow-lg backdrop-blur empty:hidden dark:border-neutral-800 dark:bg-neutral-950/95">
+          <QueuePanel />
+        </div>
+      )}
+      <DropRestore />
       <Toasts />
     </div>
   );

@@ -1,6 +1,5 @@
 import { act, fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { StatusOverlay } from '../src/components/StatusOverlay';
 import { EditorPage } from '../src/pages/EditorPage';
 import { mockApi, renderApp } from './helpers';
 
@@ -31,11 +30,11 @@ describe('generate flow', () => {
         return json(409, { error: 'A generation is already running. Wait for it to finish before starting another.' });
       },
     });
-    await renderApp(<><EditorPage /><StatusOverlay /></>);
+    await renderApp(<EditorPage />);
     fireEvent.change(screen.getByLabelText(/High-level description/), { target: { value: 'a lighthouse' } });
     fireEvent.change(screen.getByLabelText('Seed'), { target: { value: '0' } });
     await act(async () => fireEvent.click(screen.getByTestId('generate')));
-    await waitFor(() => expect(screen.getByTestId('overlay-error').textContent).toMatch(/already running/));
+    await waitFor(() => expect(screen.getByTestId('job-error').textContent).toMatch(/already running/));
     // The refused job's prompt row is removed again.
     await waitFor(() => expect(order).toEqual(['prompt', 'generate', 'DELETE prompt 7']));
     const prompt = bodies.prompt as { hld: string; form_json: string };
@@ -43,8 +42,10 @@ describe('generate flow', () => {
     expect(JSON.parse(prompt.form_json)).toMatchObject({ hld: 'a lighthouse', seed: '0' });
     expect(bodies.generate).toMatchObject({ prompt_id: 7, seed: 0, width: 1024, height: 1024, preset: 'V4_TURBO_12', format: 'webp' });
     expect((bodies.generate as { caption: { high_level_description: string } }).caption.high_level_description).toBe('a lighthouse');
+    // The form stays editable while the error is shown; Dismiss removes the job.
+    expect((screen.getByLabelText(/High-level description/) as HTMLTextAreaElement).disabled).toBe(false);
     fireEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
-    expect(screen.queryByTestId('status-overlay')).toBeNull();
+    expect(screen.queryByTestId('job')).toBeNull();
   });
 
   it('polls the task: shows step progress, then the result image; a task error is shown, not polled forever', async () => {
@@ -59,11 +60,13 @@ describe('generate flow', () => {
           image: { id: 11, url: '/api/images/11/file', hld: 'x', prompt_id: 3, width: 1024, height: 1024, seed: 5, preset: 'V4_TURBO_12', format: 'png', generation_seconds: 2 } };
       },
     });
-    await renderApp(<><EditorPage /><StatusOverlay /></>);
+    await renderApp(<EditorPage />);
     await act(async () => fireEvent.click(screen.getByTestId('generate')));
-    await waitFor(() => expect(screen.getByTestId('overlay-step').textContent).toBe('6 / 12'), { timeout: 4000 });
-    expect(screen.getByTestId('overlay-percent').textContent).toBe('50%');
-    await waitFor(() => expect(screen.getByTestId('overlay-percent').textContent).toBe('100%'), { timeout: 4000 });
+    await waitFor(() => expect(screen.getByTestId('job-step').textContent).toBe('step 6 / 12'), { timeout: 4000 });
+    expect(screen.getByTestId('job-percent').textContent).toBe('50%');
+    expect(screen.getByRole('progressbar', { name: /Generation progress/ }).getAttribute('aria-valuenow')).toBe('50');
+    expect(document.title).toBe('50% · Ideogram 4');
+    await waitFor(() => expect(screen.getByTestId('job-percent').textContent).toBe('100%'), { timeout: 4000 });
     await waitFor(() => expect(screen.getByTestId('result-image').getAttribute('src')).toBe('/api/images/11/file'));
     expect(screen.getByTestId('result-seed').textContent).toBe('5');
     expect(polls).toBe(2);
@@ -79,9 +82,9 @@ describe('generate flow', () => {
         return { state: 'done', status: 'error', msg: 'Error: Model not loaded.', error: 'Model not loaded.', image: null, progress: 0, total_steps: 12 };
       },
     });
-    await renderApp(<><EditorPage /><StatusOverlay /></>);
+    await renderApp(<EditorPage />);
     await act(async () => fireEvent.click(screen.getByTestId('generate')));
-    await waitFor(() => expect(screen.getByTestId('overlay-error').textContent).toBe('Model not loaded.'), { timeout: 4000 });
+    await waitFor(() => expect(screen.getByTestId('job-error').textContent).toBe('Model not loaded.'), { timeout: 4000 });
     await act(async () => new Promise((r) => setTimeout(r, 1500)));
     expect(polls).toBe(1);
   });

@@ -48,7 +48,7 @@ describe('LoRA selector', () => {
   it('says so when no LoRA file exists (no Apply button)', async () => {
     mockApi();
     await renderApp(<LoraSelector />);
-    await waitFor(() => expect(screen.getByText('No LoRA files found in the LoRA folder.')).toBeTruthy());
+    await waitFor(() => expect(screen.getByTestId('lora-empty').textContent).toMatch(/^No LoRA files in the LoRA folder\./));
     expect(screen.queryByRole('button', { name: /Apply/ })).toBeNull();
   });
 

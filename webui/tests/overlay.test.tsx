@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressView } from '../src/components/StatusOverlay';
+import { progressView } from '../src/components/QueuePanel';
 import { mergePage } from '../src/pages/GalleryPage';
 
 describe('progress overlay numbers', () => {

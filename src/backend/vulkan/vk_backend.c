@@ -30,6 +30,18 @@
  *             counted; an allocation past the device-local heap (or the
  *             VK_EXT_memory_budget budget) is refused with a message saying
  *             what is held, what was asked and what the device has.
+ *   offload   streamed weights (--offload): a group (one transformer layer)
+ *             lives in a host-visible buffer of its own (host memory, not
+ *             charged to the device) and is copied into one of a ring of
+ *             N_SLOTS device-local slots (charged) when a dispatch binds it
+ *             or prefetch asks. The copy is a vkCmdCopyBuffer queued in the
+ *             batch like a dispatch (recorded once, replayed): its write to
+ *             the slot waits (barrier) for the dispatches that read the slot
+ *             before; dispatches between compute barriers do not wait for it
+ *             (those barriers are compute-to-compute only), so the copy of
+ *             layer i+1 runs while layer i computes where the device overlaps
+ *             a queue's copies and dispatches (one queue; on lavapipe every
+ *             command runs in turn on the CPU: nothing overlaps there).
  *   ranges    a binding spans at most maxStorageBufferRange bytes (128 MiB on
  *             some drivers): each op states how far from its view it reads and
  *             writes, and an op that needs more fails with a clear error
@@ -53,6 +65,10 @@
 #define PC_BYTES 128     /* the largest parameter block of a shader */
 #define MAX_PENDING 128  /* ranges tracked between barriers (more: a barrier) */
 #define N_REC 8          /* recorded batches kept for replay */
+#define N_SLOTS 2        /* device slots of streamed weights (--offload) */
+#define OP_COPY UINT32_MAX /* vk_op.pipe of a copy: buf[0] at base[0] -> buf[1] at base[1], range[0] bytes */
+#define BARRIER_ALL 1    /* vk_op.barrier: after everything before (copies too) */
+#define BARRIER_COMPUTE 2 /* after the dispatches before only */
 
 /* One queued dispatch as it is recorded: everything a command buffer holds
  * of it (the parameters live in the param buffer, outside the recording). */
@@ -65,6 +81,7 @@ typedef struct {
 typedef struct {
     VkBuffer buf;
     size_t lo, hi;
+    int copy; /* touched by a copy (a compute barrier does not order it) */
 } vk_range;
 
 /* A recorded batch: its command buffer, the descriptor sets it binds (from
@@ -93,6 +110,10 @@ struct i4_buf {
     size_t bytes;   /* as asked */
     size_t size;    /* the VkBuffer's size (rounded up) */
     size_t charged; /* bytes of device memory counted for it (own memory only) */
+    /* A streamed group: no VkBuffer of its own; its bytes in `host`, copied
+     * into slot `slot` (-1 = in none) of the ring. */
+    int streamed, slot;
+    struct i4_buf *host;
 };
 
 typedef struct {
@@ -139,6 +160,13 @@ typedef struct {
     size_t mem_now, mem_peak, capacity; /* device memory held by buffers, its peak, the heap (budget) */
     uint32_t n_allocs;    /* live vkAllocateMemory allocations */
     int budget_ext;       /* VK_EXT_memory_budget gave the capacity */
+    /* The ring of device slots streamed groups are copied into (--offload). */
+    i4_buf *ring[N_SLOTS], *ring_owner[N_SLOTS];
+    uint64_t ring_used[N_SLOTS];
+    int slot_read[N_SLOTS]; /* a dispatch read the slot since the last full barrier */
+    size_t ring_bytes;
+    int n_groups;
+    uint64_t n_stream_copies;
     size_t ext[N_BINDINGS]; /* bytes the next dispatch touches from each view (0 = to the buffer's end) */
     int err;
     char msg[256];
@@ -328,8 +356,17 @@ static i4_buf *make_buffer(vkb *b, size_t bytes, VkMemoryPropertyFlags want, VkM
 
 static void rec_forget(vkb *b, VkBuffer buf);
 
+static void free_ring(vkb *b);
+
 static void free_buffer(vkb *b, i4_buf *x) {
     if (!x) return;
+    if (x->streamed) {
+        if (x->slot >= 0) b->ring_owner[x->slot] = NULL;
+        free_buffer(b, x->host);
+        free(x);
+        if (--b->n_groups == 0) free_ring(b);
+        return;
+    }
     rec_forget(b, x->buf);
     vkDestroyBuffer(b->dev, x->buf, NULL);
     if (x->block) block_unref(b, x->block);
@@ -352,6 +389,16 @@ static void free_buffer(vkb *b, i4_buf *x) {
  * with those since the last barrier: a barrier only before a dispatch that
  * reads what an earlier one wrote, or writes what an earlier one read or
  * wrote; dispatches on disjoint ranges run without one. */
+
+/* The writes of the dispatches before are visible to the dispatches after
+ * (copies in flight are not waited for). */
+static void barrier_compute_cmd(VkCommandBuffer cb) {
+    VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
+                         NULL, 0, NULL);
+}
 
 /* Everything written before is visible to every later shader, copy and host read. */
 static void barrier_cmd(VkCommandBuffer cb) {
@@ -419,6 +466,12 @@ static VkResult rec_record(vkb *b, vk_rec *r) {
     uint32_t bound = UINT32_MAX;
     for (uint32_t i = 0; i < n && res == VK_SUCCESS; i++) {
         const vk_op *o = &b->q[i];
+        if (o->pipe == OP_COPY) {
+            if (o->barrier) barrier_cmd(r->cb);
+            VkBufferCopy c = {o->base[0], o->base[1], o->range[0]};
+            vkCmdCopyBuffer(r->cb, o->buf[0], o->buf[1], 1, &c);
+            continue;
+        }
         VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
         ai.descriptorPool = r->pool;
         ai.descriptorSetCount = 1;
@@ -448,7 +501,8 @@ static VkResult rec_record(vkb *b, vk_rec *r) {
             w[k].pBufferInfo = &info[k];
         }
         vkUpdateDescriptorSets(b->dev, N_BINDINGS + 1, w, 0, NULL);
-        if (o->barrier) barrier_cmd(r->cb);
+        if (o->barrier == BARRIER_ALL) barrier_cmd(r->cb);
+        else if (o->barrier == BARRIER_COMPUTE) barrier_compute_cmd(r->cb);
         if (o->pipe != bound) {
             vkCmdBindPipeline(r->cb, VK_PIPELINE_BIND_POINT_COMPUTE, b->pipes[o->pipe]);
             bound = o->pipe;
@@ -507,6 +561,7 @@ static int flush(vkb *b) {
     }
     b->nq = 0;
     b->nrd = b->nwr = 0;
+    memset(b->slot_read, 0, sizeof b->slot_read);
     return report(b);
 }
 
@@ -552,10 +607,82 @@ static unsigned shader_writes(const char *name) {
     return 1u << 0; /* ew, move, norm, rope, attention: binding 0 */
 }
 
+/* 0: no range of set overlaps x; 1: a dispatch's does; 2: a copy's does. */
 static int overlaps(const vk_range *set, int n, const vk_range *x) {
+    int hit = 0;
+    for (int i = 0; i < n && hit < 2; i++)
+        if (set[i].buf == x->buf && set[i].lo < x->hi && x->lo < set[i].hi) hit = set[i].copy ? 2 : 1;
+    return hit;
+}
+
+static int max_i(int a, int b) { return a > b ? a : b; }
+
+/* Drop the pending ranges a barrier of this kind orders (a compute barrier:
+ * the dispatches' only). */
+static int keep_copies(vk_range *set, int n) {
+    int k = 0;
     for (int i = 0; i < n; i++)
-        if (set[i].buf == x->buf && set[i].lo < x->hi && x->lo < set[i].hi) return 1;
-    return 0;
+        if (set[i].copy) set[k++] = set[i];
+    return k;
+}
+
+/* Decide the barrier before op (reading rd, writing wr; a copy when
+ * is_copy) against the ranges pending since the last one, and add its own. */
+static void track(vkb *b, vk_op *op, const vk_range *rd, int nrd, const vk_range *wr, int nwr, int is_copy,
+                  int force_all) {
+    int need = force_all || b->nrd + nrd > MAX_PENDING || b->nwr + nwr > MAX_PENDING ? 2 : 0;
+    for (int i = 0; i < nrd; i++) need = max_i(need, overlaps(b->wr, b->nwr, &rd[i]));
+    for (int i = 0; i < nwr; i++)
+        need = max_i(need, max_i(overlaps(b->wr, b->nwr, &wr[i]), overlaps(b->rd, b->nrd, &wr[i])));
+    if (need && is_copy) need = 2; /* a copy waits at the transfer stage */
+    if (need == 2) {
+        op->barrier = BARRIER_ALL;
+        b->nrd = b->nwr = 0;
+        memset(b->slot_read, 0, sizeof b->slot_read);
+    } else if (need == 1) {
+        op->barrier = BARRIER_COMPUTE;
+        b->nrd = keep_copies(b->rd, b->nrd);
+        b->nwr = keep_copies(b->wr, b->nwr);
+    }
+    if (need) b->n_barriers++;
+    memcpy(b->rd + b->nrd, rd, (size_t)nrd * sizeof *rd);
+    memcpy(b->wr + b->nwr, wr, (size_t)nwr * sizeof *wr);
+    b->nrd += nrd;
+    b->nwr += nwr;
+}
+
+/* The slot holding streamed group g: copied there now (a copy queued in the
+ * batch) when it is in none, into the slot used least recently. -1 on error. */
+static int page_in(vkb *b, i4_buf *g) {
+    if (g->slot >= 0) {
+        b->ring_used[g->slot] = ++b->tick;
+        return g->slot;
+    }
+    if (!g->host || !b->ring[0] || g->bytes > b->ring_bytes) {
+        fail_msg(b, "internal error: a streamed weight group used before it was filled");
+        return -1;
+    }
+    if (b->nq == MAX_BATCH && flush(b) != 0) return -1;
+    int s = 0;
+    for (int i = 1; i < N_SLOTS; i++)
+        if (b->ring_used[i] < b->ring_used[s]) s = i;
+    if (b->ring_owner[s]) b->ring_owner[s]->slot = -1;
+    vk_op *op = &b->q[b->nq];
+    memset(op, 0, sizeof *op);
+    op->pipe = OP_COPY;
+    op->buf[0] = g->host->buf;
+    op->buf[1] = b->ring[s]->buf;
+    op->range[0] = g->bytes;
+    const vk_range rd = {g->host->buf, 0, g->bytes, 1}, wr = {b->ring[s]->buf, 0, g->bytes, 1};
+    /* A compute barrier since the dispatches that read the slot does not
+     * order this write after them: a full barrier then. */
+    track(b, op, &rd, 1, &wr, 1, 1, b->slot_read[s]);
+    b->nq++;
+    b->n_stream_copies++;
+    b->ring_owner[s] = g;
+    g->slot = s;
+    b->ring_used[s] = ++b->tick;
+    return s;
 }
 
 /* Queue one dispatch of shader `name` on the views v[0..nv) (none = the
@@ -569,7 +696,15 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
     if (b->err || gx == 0 || gy == 0 || gz == 0) return;
     const int pi = pipeline_index(b, name);
     if (pi < 0) return;
+    /* Streamed weights into their slots first (copies queued before it). */
+    for (int i = 0; i < nv && i < N_BINDINGS; i++)
+        if (v[i].buf && v[i].buf->streamed && page_in(b, v[i].buf) < 0) return;
     if (b->nq == MAX_BATCH && flush(b) != 0) return;
+    for (int i = 0; i < nv && i < N_BINDINGS; i++)
+        if (v[i].buf && v[i].buf->streamed && v[i].buf->slot < 0) {
+            fail_msg(b, "an op binds more streamed weight groups than there are device slots");
+            return;
+        }
     vk_op *op = &b->q[b->nq];
     memset(op, 0, sizeof *op); /* padding too: ops are hashed and compared as bytes */
     op->pipe = (uint32_t)pi;
@@ -578,9 +713,14 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
     const unsigned writes = shader_writes(name);
     vk_range rd[N_BINDINGS], wr[N_BINDINGS];
     int nrd = 0, nwr = 0;
+    unsigned slots = 0; /* ring slots it reads */
     for (int i = 0; i < N_BINDINGS; i++) {
         const i4_buf *x = i < nv && v[i].buf ? v[i].buf : b->dummy;
         const size_t o = i < nv && v[i].buf ? v[i].off : 0;
+        if (x->streamed) { /* its slot; offsets within the group are offsets in the slot */
+            slots |= 1u << x->slot;
+            x = b->ring[x->slot];
+        }
         const size_t base = o / b->align * b->align;
         size_t range = x->size - base;
         if (range > b->max_range) {
@@ -603,25 +743,16 @@ static void dispatch(vkb *b, const char *name, const i4_dv *v, int nv, void *pc,
         op->range[i] = range;
         off[i] = (uint32_t)(o - base);
         if (x != b->dummy) {
-            vk_range g = {x->buf, o, ext[i] ? o + ext[i] : x->size};
+            vk_range g = {x->buf, o, ext[i] ? o + ext[i] : x->size, 0};
             if (writes & (1u << i)) wr[nwr++] = g;
             else rd[nrd++] = g;
         }
     }
     /* A barrier before it when it reads what was written, or writes what was
      * read or written, since the last one. */
-    int need = b->nrd + nrd > MAX_PENDING || b->nwr + nwr > MAX_PENDING;
-    for (int i = 0; i < nrd && !need; i++) need = overlaps(b->wr, b->nwr, &rd[i]);
-    for (int i = 0; i < nwr && !need; i++) need = overlaps(b->wr, b->nwr, &wr[i]) || overlaps(b->rd, b->nrd, &wr[i]);
-    if (need) {
-        op->barrier = 1;
-        b->nrd = b->nwr = 0;
-        b->n_barriers++;
-    }
-    memcpy(b->rd + b->nrd, rd, (size_t)nrd * sizeof *rd);
-    memcpy(b->wr + b->nwr, wr, (size_t)nwr * sizeof *wr);
-    b->nrd += nrd;
-    b->nwr += nwr;
+    track(b, op, rd, nrd, wr, nwr, 0, 0);
+    for (int s = 0; s < N_SLOTS; s++)
+        if (slots & (1u << s)) b->slot_read[s] = 1;
     memcpy(b->params_map + (size_t)b->nq * b->slot, pc, pc_bytes);
     b->nq++;
     b->n_dispatches++;
@@ -681,14 +812,16 @@ static void vk_destroy(i4_backend *be) {
     vkb *b = V(be);
     const char *st = getenv("IDEOGRAM4_VULKAN_STATS");
     if (st && *st && strcmp(st, "0") && b->n_dispatches)
-        fprintf(stderr, "vulkan: %llu dispatches, %llu barriers between them; %llu batches recorded, %llu replayed\n",
+        fprintf(stderr, "vulkan: %llu dispatches, %llu barriers between them; %llu batches recorded, %llu replayed; %llu streamed-weight copies\n",
                 (unsigned long long)b->n_dispatches, (unsigned long long)b->n_barriers,
-                (unsigned long long)b->n_recorded, (unsigned long long)b->n_replayed);
+                (unsigned long long)b->n_recorded, (unsigned long long)b->n_replayed,
+                (unsigned long long)b->n_stream_copies);
     if (b->dev) {
         vkDeviceWaitIdle(b->dev);
         for (size_t i = 0; b->pipes && i < i4_vk_shader_count; i++)
             if (b->pipes[i]) vkDestroyPipeline(b->dev, b->pipes[i], NULL);
         rec_forget(b, VK_NULL_HANDLE);
+        free_ring(b);
         if (b->staging_map) vkUnmapMemory(b->dev, b->staging->mem);
         if (b->params_map) vkUnmapMemory(b->dev, b->params->mem);
         free_buffer(b, b->params);
@@ -717,6 +850,7 @@ static i4_buf *vk_alloc(i4_backend *be, size_t bytes) {
 
 static int vk_upload(i4_backend *be, i4_dv dst, const void *src, size_t bytes) {
     vkb *b = V(be);
+    if (dst.buf->streamed) return i4_error("vulkan: streamed weights are written at load only");
     if (dst.off + bytes > dst.buf->bytes) return i4_error("upload of %zu bytes past the end of a buffer", bytes);
     if (b->err) return report(b);
     for (size_t done = 0; done < bytes;) {
@@ -746,6 +880,7 @@ static void vk_release(i4_backend *be, i4_buf *x) {
 
 static int vk_download(i4_backend *be, void *dst, i4_dv src, size_t bytes) {
     vkb *b = V(be);
+    if (src.buf->streamed) return i4_error("vulkan: streamed weights cannot be downloaded");
     if (src.off + bytes > src.buf->bytes) return i4_error("download of %zu bytes past the end of a buffer", bytes);
     for (size_t done = 0; done < bytes;) {
         size_t n = bytes - done < STAGING_BYTES ? bytes - done : STAGING_BYTES;
@@ -757,6 +892,66 @@ static int vk_download(i4_backend *be, void *dst, i4_dv src, size_t bytes) {
 }
 
 static int vk_sync(i4_backend *be) { return flush(V(be)); }
+
+/* ---- streamed weights (--offload) */
+
+static void free_ring(vkb *b) {
+    for (int i = 0; i < N_SLOTS; i++) {
+        if (b->ring_owner[i]) b->ring_owner[i]->slot = -1;
+        b->ring_owner[i] = NULL;
+        b->ring_used[i] = 0;
+        free_buffer(b, b->ring[i]);
+        b->ring[i] = NULL;
+    }
+    b->ring_bytes = 0;
+}
+
+static i4_buf *vk_stream_new(i4_backend *be) {
+    i4_buf *g = calloc(1, sizeof *g);
+    if (!g) {
+        i4_error("out of memory");
+        return NULL;
+    }
+    g->streamed = 1;
+    g->slot = -1;
+    V(be)->n_groups++;
+    return g;
+}
+
+static int vk_stream_fill(i4_backend *be, i4_buf *g, const void *const *parts, const size_t *offs,
+                          const size_t *bytes, size_t n, size_t total) {
+    vkb *b = V(be);
+    if (!g->streamed || g->host) return i4_error("vulkan: internal error: a streamed group filled twice");
+    /* Host memory the device copies from: not charged to the device. */
+    g->host = make_buffer_ex(b, total, 0, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                             0, 0);
+    if (!g->host) return i4_error_prefix("vulkan: host memory for streamed weights");
+    void *map = NULL;
+    VkResult r = vkMapMemory(b->dev, g->host->mem, 0, VK_WHOLE_SIZE, 0, &map);
+    if (r != VK_SUCCESS) return i4_error("vulkan: vkMapMemory of streamed weights failed (%s)", vk_result_name(r));
+    memset(map, 0, total);
+    for (size_t i = 0; i < n; i++) memcpy((char *)map + offs[i], parts[i], bytes[i]);
+    vkUnmapMemory(b->dev, g->host->mem);
+    g->bytes = total;
+    g->size = g->host->size;
+    if (total <= b->ring_bytes) return 0;
+    /* A larger group: a new ring of slots its size (the device memory of
+     * --offload: N_SLOTS of the largest layer). */
+    if (flush(b) != 0) return -1;
+    free_ring(b);
+    for (int i = 0; i < N_SLOTS; i++)
+        if (!(b->ring[i] = make_buffer(b, g->size, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0))) {
+            free_ring(b);
+            return i4_error_prefix("vulkan: device slots for streamed weights (--offload)");
+        }
+    b->ring_bytes = g->size;
+    return 0;
+}
+
+static void vk_prefetch(i4_backend *be, i4_buf *g) {
+    vkb *b = V(be);
+    if (!b->err && g && g->streamed) page_in(b, g);
+}
 
 static const char *device_type_name(VkPhysicalDeviceType t) {
     switch (t) {
@@ -785,6 +980,7 @@ void i4_vulkan_stats_get(i4_backend *be, i4_vulkan_stats *st) {
     st->barriers = b->n_barriers;
     st->recorded = b->n_recorded;
     st->replayed = b->n_replayed;
+    st->stream_copies = b->n_stream_copies;
 }
 
 static void vk_memory(i4_backend *be, i4_be_memory *m) {
@@ -852,6 +1048,13 @@ static void vk_fill(i4_backend *be, i4_dv x, int64_t n, float value) {
 static void vk_act(i4_backend *be, i4_act_kind kind, i4_dv x, int64_t n, i4_precision p) {
     ew(V(be), kind == I4_ACT_SILU ? EW_SILU : EW_TANH, x, NONE, NONE, NONE, n, 1, 0, 0, 0, p);
 }
+/* Device memory stays allocated: nothing to give back between stages. */
+static void vk_discard(i4_backend *be, i4_dv v, size_t bytes) {
+    (void)be;
+    (void)v;
+    (void)bytes;
+}
+
 static void vk_guidance_step(i4_backend *be, i4_dv z, i4_dv vc, i4_dv vu, int64_t n, float g, float dt) {
     ew(V(be), EW_GUIDE, z, vc, vu, NONE, n, 1, 0, g, dt, I4_PRECISION_F32);
 }
@@ -1117,6 +1320,10 @@ static const i4_backend_ops vk_ops = {
     .fill = vk_fill,
     .unpack_latents = vk_unpack_latents,
     .guidance_step = vk_guidance_step,
+    .discard = vk_discard,
+    .stream_new = vk_stream_new,
+    .stream_fill = vk_stream_fill,
+    .prefetch = vk_prefetch,
 };
 
 /* ---- instance, devices */
@@ -1305,8 +1512,8 @@ static void device_capacity(vkb *b) {
     const char *lim = getenv("IDEOGRAM4_VULKAN_MEMORY_MIB");
     if (lim && *lim) {
         char *end;
-        unsigned long long v = strtoull(lim, &end, 10);
-        if (!*end && v > 0 && (size_t)v << 20 < b->capacity) b->capacity = (size_t)v << 20;
+        const double v = strtod(lim, &end); /* MiB, fractions too (the tiny model's layers are kilobytes) */
+        if (!*end && v > 0 && v * (1 << 20) < (double)b->capacity) b->capacity = (size_t)(v * (1 << 20));
     }
 }
 

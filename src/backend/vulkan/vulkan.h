@@ -19,9 +19,10 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
 size_t i4_vulkan_max_binding(i4_backend *be);
 
 /* Counts since creation: dispatches queued, barriers recorded between them,
- * batches recorded into a command buffer, batches replayed from one. */
+ * batches recorded into a command buffer, batches replayed from one, copies
+ * of streamed weights into device slots queued (--offload). */
 typedef struct {
-    uint64_t dispatches, barriers, recorded, replayed;
+    uint64_t dispatches, barriers, recorded, replayed, stream_copies;
 } i4_vulkan_stats;
 void i4_vulkan_stats_get(i4_backend *be, i4_vulkan_stats *st);
 

@@ -45,6 +45,9 @@ export function spanBox(ay: number, ax: number, by: number, bx: number): BBox {
   return [c(Math.min(ay, by)), c(Math.min(ax, bx)), c(Math.max(ay, by)), c(Math.max(ax, bx))];
 }
 
+/** What changed a box: drawn (drag or click on empty space, Enter), moved (drag, arrows), resized, cleared. */
+export type BoxEdit = 'create' | 'move' | 'resize' | 'clear';
+
 type Drag =
   | { kind: 'move'; index: number; start: BBox; py: number; px: number }
   | { kind: 'resize'; index: number; start: BBox; corner: Corner }
@@ -56,10 +59,12 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
   elements: FormElement[];
   selected: number;
   onSelect: (i: number) => void;
-  onChange: (i: number, bbox: string) => void;
+  /** `kind` names the gesture and `gesture` numbers pointer drags, so the editor can make each one its own undo step. */
+  onChange: (i: number, bbox: string, kind: BoxEdit, gesture?: number) => void;
 }) {
   const ref = useRef<HTMLDivElement>(null);
   const [drag, setDrag] = useState<Drag | null>(null);
+  const gesture = useRef(0);
   const point = (e: { clientX: number; clientY: number }) => {
     const r = ref.current!.getBoundingClientRect();
     return {
@@ -90,6 +95,7 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
       d = { kind: 'create', index: sel, ay: p.y, ax: p.x, moved: false };
     }
     e.preventDefault();
+    gesture.current++;
     ref.current?.focus();
     ref.current?.setPointerCapture?.(e.pointerId);
     setDrag(d);
@@ -97,11 +103,11 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
   const onMove = (e: PointerEvent<HTMLDivElement>) => {
     if (!drag) return;
     const p = point(e);
-    if (drag.kind === 'move') onChange(drag.index, formatBBox(moveBox(drag.start, p.y - drag.py, p.x - drag.px)));
-    else if (drag.kind === 'resize') onChange(drag.index, formatBBox(resizeBox(drag.start, drag.corner, p.y, p.x)));
+    if (drag.kind === 'move') onChange(drag.index, formatBBox(moveBox(drag.start, p.y - drag.py, p.x - drag.px)), 'move', gesture.current);
+    else if (drag.kind === 'resize') onChange(drag.index, formatBBox(resizeBox(drag.start, drag.corner, p.y, p.x)), 'resize', gesture.current);
     else if (Math.abs(p.y - drag.ay) > 8 || Math.abs(p.x - drag.ax) > 8 || drag.moved) {
       if (!drag.moved) setDrag({ ...drag, moved: true });
-      onChange(drag.index, formatBBox(spanBox(drag.ay, drag.ax, p.y, p.x)));
+      onChange(drag.index, formatBBox(spanBox(drag.ay, drag.ax, p.y, p.x)), 'create', gesture.current);
     }
   };
   const onUp = (e: PointerEvent<HTMLDivElement>) => {
@@ -109,11 +115,14 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
     ref.current?.releasePointerCapture?.(e.pointerId);
     if (drag.kind === 'create') {
       const p = point(e);
-      if (!drag.moved) onChange(drag.index, formatBBox(centredBox(drag.ay, drag.ax)));
+      // A click on empty space creates a box only for an element that has none (never replaces one).
+      if (!drag.moved) {
+        if (!parseBBox(elements[drag.index]?.bbox ?? '')) onChange(drag.index, formatBBox(centredBox(drag.ay, drag.ax)), 'create', gesture.current);
+      }
       else {
         // Too small a drag: grow to the minimum size.
         const b = spanBox(drag.ay, drag.ax, p.y, p.x);
-        if (b[2] - b[0] < MIN_BOX || b[3] - b[1] < MIN_BOX) onChange(drag.index, formatBBox(resizeBox(b, 'se', b[2], b[3])));
+        if (b[2] - b[0] < MIN_BOX || b[3] - b[1] < MIN_BOX) onChange(drag.index, formatBBox(resizeBox(b, 'se', b[2], b[3])), 'create', gesture.current);
       }
     }
     setDrag(null);
@@ -124,13 +133,13 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
     const moves: Record<string, [number, number]> = { ArrowUp: [-step, 0], ArrowDown: [step, 0], ArrowLeft: [0, -step], ArrowRight: [0, step] };
     if (moves[e.key] && selBox) {
       e.preventDefault();
-      onChange(sel, formatBBox(moveBox(selBox, moves[e.key][0], moves[e.key][1])));
+      onChange(sel, formatBBox(moveBox(selBox, moves[e.key][0], moves[e.key][1])), 'move');
     } else if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
-      onChange(sel, formatBBox(centredBox(500, 500)));
+      if (!selBox) onChange(sel, formatBBox(centredBox(500, 500)), 'create');
     } else if (e.key === 'Delete' || e.key === 'Backspace') {
       e.preventDefault();
-      onChange(sel, '');
+      onChange(sel, '', 'clear');
     } else if (e.key === 'Tab' && !e.shiftKey && e.altKey) {
       e.preventDefault();
       onSelect((sel + 1) % elements.length);
@@ -141,7 +150,7 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
     <div>
       <div className="mx-auto" style={{ maxWidth: `min(100%, ${Math.round(300 * ratio)}px)` }}>
         <div ref={ref} tabIndex={0} role="application" data-testid="bbox-canvas"
-          aria-label={`Layout canvas ${width}×${height}. Selected element #${sel + 1}${selBox ? `, box ${formatBBox(selBox)}` : ', no box'}. Drag to draw a box; arrows move it (Shift: faster); Enter: centred box; Delete: clear.`}
+          aria-label={`Layout canvas ${width}×${height}. Selected element #${sel + 1}${selBox ? `, box ${formatBBox(selBox)}` : ', no box'}. Drag to draw a box; arrows move it (Shift: faster); Enter: centred box when there is none; Delete: clear.`}
           onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp} onPointerCancel={onUp} onKeyDown={onKey}
           className="relative w-full touch-none select-none overflow-hidden rounded-md border border-neutral-300 bg-neutral-50 dark:border-neutral-700 dark:bg-neutral-950"
           style={{ aspectRatio: `${width} / ${height}`, cursor: 'crosshair',
@@ -178,30 +187,49 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
   );
 }
 
-/** Four numeric fields (Top/Left/Bottom/Right) that clamp to 0-1000 and keep min <= max. */
+/** Why a typed box number is refused, or null when `next` is a usable box. */
+export function bboxFieldError(name: string, raw: string, next: BBox): string | null {
+  if (raw.trim() === '' || !Number.isFinite(Number(raw))) return `${name} must be a number from 0 to 1000.`;
+  const v = Number(raw);
+  if (v < 0 || v > 1000) return `${name} must be from 0 to 1000 (the box scale), not ${raw}.`;
+  if (next[2] - next[0] < 1) return 'Top must be less than Bottom.';
+  if (next[3] - next[1] < 1) return 'Left must be less than Right.';
+  return null;
+}
+
+/** Four numeric fields (Top/Left/Bottom/Right, 0-1000). Out-of-range or crossed values are refused at the field, not clamped. */
 export function BBoxFields({ value, onChange, idPrefix }: { value: string; onChange: (v: string) => void; idPrefix: string }) {
   const b = parseBBox(value);
   const names = ['Top', 'Left', 'Bottom', 'Right'];
+  const [typed, setTyped] = useState<{ k: number; raw: string; error: string } | null>(null);
   const set = (k: number, raw: string) => {
     const cur: BBox = b ?? [0, 0, 1000, 1000];
-    const v = clamp(Math.round(Number(raw) || 0), 0, 1000);
     const next = [...cur] as BBox;
-    next[k] = v;
-    if (k === 0 && next[0] > next[2]) next[2] = next[0];
-    if (k === 2 && next[2] < next[0]) next[0] = next[2];
-    if (k === 1 && next[1] > next[3]) next[3] = next[1];
-    if (k === 3 && next[3] < next[1]) next[1] = next[3];
+    next[k] = Math.round(Number(raw));
+    const error = bboxFieldError(names[k], raw, next);
+    if (error) {
+      setTyped({ k, raw, error });
+      return;
+    }
+    setTyped(null);
     onChange(formatBBox(next));
   };
+  const errId = `${idPrefix}-error`;
   return (
-    <div className="grid grid-cols-4 gap-1.5">
-      {names.map((n, k) => (
-        <div key={n}>
-          <label className="block text-[11px] text-neutral-500" htmlFor={`${idPrefix}-${n}`}>{n}</label>
-          <input id={`${idPrefix}-${n}`} type="number" min={0} max={1000} className="input px-1.5 py-1 text-xs"
-            value={b ? b[k] : ''} placeholder="–" onChange={(e) => set(k, e.target.value)} />
-        </div>
-      ))}
+    <div>
+      <div className="grid grid-cols-4 gap-1.5">
+        {names.map((n, k) => (
+          <div key={n}>
+            <label className="block text-[11px] text-neutral-500" htmlFor={`${idPrefix}-${n}`}>{n}</label>
+            <input id={`${idPrefix}-${n}`} type="number" min={0} max={1000} inputMode="numeric"
+              className={`input px-1.5 py-1 text-xs ${typed?.k === k ? 'input-invalid' : ''}`}
+              aria-invalid={typed?.k === k || undefined} aria-describedby={typed?.k === k ? errId : undefined}
+              value={typed?.k === k ? typed.raw : b ? b[k] : ''} placeholder="–"
+              onChange={(e) => set(k, e.target.value)} onBlur={() => setTyped(null)} />
+          </div>
+        ))}
+      </div>
+      {typed && <p id={errId} role="alert" className="field-error" data-testid="bbox-field-error">{typed.error} The box was not changed.</p>}
     </div>
   );
 }

@@ -4,6 +4,7 @@ import { captionForGenerate } from '../lib/caption';
 import { Api } from '../lib/api';
 import { emittedElementIndex, groupWarnings, validateForm, type Issues } from '../lib/validate';
 import { useApp } from '../state';
+import { CaptionGuide } from './CaptionGuide';
 import { FormTab } from './FormTab';
 import { JsonTab } from './JsonTab';
 import { QuickPrompt } from './QuickPrompt';
@@ -49,7 +50,7 @@ function useVerify(captionText: string | null) {
 }
 
 export function CaptionEditor() {
-  const { form, rawError } = useApp();
+  const { form, rawError, touched, editForm } = useApp();
   const [tab, setTabState] = useState<Tab>(() => {
     try {
       const t = sessionStorage.getItem(TAB_KEY);
@@ -79,17 +80,29 @@ export function CaptionEditor() {
     for (const [k, v] of Object.entries(all)) if (k === 'cp' || k.endsWith(':bbox') || k.endsWith(':text')) keep[k] = v;
     return keep;
   }, [form]);
-  const issues = useMemo(() => merge(local, groupWarnings(warnings, elementMap)), [local, warnings, elementMap]);
+  // Nothing is flagged on a form the user has not touched yet (first visit, "Create new image").
+  const issues = useMemo(() => (touched ? merge(local, groupWarnings(warnings, elementMap)) : {}), [touched, local, warnings, elementMap]);
   const count = warnings.length;
+  const useText = (text: string) => {
+    editForm({ hld: text });
+    setTab('form');
+  };
   return (
     <section aria-label="Caption editor" className="min-w-0">
+      <div className="flex flex-wrap items-end gap-2">
+      <div className="min-w-0 flex-1">
       <Tabs id="editor" label="Caption editor" value={tab} onChange={setTab} tabs={[
         { value: 'quick', label: 'Quick Prompt' },
         { value: 'form', label: 'Form' },
         { value: 'json', label: <>JSON{rawError && <span className="ml-1 text-red-600" aria-label="(invalid)">●</span>}</> },
       ]} />
+      </div>
+      <CaptionGuide />
+      </div>
       <div className="mt-2 flex flex-wrap items-center gap-2 text-xs" data-testid="verify-summary" aria-live="polite">
-        {verifyError ? (
+        {!touched ? (
+          <span className="text-neutral-500">Describe the scene, style, background and elements; the caption is checked as you type.</span>
+        ) : verifyError ? (
           <span className="text-neutral-500">Verification unavailable: {verifyError}</span>
         ) : captionText === null ? (
           <span className="text-red-600">The JSON is not valid; fix it to verify and generate.</span>
@@ -104,7 +117,7 @@ export function CaptionEditor() {
           </details>
         )}
       </div>
-      <TabPanel id="editor" value="quick" current={tab}><QuickPrompt /></TabPanel>
+      <TabPanel id="editor" value="quick" current={tab}><QuickPrompt onUseText={useText} /></TabPanel>
       <TabPanel id="editor" value="form" current={tab}><FormTab form={form} issues={issues} /></TabPanel>
       <TabPanel id="editor" value="json" current={tab}><JsonTab form={form} error={rawError} rootIssues={issues.root} /></TabPanel>
     </section>

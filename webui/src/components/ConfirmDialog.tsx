@@ -1,5 +1,6 @@
 // Accessible modal dialog: focus moves in, Tab stays inside, Escape closes, focus returns.
 import { useEffect, useRef, type ReactNode } from 'react';
+import { createPortal } from 'react-dom';
 
 export function useFocusTrap(active: boolean, onEscape?: () => void) {
   const ref = useRef<HTMLDivElement>(null);
@@ -50,7 +51,9 @@ export function Modal({ open, labelledBy, onClose, children, className = '' }: {
 }) {
   const ref = useFocusTrap(open, onClose);
   if (!open) return null;
-  return (
+  // A portal: an ancestor with a transform or backdrop-filter (the header) would otherwise become the
+  // containing block of this fixed overlay and squeeze the dialog into it.
+  return createPortal(
     <div className="fixed inset-0 z-50 flex items-center justify-center bg-black/50 p-4" onMouseDown={(e) => {
       if (e.target === e.currentTarget) onClose?.();
     }}>
@@ -58,7 +61,8 @@ export function Modal({ open, labelledBy, onClose, children, className = '' }: {
         className={`card w-full max-w-md shadow-xl ${className}`}>
         {children}
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }
 

@@ -50,14 +50,16 @@ export function FormTab({ form, issues }: { form: FormState; issues: Issues }) {
   const camKey = camKeyFor(form);
   const presets = camKey === 'photo' ? PHOTO_PRESETS : ART_PRESETS;
   const presetValue = presets.find(([, v]) => v === form.cam)?.[1] ?? '';
-  const setEl = (i: number, patch: Partial<FormElement>) =>
-    editForm({ els: form.els.map((e, k) => (k === i ? { ...e, ...patch } : e)) });
+  // Undo groups per element and field (`els.0.desc`), so typing a description, drawing a box and
+  // moving it are separate undo steps even when they follow each other within the coalescing window.
+  const setEl = (i: number, patch: Partial<FormElement>, group = `els.${i}.${Object.keys(patch).join(',')}`) =>
+    editForm({ els: form.els.map((e, k) => (k === i ? { ...e, ...patch } : e)) }, group);
   const removeEl = (i: number) => {
-    editForm({ els: form.els.filter((_, k) => k !== i) });
+    editForm({ els: form.els.filter((_, k) => k !== i) }, '');
     setSelected((s) => Math.max(0, s >= i ? s - 1 : s));
   };
   const addEl = () => {
-    editForm({ els: [...form.els, blankElement()] });
+    editForm({ els: [...form.els, blankElement()] }, '');
     setSelected(form.els.length);
   };
   const styleIssues = issues.style;
@@ -169,8 +171,8 @@ export function FormTab({ form, issues }: { form: FormState; issues: Issues }) {
                     <div className="mb-1 flex items-center gap-2">
                       <span className="text-xs font-medium text-neutral-600 dark:text-neutral-400">Bounding box (0–1000)</span>
                       <span className="flex-1" />
-                      <button type="button" className="btn btn-ghost btn-sm" onClick={() => setEl(i, { bbox: formatBBox(centredBox(500, 500)) })}>Center</button>
-                      {el.bbox && <button type="button" className="btn btn-ghost btn-sm" aria-label={`Clear box of element ${i + 1}`} onClick={() => setEl(i, { bbox: '' })}>Clear</button>}
+                      <button type="button" className="btn btn-ghost btn-sm" onClick={() => setEl(i, { bbox: formatBBox(centredBox(500, 500)) }, '')}>Center</button>
+                      {el.bbox && <button type="button" className="btn btn-ghost btn-sm" aria-label={`Clear box of element ${i + 1}`} onClick={() => setEl(i, { bbox: '' }, '')}>Clear</button>}
                     </div>
                     <BBoxFields idPrefix={`${id}-bbox`} value={el.bbox} onChange={(bbox) => setEl(i, { bbox })} />
                   </div>
@@ -185,7 +187,7 @@ export function FormTab({ form, issues }: { form: FormState; issues: Issues }) {
           <div className="order-1 lg:order-2">
             <div className="lg:sticky lg:top-16">
               <BBoxCanvas width={form.w} height={form.h} elements={form.els} selected={selected}
-                onSelect={setSelected} onChange={(i, bbox) => setEl(i, { bbox })} />
+                onSelect={setSelected} onChange={(i, bbox, kind, gesture) => setEl(i, { bbox }, kind === 'clear' ? '' : `els.${i}.bbox.${kind}.${gesture ?? 'keys'}`)} />
             </div>
           </div>
         </div>

@@ -75,7 +75,7 @@ export function HistorySidebar({ onNavigate, onClose }: { onNavigate?: () => voi
       <h2 className="mt-4 px-3 text-xs font-semibold uppercase tracking-wide text-neutral-500">History</h2>
       <div className="px-3 py-2">
         <label htmlFor="history-search" className="sr-only">Search history</label>
-        <input id="history-search" type="search" className="input" placeholder="Search prompts…" value={q} onChange={(e) => setQ(e.target.value)} />
+        <input id="history-search" type="search" className="input" data-native-undo placeholder="Search prompts…" value={q} onChange={(e) => setQ(e.target.value)} />
       </div>
       <ul className="flex-1 space-y-0.5 overflow-y-auto px-2 pb-4" data-testid="history-list">
         {historyError && <li className="px-2 text-xs text-red-600">History unavailable: {historyError}</li>}

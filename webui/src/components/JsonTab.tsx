@@ -40,23 +40,15 @@ export function JsonTab({ form, error, rootIssues }: { form: FormState; error: J
         <button type="button" className="btn btn-sm" onClick={() => void copy()}>Copy</button>
         <button type="button" className="btn btn-sm" onClick={() => setRawJson(prettyJson(formToCaption(form)))}>Rebuild from form</button>
       </div>
-      <div className={`flex overflow-hidden rounded-md border ${error ? 'border-red-500' : 'border-neutral-300 dark:border-neutral-700'}`}>
-        <div aria-hidden="true" className="select-none bg-neutral-50 px-2 py-1.5 text-right font-mono text-xs leading-5 text-neutral-400 dark:bg-neutral-900">
-          {lines.map((_, i) => (
-            <div key={i} className={error && error.line === i + 1 ? 'font-bold text-red-600' : ''} data-testid={error && error.line === i + 1 ? 'json-error-line' : undefined}>
-              {error && error.line === i + 1 ? '▶' : ''}{i + 1}
-            </div>
-          ))}
-        </div>
-        <textarea ref={ref} id="raw-json" aria-label="Caption JSON" spellCheck={false} wrap="off"
-          aria-invalid={!!error} aria-describedby={error ? 'json-error' : undefined}
-          className="min-h-[420px] flex-1 resize-y bg-white px-2 py-1.5 font-mono text-xs leading-5 text-neutral-900 focus:outline-none dark:bg-neutral-950 dark:text-neutral-100"
-          rows={Math.max(20, lines.length + 1)} value={text} onChange={(e) => setRawJson(e.target.value)} />
-      </div>
+      {/* Long lines wrap (no sideways scrolling); the error box names the line and column. */}
+      <textarea ref={ref} id="raw-json" aria-label="Caption JSON" spellCheck={false} wrap="soft"
+        aria-invalid={!!error} aria-describedby={error ? 'json-error' : undefined}
+        className={`block min-h-[420px] w-full resize-y whitespace-pre-wrap break-words rounded-md border bg-white px-2 py-1.5 font-mono text-xs leading-5 text-neutral-900 focus:outline-none dark:bg-neutral-950 dark:text-neutral-100 ${error ? 'border-red-500' : 'border-neutral-300 dark:border-neutral-700'}`}
+        rows={Math.max(20, lines.length + 1)} value={text} onChange={(e) => setRawJson(e.target.value)} />
       {error && (
         <div id="json-error" role="alert" className="mt-2 rounded-md border border-red-300 bg-red-50 p-2 text-xs text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200" data-testid="json-error">
           <div className="flex items-center gap-2">
-            <strong>Invalid JSON at line {error.line}, column {error.col}:</strong> {error.message}. Your text is kept; the form was not changed.
+            <strong>Invalid JSON at <span data-testid="json-error-line">line {error.line}</span>, column {error.col}:</strong> {error.message}. Your text is kept; the form was not changed.
             <span className="flex-1" />
             <button type="button" className="btn btn-sm" onClick={goToError}>Go to error</button>
           </div>

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Api, type LoraOperation, type LoraStatus } from '../lib/api';
 import { useApp } from '../state';
 import { IconSpinner } from './Icons';
+import { LoraPresets } from './LoraPresets';
 
 export function friendlyLoraName(name: string): string {
   return name.replace(/\.safetensors$/i, '').replace(/_/g, ' ');
@@ -75,12 +76,18 @@ export function LoraSelector() {
       <p id="lora-state" className="mb-2 text-xs" data-testid="lora-applied">
         Applied: {applied.length ? applied.map((a) => `${friendlyLoraName(a.name)} (${a.strength})`).join(' + ') : 'none'}
       </p>
+      {status?.dir && status.available.length > 0 && (
+        <p className="mb-1 text-xs text-neutral-500" data-testid="lora-dir">Files from <code className="break-all">{status.dir}</code></p>
+      )}
       {unavailable ? (
         <p className="text-xs text-neutral-500">LoRA status unavailable ({unavailable}).</p>
       ) : !status ? (
         <p className="text-xs text-neutral-500">Checking LoRA files…</p>
       ) : status.available.length === 0 ? (
-        <p className="text-xs text-neutral-500">No LoRA files found in the LoRA folder.</p>
+        <p className="text-xs text-neutral-500" data-testid="lora-empty">
+          No LoRA files in {status.dir ? <code className="break-all">{status.dir}</code> : 'the LoRA folder'}. Put <code>.safetensors</code> LoRA files
+          there (or set <code>IDEOGRAM4_LORA_DIR</code>) and reload.
+        </p>
       ) : (
         <ul className="space-y-2">
           {status.available.map((l) => {
@@ -131,6 +138,7 @@ export function LoraSelector() {
           {!loaded && <span className="self-center text-xs text-neutral-500">Load the model first.</span>}
         </div>
       )}
+      {!unavailable && status && <LoraPresets onInstalled={refresh} open={status.available.length === 0} />}
     </fieldset>
   );
 }

@@ -16,7 +16,7 @@ export function shortError(text: string, max = 90): string {
 }
 
 export function ModelPanel() {
-  const { model, modelError, loadModel, unloadModel } = useApp();
+  const { model, modelError, loadModel, unloadModel, reconnect, reconnectIn } = useApp();
   const [confirm, setConfirm] = useState(false);
   const [details, setDetails] = useState(false);
   const shown = modelError ? 'error' : model?.state ?? 'unknown';
@@ -83,7 +83,15 @@ export function ModelPanel() {
           <div className="h-full bg-amber-500 transition-all" style={{ width: `${model.progress ?? 5}%` }} />
         </div>
       )}
-      {model?.state === 'loaded' ? (
+      {modelError && (
+        <>
+          <span className="hidden text-xs text-neutral-500 sm:inline" data-testid="reconnect-countdown">
+            {reconnectIn !== null && reconnectIn > 0 ? `retry in ${reconnectIn}s` : 'retrying…'}
+          </span>
+          <button type="button" className="btn btn-sm" onClick={() => void reconnect()}>Reconnect</button>
+        </>
+      )}
+      {model?.state === 'loaded' && !modelError ? (
         <button type="button" className="btn btn-sm" onClick={() => setConfirm(true)}>Unload</button>
       ) : (
         <button type="button" className="btn btn-sm btn-primary" onClick={() => { setDetails(false); void loadModel(); }}

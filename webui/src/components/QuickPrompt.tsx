@@ -16,7 +16,15 @@ function readDataUrl(file: File): Promise<string> {
   });
 }
 
-export function QuickPrompt() {
+/** The server settings Quick Prompt reads (src/server/magic_prompt.c). */
+export const MAGIC_ENV = {
+  base: 'IDEOGRAM4_MAGIC_PROMPT_BASE_URL',
+  model: 'IDEOGRAM4_MAGIC_PROMPT_MODEL',
+  key: 'IDEOGRAM4_MAGIC_PROMPT_API_KEY',
+  provider: 'IDEOGRAM4_MAGIC_PROMPT_PROVIDER',
+};
+
+export function QuickPrompt({ onUseText }: { onUseText?: (text: string) => void }) {
   const { form, setCaption, toast } = useApp();
   const [status, setStatus] = useState<MagicStatus | null>(null);
   const [statusError, setStatusError] = useState<string | null>(null);
@@ -100,6 +108,7 @@ export function QuickPrompt() {
     }
   };
 
+  const notConfigured = !!status && !configured;
   let banner: { ok: boolean; text: string };
   if (statusError) banner = { ok: false, text: `Quick Prompt status unavailable: ${statusError}` };
   else if (!status) banner = { ok: true, text: 'Checking Quick Prompt settings…' };
@@ -114,11 +123,22 @@ export function QuickPrompt() {
       <div role="status" data-testid="magic-status"
         className={`rounded-md border p-2 text-xs ${banner.ok ? 'border-emerald-300 bg-emerald-50 text-emerald-900 dark:border-emerald-800 dark:bg-emerald-950 dark:text-emerald-100' : 'border-amber-300 bg-amber-50 text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100'}`}>
         {banner.text}
-        <div className="mt-0.5 opacity-80">Write your idea in plain language; an LLM turns it into a structured caption that fills the form.</div>
+        {!notConfigured && <div className="mt-0.5 opacity-80">Write your idea in plain language; an LLM turns it into a structured caption that fills the form.</div>}
       </div>
+      {notConfigured && (
+        <div className="rounded-md border border-neutral-200 p-2 text-xs dark:border-neutral-800" data-testid="magic-setup">
+          <strong>Quick Prompt needs an LLM.</strong> Set these for the server (in its environment or the project's <code>.env</code>) and restart it:
+          <ul className="mt-1 list-disc pl-5">
+            <li><code>{MAGIC_ENV.base}</code> — an OpenAI-compatible endpoint (llama.cpp, Ollama, OpenAI…), e.g. <code>http://127.0.0.1:8080/v1</code></li>
+            <li><code>{MAGIC_ENV.model}</code> — the model name</li>
+            <li><code>{MAGIC_ENV.key}</code> — only if the endpoint needs a key</li>
+          </ul>
+          <p className="mt-1">Or skip it: write your description below and press <em>Use my text as the description</em>.</p>
+        </div>
+      )}
       <div>
         <label className="label" htmlFor="qp-text">Describe your image</label>
-        <textarea id="qp-text" rows={4} className="input" value={text} onChange={(e) => setText(e.target.value)}
+        <textarea id="qp-text" rows={4} className="input" data-native-undo value={text} onChange={(e) => setText(e.target.value)}
           placeholder="e.g. a fox reading a book under a giant mushroom at night, watercolor" />
       </div>
       <div onDragOver={(e) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)} onDrop={onDrop}
@@ -148,6 +168,12 @@ export function QuickPrompt() {
           aria-describedby="magic-status-hint">
           {busy ? <><IconSpinner /> Expanding…</> : 'Expand to caption'}
         </button>
+        {onUseText && (
+          <button type="button" className={`btn ${notConfigured ? 'btn-primary' : ''}`} disabled={!text.trim()}
+            onClick={() => { onUseText(text.trim()); toast('Your text is now the high-level description; fill in the rest in the Form.', 'success'); }}>
+            Use my text as the description
+          </button>
+        )}
         {!configured && status && <span id="magic-status-hint" className="text-xs text-neutral-500">Unavailable until the LLM is configured.</span>}
       </div>
       {error && <p role="alert" className="field-error" data-testid="magic-error">{error}</p>}

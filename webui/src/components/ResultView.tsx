@@ -25,7 +25,7 @@ export function ResultView() {
       <h2 id="result-title" className="card-title">Result</h2>
       <a href={imageUrl(img)} target="_blank" rel="noreferrer" className="block">
         <img src={imageUrl(img)} alt={img.hld || 'Generated image'} data-testid="result-image"
-          className="mx-auto max-h-[70vh] w-auto rounded-md bg-neutral-100 object-contain dark:bg-neutral-800"
+          className="mx-auto h-auto max-h-[70vh] w-auto max-w-full rounded-md bg-neutral-100 object-contain dark:bg-neutral-800"
           width={img.width} height={img.height} />
       </a>
       {img.hld && <p className="mt-2 text-sm">{img.hld}</p>}

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { ImageFormat, Preset } from '../lib/caption';
 import {
-  ASPECT_PRESETS, estimateSeconds, formatDuration, matchingAspect, megapixels, MAX_SIZE, MIN_SIZE, PRESETS, randomSeed, ratioText, snapSize,
+  ASPECT_PRESETS, estimateSeconds, formatDuration, matchingAspect, megapixels, MAX_SIZE, MIN_SIZE, PRESETS, randomSeed, ratioText, SIZE_MULTIPLE, snapSize,
 } from '../lib/sizes';
 import { useApp } from '../state';
 import { IconLock, IconShuffle, IconUnlock } from './Icons';
@@ -26,7 +26,7 @@ function SizeInput({ id, label, value, onCommit }: { id: string; label: string; 
   return (
     <div>
       <label className="label" htmlFor={id}>{label}</label>
-      <input id={id} type="number" inputMode="numeric" min={MIN_SIZE} max={MAX_SIZE} step={16} className="input"
+      <input id={id} type="number" inputMode="numeric" min={MIN_SIZE} max={MAX_SIZE} step={SIZE_MULTIPLE} className="input"
         value={text} onChange={(e) => setText(e.target.value)} onBlur={commit}
         onKeyDown={(e) => { if (e.key === 'Enter') commit(); }} aria-describedby="size-hint" />
     </div>
@@ -34,7 +34,7 @@ function SizeInput({ id, label, value, onCommit }: { id: string; label: string; 
 }
 
 export function SettingsCard() {
-  const { form, editForm, model, rate } = useApp();
+  const { form, editForm, model, rate, lastSeed } = useApp();
   const match = matchingAspect(form.w, form.h);
   const loaded = model?.state === 'loaded';
   const est = estimateSeconds(form.w, form.h, form.preset, rate);
@@ -74,39 +74,42 @@ export function SettingsCard() {
           <SizeInput id="s-w" label="Width" value={form.w} onCommit={(w) => editForm({ w })} />
           <SizeInput id="s-h" label="Height" value={form.h} onCommit={(h) => editForm({ h })} />
         </div>
-        <p id="size-hint" className="mt-1 text-xs text-neutral-500">128–2048, snapped to a multiple of 16.</p>
+        <p id="size-hint" className="mt-1 text-xs text-neutral-500">{MIN_SIZE}–{MAX_SIZE}, snapped to a multiple of {SIZE_MULTIPLE}.</p>
       </div>
-      <div className="grid grid-cols-2 gap-2">
-        <div>
+      <div className="grid grid-cols-1 gap-2 min-[380px]:grid-cols-2">
+        <div className="min-w-0">
           <label className="label" htmlFor="s-preset">Quality</label>
           <select id="s-preset" className="input" value={form.preset} onChange={(e) => editForm({ preset: e.target.value as Preset })}>
             {PRESETS.map((p) => <option key={p.id} value={p.id}>{p.label} ({p.steps} steps)</option>)}
           </select>
         </div>
-        <div>
+        <div className="min-w-0">
           <label className="label" htmlFor="s-format">Format</label>
           <select id="s-format" className="input" value={form.format} onChange={(e) => editForm({ format: e.target.value as ImageFormat })}>
             <option value="png">PNG (lossless)</option>
-            <option value="webp">WebP (quality 90)</option>
-            <option value="jpeg">JPEG (quality 95)</option>
+            <option value="webp">WebP (q 90)</option>
+            <option value="jpeg">JPEG (q 95)</option>
           </select>
         </div>
       </div>
       <div>
         <label className="label" htmlFor="s-seed">Seed</label>
         <div className="flex gap-1.5">
-          <input id="s-seed" className="input font-mono" inputMode="numeric" placeholder="random" value={form.seed}
+          <input id="s-seed" className="input font-mono" inputMode="numeric" placeholder="random" value={form.seedLocked ? form.seed : ''}
             onChange={(e) => setSeed(e.target.value.replace(/[^0-9]/g, ''))} />
           <button type="button" className="btn" aria-label="Random seed" title="Random seed"
-            onClick={() => editForm({ seed: String(randomSeed()) })}><IconShuffle /></button>
+            onClick={() => editForm({ seed: String(randomSeed()), seedLocked: true })}><IconShuffle /></button>
           <button type="button" className="btn" aria-pressed={!!form.seedLocked} data-testid="seed-lock"
             aria-label={form.seedLocked ? 'Seed locked: the same seed is used every time (click to unlock)' : 'Seed unlocked: a new random seed each time (click to lock)'}
             title={form.seedLocked ? 'Seed locked' : 'New seed every time'}
-            onClick={() => editForm({ seedLocked: !form.seedLocked })}>
+            onClick={() => editForm(form.seedLocked ? { seedLocked: false, seed: '' } : { seedLocked: true, seed: form.seed || lastSeed || '' })}>
             {form.seedLocked ? <IconLock /> : <IconUnlock />}
           </button>
         </div>
-        <p className="mt-1 text-xs text-neutral-500">{form.seedLocked ? 'Locked: this seed is reused.' : 'Unlocked: a fresh random seed for every image.'}</p>
+        <p className="mt-1 text-xs text-neutral-500" data-testid="seed-hint">
+          {form.seedLocked ? 'Locked: this seed is reused.' : 'Unlocked: a fresh random seed for every image.'}
+          {!form.seedLocked && lastSeed ? ` Last seed: ${lastSeed} (lock to reuse it).` : ''}
+        </p>
       </div>
       <p className="text-xs text-neutral-600 dark:text-neutral-400" data-testid="estimate">
         Estimated time: {loaded ? '' : 'load + '}{formatDuration(est)}{rate ? ' (from the last run on this machine)' : ' (reference hardware)'}

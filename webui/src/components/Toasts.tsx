@@ -4,7 +4,7 @@ import { IconX } from './Icons';
 export function Toasts() {
   const { toasts, dismissToast } = useApp();
   return (
-    <div className="pointer-events-none fixed bottom-4 right-4 z-[60] flex w-[min(24rem,calc(100vw-2rem))] flex-col gap-2" aria-live="polite" role="status">
+    <div className="pointer-events-none fixed right-4 top-16 z-[60] flex w-[min(24rem,calc(100vw-2rem))] flex-col gap-2" aria-live="polite" role="status">
       {toasts.map((t) => (
         <div key={t.id} data-testid="toast" className={`pointer-events-auto flex items-start gap-2 rounded-md border px-3 py-2 text-sm shadow-lg ${
           t.kind === 'error'

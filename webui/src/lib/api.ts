@@ -53,6 +53,48 @@ export interface ModelStatus {
   weights?: string;
   rss_mb?: number;
   progress?: number;
+  /** Whether the weights are on disk (a --model folder, or the repo's snapshot in the Hub cache); absent on older servers. */
+  weights_present?: boolean;
+  /** The latest model download (POST /api/model/download), or null. */
+  download?: ModelDownload | null;
+}
+
+/** GET /api/model/download/{task} (docs/APP.md §5.1). */
+export interface ModelDownload {
+  task_id: string;
+  state: 'running' | 'done';
+  status?: 'queued' | 'running' | 'done' | 'error' | 'cancelled';
+  msg: string;
+  progress?: number;
+  phase?: string;
+  repo?: string;
+  revision?: string;
+  bytes_done?: number;
+  bytes_total?: number;
+  files_done?: number;
+  files_total?: number;
+  file?: string | null;
+  error?: string | null;
+  snapshot?: string | null;
+}
+
+/** One built-in LoRA preset of GET /api/lora/presets (docs/APP.md §6.5). */
+export interface LoraPreset {
+  id: string;
+  label: string;
+  installed: boolean;
+  loras: { name: string; repo: string; revision: string; filename: string; strength: number; installed: boolean; format: string | null; size_mb: number | null }[];
+}
+
+/** GET /api/lora/download/{task}. */
+export interface LoraDownload {
+  state: 'running' | 'done';
+  msg: string;
+  files: { name: string; status: 'already_installed' | 'downloaded' }[];
+  error?: string | null;
+  progress?: number;
+  phase?: string;
+  preset_id?: string;
 }
 
 export interface ImageInfo {
@@ -87,6 +129,40 @@ export interface TaskStatus {
   eta_seconds?: number | null;
   error?: string;
   cancelled?: boolean;
+  /** Batches (n 1-8): the images made so far, the batch size, the image being made. */
+  images?: ImageInfo[];
+  n?: number;
+  image_index?: number;
+  /** Live preview of the latest sampling step (PNG data URL, one pixel per 16x16 patch); null when none. */
+  preview?: string | null;
+  preview_step?: number | null;
+  prompt_id?: number | null;
+  width?: number;
+  height?: number;
+  seed?: number;
+  preset?: string;
+  generation_seconds?: number | null;
+  queue_position?: number;
+}
+
+export interface QueueEntry {
+  id: string;
+  kind?: string;
+  status: 'running' | 'queued';
+  position: number;
+  n?: number;
+  width?: number;
+  height?: number;
+  preset?: string;
+  seed?: number;
+  images_done?: number;
+}
+
+export interface QueueReply {
+  running: string | null;
+  queued: string[];
+  queue_size?: number;
+  jobs: QueueEntry[];
 }
 
 export interface PromptRow {
@@ -105,6 +181,8 @@ export interface LoraStatus {
   applied_loras?: { name: string; strength: number; format?: string }[];
   available: { name: string; format?: string; size_mb?: number }[];
   default_strength?: number;
+  /** The folder the server reads LoRA files from. */
+  dir?: string;
 }
 
 export interface LoraOperation {
@@ -151,6 +229,7 @@ export const Api = {
   verify: (caption: JsonObject) => api<{ valid: boolean; warnings: string[] }>('/api/verify', { body: { caption } }),
   generate: (body: Record<string, unknown>) => api<{ task_id: string }>('/api/generate', { body }),
   status: (id: string) => api<TaskStatus>(`/api/status/${encodeURIComponent(id)}`),
+  queue: () => api<QueueReply>('/api/queue'),
   cancel: (id: string) => api<{ ok: boolean; error?: string }>(`/api/tasks/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
   images: (params?: { prompt_id?: number; limit?: number; offset?: number }) => {
     const q = new URLSearchParams();
@@ -170,6 +249,12 @@ export const Api = {
     api<{ ok: boolean; task_id?: string; msg?: string }>('/api/lora/apply', { body: { loras } }),
   loraRemove: () => api<{ ok: boolean; task_id?: string; msg?: string }>('/api/lora/remove', { method: 'POST' }),
   loraOperation: (id: string) => api<LoraOperation>(`/api/lora/operation/${encodeURIComponent(id)}`),
+  modelDownload: () => api<{ ok: boolean; task_id?: string; msg?: string }>('/api/model/download', { method: 'POST' }),
+  modelDownloadStatus: (id: string) => api<ModelDownload>(`/api/model/download/${encodeURIComponent(id)}`),
+  modelDownloadCancel: (id: string) => api<{ ok: boolean; msg?: string }>(`/api/model/download/${encodeURIComponent(id)}/cancel`, { method: 'POST' }),
+  loraPresets: () => api<{ presets: LoraPreset[] }>('/api/lora/presets'),
+  loraDownload: (presetId: string) => api<{ ok: boolean; task_id?: string; msg?: string }>('/api/lora/download', { body: { preset_id: presetId } }),
+  loraDownloadStatus: (id: string) => api<LoraDownload>(`/api/lora/download/${encodeURIComponent(id)}`),
   magicStatus: () => api<MagicStatus>('/api/magic-prompt/status'),
   magicPrompt: (body: { prompt: string; width: number; height: number; images_b64: string[] | null }) =>
     api<{ caption: JsonObject; model?: string }>('/api/magic-prompt', { body }),

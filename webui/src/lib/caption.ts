@@ -379,6 +379,8 @@ export function restoreForm(saved: unknown): FormState {
     w: Number(s.w) || base.w,
     h: Number(s.h) || base.h,
     seed: s.seed === undefined || s.seed === null ? '' : String(s.seed),
+    // Forms saved before the lock existed: a typed seed was the seed used.
+    seedLocked: typeof s.seedLocked === 'boolean' ? s.seedLocked : s.seed !== undefined && s.seed !== null && String(s.seed) !== '',
     rawJson: typeof s.rawJson === 'string' ? s.rawJson : '',
   };
   if (!['V4_TURBO_12', 'V4_DEFAULT_20', 'V4_QUALITY_48'].includes(merged.preset)) merged.preset = base.preset;

@@ -1,9 +1,17 @@
 // Output size rules (docs/APP.md §3.3.4, §9.4.3).
 import type { Preset } from './caption';
 
-export const MIN_SIZE = 128;
-export const MAX_SIZE = 2048;
-export const SIZE_MULTIPLE = 16;
+/** Built-in limits, replaced by the server's (GET /api/config) once it answers. */
+export let MIN_SIZE = 128;
+export let MAX_SIZE = 2048;
+export let SIZE_MULTIPLE = 16;
+
+export function setSizeLimits(min: number, max: number, multiple: number) {
+  if (!(min > 0 && max >= min && multiple > 0)) return;
+  MIN_SIZE = min;
+  MAX_SIZE = max;
+  SIZE_MULTIPLE = multiple;
+}
 
 export interface AspectPreset {
   name: string;

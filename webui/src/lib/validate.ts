@@ -1,7 +1,7 @@
 // Client-side checks (instant feedback) and placement of the server
 // verifier's warnings (POST /api/verify, docs/APP.md §8.5) next to form fields.
 import { normalizeHex, paletteTokens, parseBBox, type FormElement, type FormState } from './caption';
-import { isValidSize } from './sizes';
+import { isValidSize, MAX_SIZE, MIN_SIZE, SIZE_MULTIPLE } from './sizes';
 
 /** Field keys: hld, aes, light, cam, med, cp, style, bg, elements, root, size, el:<i>, el:<i>:bbox|text|desc|type|color_palette. */
 export type Issues = Record<string, string[]>;
@@ -33,7 +33,7 @@ export function validateForm(form: FormState): Issues {
     if (el.type === 'text' && !el.text.trim()) add(issues, `el:${i}:text`, 'A text element needs the text to render.');
     if (!el.desc.trim()) add(issues, `el:${i}:desc`, 'A description is required.');
   });
-  if (!isValidSize(form.w) || !isValidSize(form.h)) add(issues, 'size', 'Width and height must be 128–2048 and multiples of 16.');
+  if (!isValidSize(form.w) || !isValidSize(form.h)) add(issues, 'size', `Width and height must be ${MIN_SIZE}–${MAX_SIZE} and multiples of ${SIZE_MULTIPLE}.`);
   return issues;
 }
 
