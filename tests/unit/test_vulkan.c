@@ -709,7 +709,7 @@ I4_TEST(vulkan_coop_selection) {
     i4_vk_coop_shape mixed[4] = {other[0], other[1], good, other[2]};
     CHECK(i4_vk_coop_usable(1, 1, mixed, 4) == 1);
     CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_F8_E4M3) == 1);
-    CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_F16) == 1);
+    CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_F16) == 0); /* F8 only: the transformers' Linears */
     CHECK(i4_vk_coop_for_linear(1, 0, I4_DT_F8_E4M3) == 0); /* f32 mode stays exact */
     CHECK(i4_vk_coop_for_linear(1, 1, I4_DT_BF16) == 0);
     CHECK(i4_vk_coop_for_linear(0, 1, I4_DT_F8_E4M3) == 0);
@@ -807,4 +807,68 @@ I4_TEST(vulkan_offload_streams_weight_groups) {
     free(want);
     free(got);
     i4_backend_destroy(be);
+}
+/* The coop GEMM's tiling, power-of-two ranges, loads and stores, run as its
+ * emulation (IDEOGRAM4_VULKAN_COOPMAT=emulate: the 16x16 products as plain
+ * loops) against the scalar CPU backend's bf16 Linear. Every f16 operand is
+ * exact (bf16 values moved into f16's range by powers of two) and the plain
+ * loops sum in k order, so the result is the CPU's bit for bit — here on
+ * shapes that are not multiples of the 64/16 tiles, token rows from 2^-12 to
+ * 2^20 (past f16's 65504) and a zero row, scales from 1e-4 to 10, per row
+ * and per tensor. */
+I4_TEST(vulkan_coop_linear_emulated) {
+    SETUP();
+    setenv("IDEOGRAM4_VULKAN_COOPMAT", "emulate", 1);
+    i4_backend *emu = NULL;
+    int rc = i4_vulkan_backend_create(-1, 1, &emu);
+    unsetenv("IDEOGRAM4_VULKAN_COOPMAT");
+    REQUIRE(rc == 0);
+    CHECK(strstr(i4_be_describe(emu), "cooperative matrix emulated") != NULL);
+    i4_backend *be2[2] = {emu, g_be[1]};
+    const int64_t T = 70, K = 40, O = 100; /* none a multiple of the 64/16 tiles */
+    float *x = malloc(T * K * sizeof *x), *sc = malloc(O * sizeof *sc), *y[2];
+    uint8_t *w = malloc(O * K);
+    uint16_t *bias = malloc(O * sizeof *bias);
+    for (int64_t t = 0; t < T; t++) {
+        float amp = t == 3 ? 0.0f : ldexpf(1.0f, (int)(t % 9) * 4 - 12);
+        for (int64_t k = 0; k < K; k++) x[t * K + k] = i4_round_bf16(amp * frand());
+    }
+    for (int64_t i = 0; i < O * K; i++) {
+        uint8_t c = (uint8_t)(frand() * 128.0f + 128.0f);
+        w[i] = (c & 0x7f) == 0x7f ? 0 : c; /* no NaN codes */
+    }
+    for (int64_t o = 0; o < O; o++) {
+        sc[o] = ldexpf(1.0f + 0.5f * frand(), (int)(o % 18) - 14); /* ~6e-5 .. 12 */
+        float bv = 0.1f * (float)(o % 7) - 0.3f;
+        uint32_t u;
+        memcpy(&u, &bv, 4);
+        bias[o] = (uint16_t)(u >> 16);
+    }
+    for (int per_tensor = 0; per_tensor < 2; per_tensor++) {
+        for (int s = 0; s < 2; s++) {
+            i4_backend *be = be2[s];
+            i4_buf *bx = i4_be_wrap(be, x, T * K * 4), *bw = i4_be_wrap(be, w, O * K),
+                   *bs = i4_be_wrap(be, sc, O * 4), *bb = i4_be_wrap(be, bias, O * 2), *by = i4_be_alloc(be, T * O * 4);
+            REQUIRE(bx && bw && bs && bb && by);
+            i4_dlinear W = {I4_DT_F8_E4M3, i4_dv_of(bw), i4_dv_of(bs), per_tensor, I4_DT_BF16, i4_dv_of(bb), O, K};
+            be->ops->linear(be, &W, i4_dv_of(bx), K, T, i4_dv_of(by), O, I4_PRECISION_BF16);
+            y[s] = malloc(T * O * 4);
+            REQUIRE(i4_be_download(be, y[s], i4_dv_of(by), T * O * 4) == 0);
+            i4_be_release(be, bx), i4_be_release(be, bw), i4_be_release(be, bs), i4_be_release(be, bb),
+                i4_be_release(be, by);
+        }
+        int bad = 0;
+        for (int64_t i = 0; i < T * O; i++)
+            if (memcmp(&y[0][i], &y[1][i], 4) != 0) {
+                if (bad < 5)
+                    fprintf(stderr, "  %s scale: t %d o %d coop %g cpu %g\n", per_tensor ? "per-tensor" : "per-row",
+                            (int)(i / O), (int)(i % O), y[0][i], y[1][i]);
+                bad++;
+            }
+        if (bad) fprintf(stderr, "  %d of %d outputs differ\n", bad, (int)(T * O));
+        CHECK(bad == 0);
+        free(y[0]), free(y[1]);
+    }
+    free(x), free(sc), free(w), free(bias);
+    i4_backend_destroy(emu);
 }

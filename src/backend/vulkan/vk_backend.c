@@ -55,6 +55,7 @@
 #include <vulkan/vulkan.h>
 
 #include "backend/vulkan/vk_coop.h"
+#include "backend/vulkan/vk_coop_device.h"
 #include "backend/vulkan/vk_shaders.h"
 #include "base/error.h"
 
@@ -146,10 +147,12 @@ typedef struct {
     vk_rec rec[N_REC];
     uint64_t tick;
     uint64_t n_replayed, n_recorded, n_barriers, n_dispatches;
+    uint64_t n_coop; /* Linears queued on the cooperative-matrix GEMM (or its emulation) */
     /* Linears in bf16 mode on cooperative matrices (vk_coop.h): 1 the coop
      * shader, 2 its emulation (IDEOGRAM4_VULKAN_COOPMAT=emulate: the same
      * tiles as plain loops, for the tests on devices without the extension). */
     int coop;
+    i4_vk_coop_device coopdev; /* what the device offers for it */
     i4_buf *staging;
     void *staging_map;
     i4_buf *dummy; /* bound where an op has no buffer */
@@ -565,6 +568,13 @@ static int flush(vkb *b) {
     return report(b);
 }
 
+/* Is shader `name` in this build (the coop ones need glslangValidator)? */
+static int shader_built(const char *name) {
+    for (size_t i = 0; i < i4_vk_shader_count; i++)
+        if (!strcmp(i4_vk_shader_table[i].name, name)) return 1;
+    return 0;
+}
+
 static int pipeline_index(vkb *b, const char *name) {
     size_t i = 0;
     while (i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name)) i++;
@@ -590,6 +600,14 @@ static int pipeline_index(vkb *b, const char *name) {
     VkSpecializationMapEntry me = {0, 0, sizeof(uint32_t)};
     VkSpecializationInfo spec = {1, &me, sizeof b->fma_emulate, &b->fma_emulate};
     ci.stage.pSpecializationInfo = &spec;
+    /* The coop GEMM's rows are subgroups of 32: asked for where the device
+     * picks the size per pipeline (vk_coop_device.h). */
+    VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rss = {
+        .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO, .requiredSubgroupSize = 32};
+    if (!strcmp(name, "linear_coop") && b->coopdev.require_32) {
+        ci.stage.pNext = &rss;
+        ci.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
+    }
     ci.layout = b->layout;
     r = vkCreateComputePipelines(b->dev, VK_NULL_HANDLE, 1, &ci, NULL, &b->pipes[i]);
     vkDestroyShaderModule(b->dev, mod, NULL);
@@ -812,10 +830,10 @@ static void vk_destroy(i4_backend *be) {
     vkb *b = V(be);
     const char *st = getenv("IDEOGRAM4_VULKAN_STATS");
     if (st && *st && strcmp(st, "0") && b->n_dispatches)
-        fprintf(stderr, "vulkan: %llu dispatches, %llu barriers between them; %llu batches recorded, %llu replayed; %llu streamed-weight copies\n",
+        fprintf(stderr, "vulkan: %llu dispatches, %llu barriers between them; %llu batches recorded, %llu replayed; %llu streamed-weight copies; %llu cooperative-matrix GEMMs\n",
                 (unsigned long long)b->n_dispatches, (unsigned long long)b->n_barriers,
                 (unsigned long long)b->n_recorded, (unsigned long long)b->n_replayed,
-                (unsigned long long)b->n_stream_copies);
+                (unsigned long long)b->n_stream_copies, (unsigned long long)b->n_coop);
     if (b->dev) {
         vkDeviceWaitIdle(b->dev);
         for (size_t i = 0; b->pipes && i < i4_vk_shader_count; i++)
@@ -965,8 +983,9 @@ static const char *device_type_name(VkPhysicalDeviceType t) {
 
 static const char *vk_describe(i4_backend *be) {
     vkb *b = V(be);
-    snprintf(b->desc, sizeof b->desc, "vulkan (%s, %s%s)", b->props.deviceName, device_type_name(b->props.deviceType),
-             b->fma_emulate ? ", fma emulated" : "");
+    snprintf(b->desc, sizeof b->desc, "vulkan (%s, %s%s%s)", b->props.deviceName,
+             device_type_name(b->props.deviceType), b->fma_emulate ? ", fma emulated" : "",
+             b->coop == 1 ? ", cooperative matrix" : b->coop == 2 ? ", cooperative matrix emulated" : "");
     return b->desc;
 }
 
@@ -1217,8 +1236,10 @@ static void vk_linear(i4_backend *be, const i4_dlinear *W, i4_dv x, int64_t xs, 
     EXTENTS(b, span(n, xs, W->in), span(n, ys, W->out), (size_t)(W->out * W->in) * i4_dtype_size(W->dtype),
             (size_t)(W->scale_per_tensor ? 1 : W->out) * 4, (size_t)W->out * i4_dtype_size(W->bias_dtype));
     const char *shader = "linear";
-    if (i4_vk_coop_for_linear(b->coop != 0, p == I4_PRECISION_BF16, W->dtype))
+    if (i4_vk_coop_for_linear(b->coop != 0, p == I4_PRECISION_BF16, W->dtype)) {
         shader = b->coop == 2 ? "linear_coop_emu" : "linear_coop";
+        b->n_coop++;
+    }
     dispatch(b, shader, ARGS(x, y, W->w, W->dtype == I4_DT_F8_E4M3 ? W->scale : NONE, W->bias), &pc, sizeof pc, gx,
              gy, 1);
 }
@@ -1332,7 +1353,9 @@ static int make_instance(VkInstance *inst) {
     VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO};
     app.pApplicationName = "ideogram4";
     app.pEngineName = "ideogram4.c";
-    app.apiVersion = VK_API_VERSION_1_1;
+    /* 1.3: the highest this code uses (the cooperative-matrix path's
+     * features); each device still runs at its own version. */
+    app.apiVersion = VK_API_VERSION_1_3;
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     ci.pApplicationInfo = &app;
     VkResult r = vkCreateInstance(&ci, NULL, inst);
@@ -1396,6 +1419,24 @@ static int setup_device(vkb *b) {
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
     di.pEnabledFeatures = &feat;
+    /* The cooperative-matrix GEMM: its extension and the features its SPIR-V
+     * declares (Float16, VulkanMemoryModel; subgroup size control where the
+     * size must be asked for). */
+    const char *coop_ext = "VK_KHR_cooperative_matrix";
+    i4_vk_coop_features cf = {.sType = (VkStructureType)1000506000, .cooperativeMatrix = VK_TRUE};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                            .pNext = &cf,
+                                            .shaderFloat16 = VK_TRUE,
+                                            .vulkanMemoryModel = VK_TRUE};
+    VkPhysicalDeviceVulkan13Features f13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES,
+                                            .pNext = &f12,
+                                            .subgroupSizeControl = VK_TRUE,
+                                            .computeFullSubgroups = VK_TRUE};
+    if (b->coop == 1) {
+        di.enabledExtensionCount = 1;
+        di.ppEnabledExtensionNames = &coop_ext;
+        di.pNext = b->coopdev.require_32 ? (void *)&f13 : (void *)&f12;
+    }
     VkResult r = vkCreateDevice(b->pdev, &di, NULL, &b->dev);
     if (r != VK_SUCCESS) return i4_error("vkCreateDevice failed (%s)", vk_result_name(r));
     vkGetDeviceQueue(b->dev, b->qfam, 0, &b->queue);
@@ -1559,11 +1600,16 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
     }
     vkGetPhysicalDeviceMemoryProperties(b->pdev, &b->memp);
     device_capacity(b);
-    /* The real coop path needs the device query and feature enabling of
-     * VK_KHR_cooperative_matrix (not yet: see vk_coop.h); its emulation runs
-     * anywhere, on request. */
+    /* Linears in bf16 mode on cooperative matrices where the device has
+     * them and this build has the shader; IDEOGRAM4_VULKAN_COOPMAT=off keeps
+     * the shared-memory GEMM, =emulate runs the coop tiling as plain loops
+     * (the test of it on devices without the extension). */
+    i4_vk_coop_query(b->inst, b->pdev, &b->coopdev);
     const char *cm = getenv("IDEOGRAM4_VULKAN_COOPMAT");
     if (cm && !strcmp(cm, "emulate")) b->coop = 2;
+    else if (!(cm && (!strcmp(cm, "off") || !strcmp(cm, "0") || !strcmp(cm, "no"))) &&
+             i4_vk_coop_device_ok(&b->coopdev) && shader_built("linear_coop"))
+        b->coop = 1;
     if (setup_device(b) != 0 || probe_fma(b) != 0) {
         vk_destroy(&b->base);
         return -1;
@@ -1605,8 +1651,10 @@ int i4_vulkan_list_devices(FILE *f) {
         vkGetPhysicalDeviceFeatures2(d[i], &f2);
         uint32_t fam;
         const int compute = compute_queue_family(d[i], &fam) == 0;
-        const int coop_khr = has_extension(d[i], "VK_KHR_cooperative_matrix");
-        const int coop_nv = has_extension(d[i], "VK_NV_cooperative_matrix");
+        i4_vk_coop_device cd;
+        i4_vk_coop_query(inst, d[i], &cd);
+        char coop[512];
+        i4_vk_coop_describe(&cd, shader_built("linear_coop"), coop, sizeof coop);
         fprintf(f, "%u: %s (%s), %.1f GiB device memory, Vulkan %u.%u\n", i, pr.deviceName,
                 device_type_name(pr.deviceType), local / (1 << 30), VK_API_VERSION_MAJOR(pr.apiVersion),
                 VK_API_VERSION_MINOR(pr.apiVersion));
@@ -1614,7 +1662,8 @@ int i4_vulkan_list_devices(FILE *f) {
                 compute ? "yes" : "no", f2.features.shaderFloat64 ? "yes" : "no",
                 f16.shaderFloat16 ? "yes" : "no", f16.shaderInt8 ? "yes" : "no",
                 has_extension(d[i], "VK_KHR_shader_bfloat16") ? "yes" : "no",
-                coop_khr ? "VK_KHR_cooperative_matrix" : coop_nv ? "VK_NV_cooperative_matrix" : "no");
+                cd.has_extension ? "VK_KHR_cooperative_matrix" : "no");
+        if (cd.has_extension) fprintf(f, "   cooperative matrix: %s\n", coop);
     }
     free(d);
     vkDestroyInstance(inst, NULL);

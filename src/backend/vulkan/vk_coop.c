@@ -15,5 +15,5 @@ int i4_vk_coop_usable(int has_extension, int shader_built, const i4_vk_coop_shap
 }
 
 int i4_vk_coop_for_linear(int coop_usable, int bf16_mode, int weight_dtype) {
-    return coop_usable && bf16_mode && (weight_dtype == I4_DT_F8_E4M3 || weight_dtype == I4_DT_F16);
+    return coop_usable && bf16_mode && weight_dtype == I4_DT_F8_E4M3;
 }

@@ -25,8 +25,9 @@ typedef struct {
 int i4_vk_coop_usable(int has_extension, int shader_built, const i4_vk_coop_shape *shapes, int n);
 
 /* The Linear path: 0 the exact f32 GEMM (linear.comp), 1 the coop one. The
- * coop one only in bf16 precision mode (its activations are rounded to f16)
- * and for F8/F16 weights (exact in f16); f32 mode stays exact end to end. */
+ * coop one only in bf16 precision mode (it reproduces that mode's
+ * arithmetic: linear_coop.glsl) and for F8 weights; f32 mode stays exact
+ * end to end on linear.comp. */
 int i4_vk_coop_for_linear(int coop_usable, int bf16_mode, int weight_dtype);
 
 #endif

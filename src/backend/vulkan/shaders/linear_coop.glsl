@@ -1,22 +1,32 @@
-// linear_coop.glsl — y[t, o] = scale[o] * sum_k f16(x[t, k]) * f16(w[o, k]) (+ b[o]) on
-// cooperative matrices (VK_KHR_cooperative_matrix, 16x16x16, f16 A/B, f32 C).
-// Included by linear_coop.comp (the real one, COOP defined, compiled by
+// linear_coop.glsl — y[t, o] = sum_k x[t, k] * w_eff[o, k] (+ b_eff[o]) in the
+// bf16 precision mode (src/ops/ops.h; w_eff = bf16(e4m3 * bf16(scale))) on
+// cooperative matrices (VK_KHR_cooperative_matrix, 16x16x16, f16 A and B,
+// f32 C). Included by coop/linear_coop.comp (COOP defined, compiled by
 // glslangValidator) and linear_coop_emu.comp (COOP undefined: the same tiles,
-// loads, decode and stores, with the matrix products as plain loops over
+// scaling, loads and stores, with the matrix products as plain loops over
 // shared memory — what lavapipe, without cooperative matrices, tests).
 //
-// A workgroup of 4 subgroups (4 * SG invocations, SG a specialization
-// constant: the device's subgroup size) computes a 64-token x 64-output
-// tile; subgroup s the 32x32 quarter (s / 2, s % 2) as 2x2 matrices of
-// 16x16. k steps through 16-wide tiles staged in shared memory as f16:
-// activations rounded to f16 (range 65504: the bf16-mode opt-in path only),
-// weights decoded to f16 WITHOUT their scale — every e4m3 value and every
-// f16 is exact in f16 — so the products are exact and the per-row (or
-// per-tensor) F8 scale is applied once to the f32 sum. BF16/F32 weights stay
-// on linear.comp. Then y = rnd(rnd(acc * s) + rnd(b)) (bf16 mode rounding).
-layout(constant_id = 1) const uint SG = 32u;
-layout(local_size_x_id = 1) in; // x = SG; 4 subgroups along y
-layout(local_size_y = 4) in;
+// Exact f16 operands: every w_eff has 8 significant bits and every x of the
+// bf16 mode too (the caller's inputs are bf16 values), so each is exact in
+// f16 once moved into f16's normal range by a power of two: per output row
+// o, 2^-e_o with 448 * bf16(scale_o) * 2^-e_o in [2^14, 2^15) (448: the
+// largest e4m3; the smallest nonzero one, 2^-9, lands at >= 2^-4); per token
+// t, 2^-a_t with max_k |x[t, k]| * 2^-a_t in [2^14, 2^15) (a first pass over
+// the tile's rows; values under 2^-28 of their row's largest lose bits as f16
+// subnormals — far below the f32 sum's own rounding). The products are then
+// exact, summed in f32, and y = rnd(2^(a_t + e_o) * sum + rnd(b)) as
+// linear.comp does: the reference arithmetic up to the order of the f32 sum.
+// F8 weights only (the transformers' Linears); the others stay on linear.comp.
+//
+// A workgroup of 4 subgroups of 32 computes a 64-token x 64-output tile;
+// subgroup s the 32x32 quarter (s / 2, s % 2) as 2x2 matrices of 16x16; k
+// steps through 16-wide tiles staged in shared memory.
+// 4 rows of 32 invocations. On the device, the rows are its subgroups: the
+// coop path is only picked where subgroups of 32 run (NVIDIA's size, or
+// required at pipeline creation where the size is chosen, e.g. AMD wave32).
+// In the emulation the rows only stand for them (no subgroup operation).
+const uint SG = 32u;
+layout(local_size_x = 32, local_size_y = 4) in;
 
 layout(binding = 0) readonly buffer Xb { float x[]; };
 layout(binding = 1) writeonly buffer Yb { float y[]; };
@@ -51,6 +61,18 @@ HALF to_half(float v) { return unpackHalf2x16(packHalf2x16(vec2(v, 0.0))).x; }
 shared HALF xs[BM * BK]; // [token][k], row-major
 shared HALF ws[BK * BN]; // [k][output], row-major
 shared float cs[BM * BN]; // the f32 sums, [token][output]
+shared float xmax[2u * BM]; // the first pass: two partial maxima per token row
+shared int xexp[BM];        // a_t
+shared int wexp[BN];        // e_o
+shared float wscale[BN];    // bf16(scale_o)
+
+// e with v * 2^-e in [2^14, 2^15) (v > 0); 0 for v == 0
+int range_exp(float v) {
+    if (!(v > 0.0)) return 0;
+    int e;
+    frexp(v, e); // v = m * 2^e, m in [0.5, 1)
+    return e - 15;
+}
 
 float bias_at(uint o) {
     uint bo = pc.off[4] + (pc.bias_dtype == DT_F32 ? 4u : 2u) * o;
@@ -63,10 +85,31 @@ void main() {
     pc = pcb_.v;
     const uint NT = 4u * SG;
     uint lid = gl_LocalInvocationID.y * SG + gl_LocalInvocationID.x;
-    uint sg = gl_LocalInvocationID.y; // the subgroup (one row of the workgroup)
+#ifdef COOP
+    uint sg = gl_SubgroupID; // this subgroup's quarter of the tile
+#else
+    uint sg = gl_LocalInvocationID.y; // the row standing for a subgroup
+#endif
     uint o0 = gl_WorkGroupID.x * BN, t0 = gl_WorkGroupID.y * BM;
     uint r0 = (sg >> 1) * 32u, c0 = (sg & 1u) * 32u; // this subgroup's quarter
     uint xo = pc.off[0] >> 2;
+    uint bf = pc.bf;
+    {
+        uint rr = lid >> 1u, half_ = lid & 1u, t = t0 + rr;
+        float m = 0.0;
+        if (t < pc.n_tok)
+            for (uint k = half_; k < pc.n_in; k += 2u) m = max(m, abs(x[xo + t * pc.x_stride + k]));
+        xmax[lid] = m;
+        if (lid < BN) {
+            uint o = min(o0 + lid, pc.n_out - 1u);
+            float sc = rnd(scl[(pc.off[3] >> 2) + (pc.per_tensor != 0u ? 0u : o)], bf);
+            wscale[lid] = sc;
+            wexp[lid] = range_exp(448.0 * abs(sc));
+        }
+        barrier();
+        if (lid < BM) xexp[lid] = range_exp(max(xmax[2u * lid], xmax[2u * lid + 1u]));
+        barrier();
+    }
 #ifdef COOP
     coopmat<float, gl_ScopeSubgroup, 16, 16, gl_MatrixUseAccumulator> acc[2][2];
     for (uint i = 0u; i < 2u; i++)
@@ -82,15 +125,13 @@ void main() {
     for (uint k0 = 0u; k0 < pc.n_in; k0 += BK) {
         for (uint li = lid; li < BM * BK; li += NT) {
             uint rr = li / BK, kk = li % BK, t = t0 + rr, k = k0 + kk;
-            xs[rr * BK + kk] = to_half((t < pc.n_tok && k < pc.n_in) ? x[xo + t * pc.x_stride + k] : 0.0);
+            xs[rr * BK + kk] = to_half((t < pc.n_tok && k < pc.n_in) ? ldexp(x[xo + t * pc.x_stride + k], -xexp[rr]) : 0.0);
         }
         for (uint li = lid; li < BK * BN; li += NT) {
             uint kk = li / BN, cc = li % BN, o = o0 + cc, k = k0 + kk;
             float wv = 0.0;
-            if (o < pc.n_out && k < pc.n_in) {
-                uint idx = o * pc.n_in + k;
-                wv = pc.dtype == DT_F8 ? e4m3_to_f32(stored_byte(pc.off[2] + idx)) : stored_f32(pc.dtype, pc.off[2], idx);
-            }
+            if (o < pc.n_out && k < pc.n_in)
+                wv = ldexp(rnd(e4m3_to_f32(stored_byte(pc.off[2] + o * pc.n_in + k)) * wscale[cc], bf), -wexp[cc]);
             ws[kk * BN + cc] = to_half(wv);
         }
         barrier();
@@ -133,13 +174,11 @@ void main() {
     }
 #endif
     barrier();
-    uint bf = pc.bf;
     for (uint li = lid; li < BM * BN; li += NT) {
         uint rr = li / BN, cc = li % BN, t = t0 + rr, o = o0 + cc;
         if (t >= pc.n_tok || o >= pc.n_out) continue;
-        float s = pc.dtype == DT_F8 ? rnd(scl[(pc.off[3] >> 2) + (pc.per_tensor != 0u ? 0u : o)], bf) : 1.0;
-        float v = rnd(cs[li] * s, bf);
-        if (pc.has_bias != 0u) v = rnd(v + rnd(bias_at(o), bf), bf);
-        y[(pc.off[1] >> 2) + t * pc.y_stride + o] = v;
+        float bv = pc.has_bias != 0u ? rnd(bias_at(o), bf) : 0.0;
+        precise float v = ldexp(cs[li], xexp[rr] + wexp[cc]) + bv;
+        y[(pc.off[1] >> 2) + t * pc.y_stride + o] = rnd(v, bf);
     }
 }

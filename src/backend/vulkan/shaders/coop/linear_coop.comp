@@ -6,6 +6,7 @@
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
 #define COOP 1
 #include "../common.glsl"
 #include "../linear_coop.glsl"
