@@ -975,14 +975,19 @@ export const tests = [
           return { sw: el.scrollWidth, cw: el.clientWidth, left: r.left - p.left, right: p.right - r.right };
         });
         assert.ok(inner.sw <= inner.cw + 1 && inner.left >= -0.5 && inner.right >= -0.5, `not clipped: ${JSON.stringify(inner)}`);
-        for (const v of ['png', 'webp', 'jpeg']) {
-          await fmt.selectOption(v);
-          const w = await fmt.evaluate((el) => {
-            const c = document.createElement('canvas').getContext('2d');
-            c.font = getComputedStyle(el).font;
-            return { text: c.measureText(el.selectedOptions[0].text).width, box: el.clientWidth };
-          });
-          assert.ok(w.text < w.box - 20, `the "${v}" label fits beside the arrow (${w.text.toFixed(0)} px in ${w.box} px)`);
+        // Every choice's label fits beside the drop-down arrow (about 20 px), in the Format and the Quality select.
+        for (const [select, values] of [[fmt, ['png', 'webp', 'jpeg']], [page.getByLabel('Quality'), ['V4_TURBO_12', 'V4_DEFAULT_20', 'V4_QUALITY_48']]]) {
+          for (const v of values) {
+            await select.selectOption(v);
+            const w = await select.evaluate((el) => {
+              const c = document.createElement('canvas').getContext('2d');
+              const cs = getComputedStyle(el);
+              c.font = cs.font;
+              return { label: el.selectedOptions[0].text, text: c.measureText(el.selectedOptions[0].text).width,
+                room: el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) };
+            });
+            assert.ok(w.text + 20 <= w.room, `"${w.label}" is not clipped (${w.text.toFixed(0)} px of text + the arrow in ${w.room} px)`);
+          }
         }
       } finally {
         await page.setViewportSize({ width: 1280, height: 800 });
@@ -1009,6 +1014,9 @@ export const tests = [
           await page.goto(`${base}/history/${promptId}`);
           await page.getByTestId('result-image').waitFor();
           await page.getByRole('tab', { name: tab }).click();
+          // The LoRA presets list open too (its names are truncated lines: they must not widen the page).
+          const presets = page.getByTestId('lora-presets');
+          if (!(await presets.evaluate((el) => el.open))) await presets.getByText(/^Download LoRA presets/).click();
           await page.waitForTimeout(150);
           const o = await page.evaluate(pageOverflow);
           assert.ok(o.sw <= o.iw, `no horizontal overflow on the history page (${String(tab)} tab): scrollWidth ${o.sw} > ${o.iw}; widest: ${o.widest.join('; ')}`);

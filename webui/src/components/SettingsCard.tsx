@@ -87,7 +87,7 @@ export function SettingsCard() {
         </div>
         <p id="size-hint" className="mt-1 text-xs text-neutral-500">{MIN_SIZE}–{MAX_SIZE}, snapped to a multiple of {SIZE_MULTIPLE}.</p>
       </div>
-      <div className="grid grid-cols-1 gap-2 min-[380px]:grid-cols-2">
+      <div className="grid grid-cols-1 gap-2 sm:grid-cols-2">
         <div className="min-w-0">
           <label className="label" htmlFor="s-preset">Quality</label>
           <select id="s-preset" className="input" value={form.preset} onChange={(e) => editForm({ preset: e.target.value as Preset })}>
