@@ -351,6 +351,10 @@ export const tests = [
         }
         return (await page.getByTestId('result-image').count()) > 0 && (await page.locator('[data-testid="job"][data-phase="done"]').count()) > 0;
       }, { timeout: 45000, interval: 50, what: 'the result image' });
+      // The job may finish between reading its bar and seeing it done: read the finished card once more.
+      const finished = page.locator('[data-testid="job"][data-phase="done"]').first();
+      seen.add(await finished.getByRole('progressbar').getAttribute('aria-valuenow'));
+      steps.add((await finished.getByTestId('job-step').textContent()).trim());
       assert.ok(seen.has('100'), `progress reached 100 (saw ${[...seen].join(', ')})`);
       assert.ok(steps.has('step 12 / 12'), `the job showed step 12 / 12 (saw ${[...steps].join(', ')})`);
       assert.ok(!shot || editable, 'the form stays editable while generating');
