@@ -196,14 +196,17 @@ void srv_dispatch(srv_req *r) {
         if (strcmp(r->method, "GET")) srv_method_not_allowed(r, "GET");
         else srv_json(r, 200, json_pack("{s:b,s:s}", "ok", 1, "version", I4_VERSION));
     } else if (!strcmp(path, "/config")) {
-        /* The limits a client needs to build a valid request (the web UI's size fields, batch count). */
+        /* The limits a client needs to build a valid request (the web UI's size fields, batch count), the
+         * LoRA folder and the weights repository the server is configured with (the first-run command). */
         const i4_server_options *o = &r->s->opt;
         if (strcmp(r->method, "GET")) srv_method_not_allowed(r, "GET");
         else
             srv_json(r, 200,
-                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s}", "min_size", o->min_size, "max_size", o->max_size,
-                               "size_multiple", o->size_multiple, "max_batch", SRV_MAX_BATCH, "queue_size",
-                               o->queue_size, "demo", o->demo, "lora_dir", o->lora_dir, "version", I4_VERSION));
+                     json_pack("{s:i,s:i,s:i,s:i,s:i,s:b,s:s,s:s,s:s,s:o}", "min_size", o->min_size, "max_size",
+                               o->max_size, "size_multiple", o->size_multiple, "max_batch", SRV_MAX_BATCH,
+                               "queue_size", o->queue_size, "demo", o->demo, "lora_dir", o->lora_dir, "version",
+                               I4_VERSION, "model_repo", o->repo ? o->repo : SRV_DEFAULT_REPO, "model_revision",
+                               o->revision ? json_string(o->revision) : json_null()));
     } else if (!strncmp(path, "/model/", 7)) srv_route_model(r, path);
     else if (!strcmp(path, "/generate") || !strncmp(path, "/status/", 8) || !strncmp(path, "/tasks/", 7) ||
              !strcmp(path, "/verify") || !strcmp(path, "/queue"))

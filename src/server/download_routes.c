@@ -34,7 +34,6 @@
 #include "hub/hub.h"
 #include "server/server_internal.h"
 
-#define DEFAULT_REPO "ideogram-ai/ideogram-4-fp8"
 
 /* ------------------------------------------------------------ model download */
 
@@ -130,7 +129,7 @@ static void model_download_start(srv_req *r) {
                                                : "The server runs a snapshot folder (--model): there is nothing to download."));
         return;
     }
-    const char *repo = s->opt.repo ? s->opt.repo : DEFAULT_REPO;
+    const char *repo = s->opt.repo ? s->opt.repo : SRV_DEFAULT_REPO;
     const char *rev = s->opt.revision ? s->opt.revision : "main";
     if (!i4_hub_valid_repo(repo) || !i4_hub_valid_revision(rev)) {
         srv_json(r, 200, json_pack("{s:b,s:s}", "ok", 0, "msg", "The configured repository or revision is not valid."));

@@ -137,6 +137,7 @@ static int on_image(void *user, int index, uint64_t seed, i4_result *res) {
     gen_spec *g = j->spec;
     double seconds = i4_now_seconds() - pc->t_start;
     char name[48];
+    srv_timing_record(s, res);
     pthread_mutex_lock(&s->lock);
     s->last_decode_seconds = res->seconds_decode;
     j->phase = "saving";

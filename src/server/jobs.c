@@ -333,6 +333,24 @@ void srv_jobs_stop(i4_server *s) {
     pthread_mutex_unlock(&s->lock);
 }
 
+void srv_timing_record(i4_server *s, const i4_result *res) {
+    if (!res || res->steps <= 0 || res->width <= 0 || res->height <= 0) return;
+    pthread_mutex_lock(&s->lock);
+    s->timing_step_seconds = res->seconds_sample / res->steps;
+    s->timing_encode_seconds = res->seconds_encode;
+    s->timing_decode_seconds = res->seconds_decode;
+    s->timing_w = res->width;
+    s->timing_h = res->height;
+    pthread_mutex_unlock(&s->lock);
+}
+
+json_t *srv_timing_json_locked(i4_server *s) {
+    if (s->timing_w <= 0) return json_null();
+    return json_pack("{s:f,s:i,s:i,s:f,s:f}", "step_seconds", s->timing_step_seconds, "width", s->timing_w, "height",
+                     s->timing_h, "encode_seconds", s->timing_encode_seconds, "decode_seconds",
+                     s->timing_decode_seconds);
+}
+
 int srv_warmup(i4_server *s, i4_pipeline *p) {
     if (s->opt.warmup_steps <= 0) return 0;
     i4_generate_params gp;

@@ -45,7 +45,7 @@ static void run_load(i4_server *s, srv_job *j) {
     set_model(s, MODEL_LOADING, 10, "Loading pipeline...");
     srv_job_update(s, j, "loading", 10, "Loading pipeline...");
     i4_log(&s->log, I4_LOG_INFO, "model", "loading %s",
-           s->opt.model_dir ? s->opt.model_dir : s->opt.repo ? s->opt.repo : "ideogram-ai/ideogram-4-fp8");
+           s->opt.model_dir ? s->opt.model_dir : s->opt.repo ? s->opt.repo : SRV_DEFAULT_REPO);
     i4_load_options lo = {.model_dir = s->opt.model_dir,
                           .repo = s->opt.repo,
                           .precision = s->opt.precision,
@@ -86,6 +86,7 @@ static void run_unload(i4_server *s, srv_job *j) {
     s->model_msg[0] = 0;
     s->model_weights[0] = 0;
     s->load_progress = 0;
+    s->timing_w = 0; /* the next model measures its own steps */
     json_array_clear(s->applied_loras);
     pthread_mutex_unlock(&s->lock);
     i4_pipeline_free(p);
@@ -190,7 +191,7 @@ static void model_status(srv_req *r) {
                           : s->model_weights[0] ? s->model_weights
                           : s->opt.model_dir    ? s->opt.model_dir
                           : s->opt.repo         ? s->opt.repo
-                                                : "ideogram-ai/ideogram-4-fp8";
+                                                : SRV_DEFAULT_REPO;
     json_t *j = json_pack("{s:s,s:s,s:b,s:s,s:f,s:i,s:s}", "state", names[s->model_state], "msg", s->model_msg, "demo",
                           s->opt.demo, "weights", weights, "rss_mb", srv_rss_mb(), "progress",
                           s->model_state == MODEL_LOADED ? 100 : s->load_progress, "precision",
@@ -204,6 +205,8 @@ static void model_status(srv_req *r) {
                                                       ? s->model_backend
                                                       : s->opt.backend ? s->opt.backend : "auto"));
     json_object_set_new(j, "weights_present", json_boolean(present || s->model_state == MODEL_LOADED));
+    /* the last image's steps measured on this machine (null until one): the UI's time estimate */
+    json_object_set_new(j, "timing", srv_timing_json_locked(s));
     json_object_set_new(j, "operation", s->running ? json_string(s->running->type->kind) : json_null());
     json_t *dl = srv_model_download_json_locked(s);
     json_object_set_new(j, "download", dl ? dl : json_null());

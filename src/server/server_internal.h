@@ -35,6 +35,7 @@
 #define I4_SERVER_BODY_LIMIT (1u << 20)          /* 1 MB */
 #define I4_SERVER_BODY_LIMIT_IMAGES (16u << 20)  /* 16 MB: magic prompt with images */
 #define SRV_MAX_BATCH 8                          /* images per generation request (n) */
+#define SRV_DEFAULT_REPO "ideogram-ai/ideogram-4-fp8" /* when IDEOGRAM4_MODEL_REPO is not set */
 
 enum { MODEL_IDLE, MODEL_LOADING, MODEL_LOADED, MODEL_ERROR };
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ERROR, JOB_CANCELLED };
@@ -128,6 +129,12 @@ struct i4_server {
     double rss_before_unload_mb, rss_after_unload_mb; /* < 0 until an unload */
     json_t *applied_loras; /* [{"name","strength","format"}] */
     double last_decode_seconds;
+    /* The last generated image's run, measured on this machine: seconds per
+     * sampling step at timing_w x timing_h, and its encode and decode
+     * seconds; timing_w = 0 when none since the load. (The warm-up is not
+     * used: 64x64 and cold, it overstates a full-size step many times.) */
+    double timing_step_seconds, timing_encode_seconds, timing_decode_seconds;
+    int timing_w, timing_h;
 
     /* jobs (under lock) */
     srv_job *jobs;         /* table, newest first */
@@ -214,6 +221,11 @@ void srv_random_hex(i4_server *s, char *out, int n); /* under lock */
 double srv_rss_mb(void);
 /* A throw-away generation after load and LoRA changes (docs/APP.md §5.3). */
 int srv_warmup(i4_server *s, i4_pipeline *p);
+/* Record a generated image's per-step timing (takes the lock); the model status reports it. */
+void srv_timing_record(i4_server *s, const i4_result *res);
+/* The last recorded timing as JSON ({step_seconds, width, height, encode_seconds, decode_seconds})
+ * or null; under lock. */
+json_t *srv_timing_json_locked(i4_server *s);
 
 /* ---- route files */
 void srv_route_model(srv_req *r, const char *path);

@@ -8,6 +8,7 @@ BIN=${I4_BIN:-build/ideogram4}
 . tests/cli/server_lib.sh
 tmp=$(mktemp -d)
 trap 'stop_server; rm -rf "$tmp"' EXIT
+unset IDEOGRAM4_MODEL_REPO IDEOGRAM4_MODEL_REVISION IDEOGRAM4_WARMUP_STEPS IDEOGRAM4_WARMUP_SIZE
 must_start "server starts on a free loopback port" "$tmp/s" --demo
 
 CAP='{"high_level_description":"a red fox","compositional_deconstruction":{"background":"snow","elements":[{"type":"obj","desc":"a fox"}]}}'
@@ -15,15 +16,18 @@ CAP='{"high_level_description":"a red fox","compositional_deconstruction":{"back
 expect "health" GET /api/health "" 200 '"ok":true'
 expect "config: size limits for clients" GET /api/config "" 200 '"min_size":128'
 check "... with max_size, size_multiple, max_batch and the LoRA folder" bash -c "jq -e '.max_size == 2048 and .size_multiple == 16 and .max_batch == 8 and (.lora_dir | type == \"string\")' '$tmp/body' >/dev/null"
+check "... and the weights repository (the default one, no revision)" bash -c "jq -e '.model_repo == \"ideogram-ai/ideogram-4-fp8\" and .model_revision == null' '$tmp/body' >/dev/null"
 expect "bad: POST /api/config" POST /api/config "" 405 '"error"'
 expect "lora status names its folder" GET /api/lora/status "" 200 '"dir":'
 expect "model idle at start" GET /api/model/status "" 200 '"state":"idle"'
+check "... with no step timing yet" bash -c "jq -e '.timing == null' '$tmp/body' >/dev/null"
 expect "generate before load fails cleanly" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\"}" 200 task_id
 t0=$(task_id)
 check "... with 'Model not loaded.'" bash -c "curl -s '$B/api/status/$t0' | grep -q 'Model not loaded'"
 expect "load" POST /api/model/load "" 200 '"ok":true'
 for _ in $(seq 1 100); do curl -s "$B/api/model/status" | grep -q loaded && break; sleep 0.1; done
 expect "model loaded" GET /api/model/status "" 200 '"state":"loaded"'
+check "... still without step timing (the warm-up is not a measurement)" bash -c "jq -e '.timing == null' '$tmp/body' >/dev/null"
 expect "generate" POST /api/generate "{\"caption\":$CAP,\"width\":128,\"height\":128,\"preset\":\"V4_TURBO_12\",\"format\":\"PNG\",\"seed\":7}" 200 task_id
 t1=$(task_id)
 final=$(poll_done "$t1")
@@ -31,6 +35,7 @@ check "task reaches done with progress 100 and an image" bash -c "grep -q '\"pro
 url=$(sed 's/.*"url":"\([^"]*\)".*/\1/' <<<"$final")
 check "image file is served as PNG" bash -c "curl -s '$B$url' | head -c 4 | od -An -tx1 | grep -q '89 50 4e 47'"
 check "image file exists in the output folder" bash -c "ls '$tmp/s/out'/*.png >/dev/null"
+check "the step timing is now the generated image's (128x128)" bash -c "curl -s '$B/api/model/status' | jq -e '.timing.step_seconds > 0 and .timing.width == 128 and .timing.height == 128 and .timing.decode_seconds >= 0 and .timing.encode_seconds >= 0'"
 
 # A long generation to test 409 and cancel.
 expect "long generate starts" POST /api/generate "{\"caption\":$CAP,\"width\":512,\"height\":512,\"preset\":\"V4_QUALITY_48\"}" 200 task_id
@@ -134,7 +139,9 @@ stop_server
 
 # A model that cannot load ends in state "error" with the reason.
 mkdir -p "$tmp/empty-model"
-must_start "server with a missing model" "$tmp/bad" --model "$tmp/empty-model"
+IDEOGRAM4_MODEL_REPO=acme/other-weights IDEOGRAM4_MODEL_REVISION=v2 must_start "server with a missing model" "$tmp/bad" --model "$tmp/empty-model"
+expect "config names IDEOGRAM4_MODEL_REPO and its revision" GET /api/config "" 200 '"model_repo":"acme/other-weights"'
+check "... revision v2" bash -c "jq -e '.model_revision == \"v2\"' '$tmp/body' >/dev/null"
 expect "load starts" POST /api/model/load "" 200 '"ok":true'
 for _ in $(seq 1 100); do curl -s "$B/api/model/status" | grep -q '"state":"error"' && break; sleep 0.1; done
 expect "failed load is state error with the reason" GET /api/model/status "" 200 'empty-model'

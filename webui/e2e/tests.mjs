@@ -74,6 +74,132 @@ function startFakeHub(repo, root, log, ms = 10000) {
   });
 }
 
+/** Load the model through the API unless it is loaded (tests that generate can also run on their own). */
+async function ensureLoaded(api) {
+  if ((await api('/api/model/status')).body.state === 'loaded') return;
+  await api('/api/model/load', { method: 'POST' });
+  await waitFor(async () => (await api('/api/model/status')).body.state === 'loaded', { timeout: 30000, what: 'the model loaded' });
+}
+
+/** Go to `/` on `base` with a fresh editor ("Create new image") on the Form tab once the model panel answered. */
+async function freshEditor(page, base) {
+  await page.goto(`${base}/`);
+  await page.getByTestId('model-state').filter({ hasText: /^(Loaded|Not loaded)$/ }).waitFor();
+  await page.getByRole('button', { name: /Create new image/ }).click();
+  await page.getByRole('tab', { name: 'Form' }).click();
+  await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === '', { what: 'an empty form' });
+}
+
+/** Press Generate and wait for the new history page and its image row; resolves with {promptId, image}. */
+async function generateHere(page, api) {
+  const before = page.url();
+  await page.getByTestId('generate').click();
+  const promptId = await waitFor(() => {
+    const m = /\/history\/(\d+)$/.exec(page.url());
+    return m && page.url() !== before ? Number(m[1]) : null;
+  }, { what: 'navigation to the new prompt' });
+  const image = await waitFor(async () => (await api(`/api/images?prompt_id=${promptId}`)).body[0], { timeout: 45000, interval: 200, what: 'the image row' });
+  await page.getByTestId('result-image').waitFor();
+  return { promptId, image };
+}
+
+/** In the page: the document's scroll width, the viewport width and the elements that reach furthest right. */
+function pageOverflow() {
+  // An element's box, or the content overflowing it visibly (a long unbroken word sticks out of its box).
+  const reach = (el, r) => (getComputedStyle(el).overflowX === 'visible' ? Math.max(r.right, r.left + el.scrollWidth) : r.right);
+  const all = [...document.body.querySelectorAll('*')].map((el) => {
+    const r = el.getBoundingClientRect();
+    return { el, r: { right: reach(el, r) } };
+  })
+    .filter(({ r }) => r.right > window.innerWidth + 1)
+    .sort((a, b) => b.r.right - a.r.right)
+    .slice(0, 6)
+    .map(({ el, r }) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.dataset.testid ? `[${el.dataset.testid}]` : ''}.${String(el.className).slice(0, 60)} right=${Math.round(r.right)}`);
+  return { sw: document.documentElement.scrollWidth, iw: window.innerWidth, widest: all };
+}
+
+/** Switch the UI theme through its stored choice (the theme toggle's key) and reload. */
+async function setTheme(page, theme) {
+  await page.evaluate((t) => localStorage.setItem('ideogram4_theme', t), theme);
+  await page.reload();
+  await waitFor(async () => (await page.evaluate(() => document.documentElement.classList.contains('dark'))) === (theme === 'dark'), { what: `the ${theme} theme` });
+}
+
+/**
+ * In the page: the WCAG contrast ratio of every visible piece of text (elements with their own text) against
+ * its effective background (the ancestors' background colours composited, opacity applied to the text), and
+ * of each empty field's placeholder. Colours are resolved by the browser (oklch included) through a canvas.
+ */
+function contrastProbe() {
+  const cv = document.createElement('canvas');
+  cv.width = cv.height = 1;
+  const cx = cv.getContext('2d', { willReadFrequently: true });
+  cx.globalCompositeOperation = 'copy';
+  const rgba = (c) => {
+    cx.fillStyle = '#000';
+    cx.fillStyle = c;
+    cx.fillRect(0, 0, 1, 1);
+    const d = cx.getImageData(0, 0, 1, 1).data;
+    return [d[0], d[1], d[2], d[3] / 255];
+  };
+  const over = (top, a, base) => [0, 1, 2].map((i) => top[i] * a + base[i] * (1 - a));
+  const background = (el) => {
+    const layers = [];
+    for (let n = el; n; n = n.parentElement) {
+      const bg = rgba(getComputedStyle(n).backgroundColor);
+      if (bg[3] > 0) layers.push(bg);
+      if (bg[3] >= 1) break;
+    }
+    let base = [255, 255, 255];
+    for (const l of layers.reverse()) base = over(l, l[3], base);
+    return base;
+  };
+  const opacity = (el) => {
+    let o = 1;
+    for (let n = el; n; n = n.parentElement) o *= Number(getComputedStyle(n).opacity);
+    return o;
+  };
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => {
+      const s = v / 255;
+      return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const textOn = (color, el, bg) => {
+    const c = rgba(color);
+    return over(c, c[3] * opacity(el), bg);
+  };
+  const name = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.dataset.testid ? `[${el.dataset.testid}]` : ''} "${(el.textContent || el.placeholder || '').trim().slice(0, 40)}"`;
+  const texts = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (['SCRIPT', 'STYLE', 'OPTION', 'SELECT', 'svg'].includes(el.tagName) || el.closest('svg')) continue;
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const r = el.getBoundingClientRect();
+    const cs = getComputedStyle(el);
+    if (r.width <= 1 || r.height <= 1 || cs.visibility !== 'visible' || !el.checkVisibility({ opacityProperty: true })) continue;
+    if (el.closest(':disabled, [aria-disabled="true"]')) continue; // inactive controls are exempt (WCAG 1.4.3)
+    const bg = background(el);
+    const size = parseFloat(cs.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+    texts.push({ what: name(el), ratio: ratio(textOn(cs.color, el, bg), bg), need: large ? 3 : 4.5 });
+  }
+  const placeholders = [];
+  for (const el of document.body.querySelectorAll('input[placeholder], textarea[placeholder]')) {
+    if (el.value !== '' || !el.checkVisibility() || el.disabled) continue;
+    const bg = background(el);
+    const ph = getComputedStyle(el, '::placeholder');
+    const cs = getComputedStyle(el);
+    placeholders.push({ what: name(el), ratio: ratio(textOn(ph.color, el, bg), bg), valueRatio: ratio(textOn(cs.color, el, bg), bg),
+      italic: ph.fontStyle === 'italic' });
+  }
+  return { texts, placeholders };
+}
+
 async function rawJson(page) {
   await page.getByRole('tab', { name: /JSON/ }).click();
   const text = await page.getByLabel('Caption JSON').inputValue();
@@ -225,6 +351,10 @@ export const tests = [
         }
         return (await page.getByTestId('result-image').count()) > 0 && (await page.locator('[data-testid="job"][data-phase="done"]').count()) > 0;
       }, { timeout: 45000, interval: 50, what: 'the result image' });
+      // The job may finish between reading its bar and seeing it done: read the finished card once more.
+      const finished = page.locator('[data-testid="job"][data-phase="done"]').first();
+      seen.add(await finished.getByRole('progressbar').getAttribute('aria-valuenow'));
+      steps.add((await finished.getByTestId('job-step').textContent()).trim());
       assert.ok(seen.has('100'), `progress reached 100 (saw ${[...seen].join(', ')})`);
       assert.ok(steps.has('step 12 / 12'), `the job showed step 12 / 12 (saw ${[...steps].join(', ')})`);
       assert.ok(!shot || editable, 'the form stays editable while generating');
@@ -671,6 +801,241 @@ export const tests = [
     },
   },
   {
+    name: 'issue 14: an unlocked seed field shows "random", never the last run\'s seed (editor, history page, reload)',
+    async fn({ page, base, api }) {
+      await ensureLoaded(api);
+      await freshEditor(page, base);
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor();
+      await page.getByLabel(/High-level description/).fill('unlocked seed check');
+      await setSize(page, 256, 256);
+      await page.getByLabel('Quality').selectOption('V4_TURBO_12');
+      const seed = page.getByLabel('Seed', { exact: true });
+      await seed.fill('4321');
+      await page.getByRole('button', { name: /^Seed locked/ }).click(); // unlock
+      await page.getByRole('button', { name: /^Seed unlocked/ }).waitFor();
+      assert.equal(await seed.inputValue(), '', 'unlocking clears the typed seed');
+      assert.equal(await seed.getAttribute('placeholder'), 'random');
+      const { promptId, image } = await generateHere(page, api);
+      assert.notEqual(image.seed, 4321, 'an unlocked seed is a fresh random one');
+      assert.equal(await seed.inputValue(), '', 'the field does not show the seed just used');
+      assert.match(await page.getByTestId('seed-hint').textContent(), new RegExp(`Last seed: ${image.seed}\\b`), 'the last seed is reported as such');
+      assert.equal(await page.getByTestId('result-seed').textContent(), String(image.seed));
+      // The history page of that run, opened afresh: still "random", not the stored seed as if chosen.
+      await page.goto(`${base}/history/${promptId}`);
+      await page.getByTestId('result-image').waitFor();
+      await page.getByRole('button', { name: /^Seed unlocked/ }).waitFor();
+      assert.equal(await seed.inputValue(), '');
+      // Locking it takes the seed that image used.
+      await page.getByRole('button', { name: /^Seed unlocked/ }).click();
+      assert.equal(await seed.inputValue(), String(image.seed));
+    },
+  },
+  {
+    name: 'issue 14: "Create new image" keeps the size, quality and format; only the caption is reset',
+    async fn({ page, base }) {
+      await freshEditor(page, base);
+      await page.getByRole('button', { name: /^Landscape/ }).click();
+      await page.getByLabel('Quality').selectOption('V4_DEFAULT_20');
+      await page.getByLabel('Format').selectOption('jpeg');
+      await page.getByLabel(/High-level description/).fill('this caption goes');
+      await page.getByLabel('Description', { exact: true }).fill('so does this element');
+      await page.getByRole('button', { name: /Create new image/ }).click();
+      await waitFor(async () => (await page.getByLabel(/High-level description/).inputValue()) === '', { what: 'the caption reset' });
+      assert.equal(await page.getByLabel('Description', { exact: true }).inputValue(), '');
+      assert.equal(await page.getByLabel('Width', { exact: true }).inputValue(), '1536');
+      assert.equal(await page.getByLabel('Height', { exact: true }).inputValue(), '1024');
+      assert.equal(await page.getByRole('button', { name: /^Landscape/ }).getAttribute('aria-pressed'), 'true');
+      assert.equal(await page.getByLabel('Quality').inputValue(), 'V4_DEFAULT_20');
+      assert.equal(await page.getByLabel('Format').inputValue(), 'jpeg');
+    },
+  },
+  {
+    name: 'issue 14: the JSON tab wraps long lines (no sideways scrolling) and prints each bbox on one line',
+    async fn({ page, base }) {
+      await freshEditor(page, base);
+      await page.getByRole('tab', { name: 'Form' }).click();
+      const long = `${'A very long scene description that goes on and on, '.repeat(12)}${'x'.repeat(240)}`;
+      await page.getByLabel(/High-level description/).fill(long);
+      await page.getByLabel('Description', { exact: true }).fill('a boxed element');
+      await page.getByTestId('bbox-canvas').focus();
+      await page.keyboard.press('Enter'); // a centred box
+      await waitFor(async () => (await page.getByLabel('Top').first().inputValue()) !== '', { what: 'the box' });
+      await page.getByRole('button', { name: 'Add element' }).click();
+      await page.getByLabel('Description', { exact: true }).last().fill('a second boxed element');
+      await page.getByTestId('bbox-canvas').focus();
+      await page.keyboard.press('Enter');
+      const text = await rawJson(page);
+      const box = page.getByLabel('Caption JSON');
+      const sizes = await box.evaluate((el) => ({ sw: el.scrollWidth, cw: el.clientWidth }));
+      assert.ok(sizes.sw <= sizes.cw + 1, `no horizontal scrolling in the JSON box (${sizes.sw} > ${sizes.cw})`);
+      const bboxLines = text.split('\n').filter((l) => l.includes('"bbox"'));
+      assert.equal(bboxLines.length, 2, `one line per bbox:\n${text}`);
+      for (const l of bboxLines) assert.match(l, /^\s+"bbox": \[\d+, \d+, \d+, \d+\],?$/);
+      assert.ok(!text.split('\n').some((l) => /^\s*\d+,?$/.test(l)), 'no number on a line of its own');
+      const caption = JSON.parse(text);
+      assert.equal(caption.high_level_description, long);
+      assert.equal(caption.compositional_deconstruction.elements.filter((e) => Array.isArray(e.bbox) && e.bbox.length === 4).length, 2);
+    },
+  },
+  {
+    name: 'issue 14: dark mode — text (hints, the canvas size label) has >= 4.5:1 contrast; placeholders are italic and dimmer than values',
+    async fn({ page, base }) {
+      await freshEditor(page, base);
+      await setTheme(page, 'dark');
+      try {
+        const views = [];
+        for (const tab of ['Form', 'Quick Prompt', 'JSON']) {
+          await page.getByRole('tab', { name: tab === 'JSON' ? /JSON/ : tab }).click();
+          await page.waitForTimeout(100);
+          views.push({ tab, ...(await page.evaluate(contrastProbe)) });
+        }
+        const form = views[0];
+        assert.ok(form.texts.some((t) => t.what.includes('[canvas-size]')), 'the canvas size label was measured');
+        assert.ok(form.texts.some((t) => t.what.includes('#size-hint')), 'the size hint was measured');
+        assert.ok(form.placeholders.some((p) => p.what.includes('#s-seed')), 'the seed placeholder was measured');
+        const bad = views.flatMap((v) => v.texts.filter((t) => t.ratio < t.need).map((t) => `${v.tab}: ${t.what} ${t.ratio.toFixed(2)}:1`));
+        assert.deepEqual(bad, [], `text under 4.5:1 in dark mode:\n  ${bad.join('\n  ')}`);
+        for (const p of views.flatMap((v) => v.placeholders)) {
+          assert.ok(p.italic, `placeholder ${p.what} is italic`);
+          assert.ok(p.ratio < p.valueRatio * 0.5, `placeholder ${p.what} is dimmer than a value (${p.ratio.toFixed(2)} vs ${p.valueRatio.toFixed(2)})`);
+          assert.ok(p.ratio >= 3, `placeholder ${p.what} stays readable (${p.ratio.toFixed(2)}:1)`);
+        }
+      } finally {
+        await setTheme(page, 'light');
+      }
+    },
+  },
+  {
+    name: 'issue 14: the LoRA panel names the folder it reads',
+    async fn({ page, base, tmp, spawnServer }) {
+      await page.goto(`${base}/`);
+      const lora = page.getByRole('group', { name: 'LoRA' });
+      await lora.getByRole('checkbox', { name: /^style\b/ }).waitFor();
+      assert.match(await lora.textContent(), new RegExp(`Files from ${join(tmp, 'loras').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      // An empty folder is named too, with where to put LoRA files.
+      const empty = join(tmp, 'loras-empty-named');
+      mkdirSync(empty, { recursive: true });
+      mkdirSync(join(tmp, 'db-loradir'), { recursive: true });
+      const srv = await spawnServer(['--demo', '--output', join(tmp, 'out-loradir')], { IDEOGRAM4_DB_PATH: join(tmp, 'db-loradir', 'ideogram4.db'), IDEOGRAM4_LORA_DIR: empty });
+      try {
+        await page.goto(`${srv.base}/`);
+        const group = page.getByRole('group', { name: 'LoRA' });
+        await group.getByText(/^No LoRA files in/).waitFor();
+        assert.match(await group.textContent(), new RegExp(`No LoRA files in ${empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      } finally {
+        srv.proc.kill('SIGTERM');
+      }
+    },
+  },
+  {
+    name: 'issue 14: the time estimate comes from steps measured on this machine (demo: no "0s", no "(reference hardware)")',
+    async fn({ page, base, api }) {
+      await ensureLoaded(api);
+      await freshEditor(page, base);
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor();
+      const estimate = page.getByTestId('estimate');
+      const noReference = (text) => {
+        assert.doesNotMatch(text, /reference hardware/, text);
+        assert.doesNotMatch(text, /(^|[^\d])0s\b/, text);
+      };
+      // Until an image was made since the load: no figure from elsewhere.
+      if ((await api('/api/model/status')).body.timing === null) assert.equal(await estimate.textContent(), 'Estimated time: measured with the first image');
+      noReference(await estimate.textContent());
+      // After an image, the estimate uses that run's steps (at its size), scaled to the chosen size and preset.
+      await setSize(page, 256, 256);
+      await page.getByLabel('Quality').selectOption('V4_TURBO_12');
+      await page.getByLabel(/High-level description/).fill('a measured run');
+      await generateHere(page, api);
+      const timing = (await api('/api/model/status')).body.timing;
+      assert.ok(timing && timing.step_seconds > 0 && timing.width === 256, `the server reports the measured steps (${JSON.stringify(timing)})`);
+      await waitFor(async () => /steps measured at 256×256 on this machine/.test(await estimate.textContent()), { what: 'the estimate from the generated image' });
+      const seen = [];
+      for (const [w, h, preset] of [[256, 256, 'V4_TURBO_12'], [1024, 1024, 'V4_QUALITY_48'], [2048, 2048, 'V4_QUALITY_48']]) {
+        await setSize(page, w, h);
+        await page.getByLabel('Quality').selectOption(preset);
+        const text = await estimate.textContent();
+        noReference(text);
+        assert.match(text, /^Estimated time: (under 1s|(\d+m )?\d+s) \(from steps measured at 256×256 on this machine\)$/, text);
+        seen.push(text);
+      }
+      assert.equal(new Set(seen).size, 3, `the estimate follows the size and preset: ${seen.join(' | ')}`);
+    },
+  },
+  {
+    name: 'issue 14: on a phone (390x844) the Format select lies inside the viewport and its card, unclipped',
+    async fn({ page, base }) {
+      await page.setViewportSize({ width: 390, height: 844 });
+      try {
+        await page.goto(`${base}/`);
+        const fmt = page.getByLabel('Format');
+        await fmt.scrollIntoViewIfNeeded();
+        const b = await fmt.boundingBox();
+        const card = await page.getByRole('region', { name: 'Generation settings' }).boundingBox();
+        assert.ok(b.x >= 0 && b.x + b.width <= 390, `inside the viewport: ${JSON.stringify(b)}`);
+        assert.ok(b.x >= card.x && b.x + b.width <= card.x + card.width, `inside its card: ${JSON.stringify(b)} in ${JSON.stringify(card)}`);
+        const inner = await fmt.evaluate((el) => {
+          const p = el.parentElement.getBoundingClientRect();
+          const r = el.getBoundingClientRect();
+          return { sw: el.scrollWidth, cw: el.clientWidth, left: r.left - p.left, right: p.right - r.right };
+        });
+        assert.ok(inner.sw <= inner.cw + 1 && inner.left >= -0.5 && inner.right >= -0.5, `not clipped: ${JSON.stringify(inner)}`);
+        // Every choice's label fits beside the drop-down arrow (about 20 px), in the Format and the Quality select.
+        for (const [select, values] of [[fmt, ['png', 'webp', 'jpeg']], [page.getByLabel('Quality'), ['V4_TURBO_12', 'V4_DEFAULT_20', 'V4_QUALITY_48']]]) {
+          for (const v of values) {
+            await select.selectOption(v);
+            const w = await select.evaluate((el) => {
+              const c = document.createElement('canvas').getContext('2d');
+              const cs = getComputedStyle(el);
+              c.font = cs.font;
+              return { label: el.selectedOptions[0].text, text: c.measureText(el.selectedOptions[0].text).width,
+                room: el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) };
+            });
+            assert.ok(w.text + 20 <= w.room, `"${w.label}" is not clipped (${w.text.toFixed(0)} px of text + the arrow in ${w.room} px)`);
+          }
+        }
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
+    },
+  },
+  {
+    name: 'issue 14: a phone history page with a long caption has no horizontal overflow',
+    async fn({ page, base, api }) {
+      await ensureLoaded(api);
+      await freshEditor(page, base);
+      await page.getByTestId('model-state').filter({ hasText: /^Loaded$/ }).waitFor();
+      await page.getByRole('tab', { name: 'Form' }).click();
+      const long = `Supercalifragilistic${'expialidocious'.repeat(12)} ${'a long caption for the history list '.repeat(8)}`;
+      await page.getByLabel(/High-level description/).fill(long);
+      await page.getByLabel(/^Background/).fill(`https://example.com/${'very-long-path-segment/'.repeat(10)}`);
+      await page.getByLabel('Description', { exact: true }).fill('W'.repeat(200));
+      await setSize(page, 256, 256);
+      await page.getByLabel('Quality').selectOption('V4_TURBO_12');
+      const { promptId } = await generateHere(page, api);
+      await page.setViewportSize({ width: 390, height: 844 });
+      try {
+        for (const tab of ['Form', /JSON/, 'Quick Prompt']) {
+          await page.goto(`${base}/history/${promptId}`);
+          await page.getByTestId('result-image').waitFor();
+          await page.getByRole('tab', { name: tab }).click();
+          // The LoRA presets list open too (its names are truncated lines: they must not widen the page).
+          const presets = page.getByTestId('lora-presets');
+          if (!(await presets.evaluate((el) => el.open))) await presets.getByText(/^Download LoRA presets/).click();
+          await page.waitForTimeout(150);
+          const o = await page.evaluate(pageOverflow);
+          assert.ok(o.sw <= o.iw, `no horizontal overflow on the history page (${String(tab)} tab): scrollWidth ${o.sw} > ${o.iw}; widest: ${o.widest.join('; ')}`);
+        }
+        await page.getByRole('button', { name: 'Open navigation' }).click();
+        await page.getByRole('button', { name: 'Close sidebar' }).waitFor();
+        const o = await page.evaluate(pageOverflow);
+        assert.ok(o.sw <= o.iw, `no horizontal overflow with the history list open: ${o.sw} > ${o.iw}; widest: ${o.widest.join('; ')}`);
+        await page.keyboard.press('Escape');
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
+    },
+  },
+  {
     name: 'unload the model with confirmation; Generate is disabled again',
     async fn({ page, base, api }) {
       await page.goto(`${base}/`);
@@ -813,6 +1178,74 @@ export const tests = [
       } finally {
         await ctl('reset').catch(() => {});
         hub.proc.kill('SIGTERM');
+      }
+    },
+  },
+{
+    name: 'issue 14: size limits come from GET /api/config (a server started with 256..1024, multiple of 32)',
+    async fn({ page, tmp, spawnServer, screenshot }) {
+      mkdirSync(join(tmp, 'db-limits'), { recursive: true });
+      const srv = await spawnServer(['--demo', '--output', join(tmp, 'out-limits')], {
+        IDEOGRAM4_DB_PATH: join(tmp, 'db-limits', 'ideogram4.db'),
+        IDEOGRAM4_MIN_IMAGE_SIZE: '256', IDEOGRAM4_MAX_IMAGE_SIZE: '1024', IDEOGRAM4_IMAGE_SIZE_MULTIPLE: '32',
+      });
+      try {
+        const cfg = await (await fetch(`${srv.base}/api/config`)).json();
+        assert.deepEqual([cfg.min_size, cfg.max_size, cfg.size_multiple], [256, 1024, 32]);
+        await page.goto(`${srv.base}/`);
+        await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
+        await page.getByRole('button', { name: /Create new image/ }).click();
+        const width = page.getByLabel('Width', { exact: true });
+        await page.getByText('256–1024, snapped to a multiple of 32.').waitFor();
+        assert.equal(await width.getAttribute('max'), '1024');
+        assert.equal(await width.getAttribute('min'), '256');
+        assert.equal(await width.getAttribute('step'), '32');
+        await setSize(page, 2000, 100);
+        assert.equal(await width.inputValue(), '1024', 'clamped to the server maximum');
+        assert.equal(await page.getByLabel('Height', { exact: true }).inputValue(), '256', 'clamped to the server minimum');
+        await setSize(page, 500, 500);
+        assert.equal(await width.inputValue(), '512', '500 snaps to a multiple of 32 (496 with 16)');
+        // Ratio presets the server would refuse are not offered.
+        assert.equal(await page.getByRole('button', { name: /^Landscape/ }).isDisabled(), true, 'Landscape (1536×1024) is over the limit');
+        assert.equal(await page.getByRole('button', { name: /^Square/ }).isDisabled(), false);
+        // The demo model is not loaded here: the estimate waits for a measurement, it quotes no reference machine.
+        const est = await page.getByTestId('estimate').textContent();
+        assert.doesNotMatch(est, /reference hardware|(^|[^\d])0s\b/, est);
+        assert.equal(est, 'Estimated time: measured with the first image after loading');
+        await screenshot('size-limits');
+      } finally {
+        srv.proc.kill('SIGTERM');
+      }
+    },
+  },
+  {
+    name: 'issue 14: the first-run command fetches the repository the server is configured with (IDEOGRAM4_MODEL_REPO)',
+    async fn({ page, tmp, spawnServer }) {
+      const env = (name, extra) => {
+        mkdirSync(join(tmp, `db-${name}`), { recursive: true });
+        mkdirSync(join(tmp, `cache-${name}`), { recursive: true });
+        return { IDEOGRAM4_DB_PATH: join(tmp, `db-${name}`, 'ideogram4.db'), HF_HUB_CACHE: join(tmp, `cache-${name}`), HF_HOME: join(tmp, `cache-${name}`), ...extra };
+      };
+      // Without weights (not demo): the download panel and the command name the configured repository and revision.
+      const srv = await spawnServer(['--output', join(tmp, 'out-repo')], env('repo', { IDEOGRAM4_MODEL_REPO: 'acme/custom-weights', IDEOGRAM4_MODEL_REVISION: 'v2' }));
+      try {
+        await page.goto(`${srv.base}/`);
+        const panel = page.getByRole('region', { name: 'Getting started' });
+        await panel.getByText('hf download acme/custom-weights --revision v2', { exact: true }).waitFor();
+        assert.match(await panel.textContent(), /huggingface\.co\/acme\/custom-weights/);
+        assert.doesNotMatch(await panel.textContent(), /ideogram-ai\/ideogram-4-fp8/);
+      } finally {
+        srv.proc.kill('SIGTERM');
+      }
+      // Demo mode says how to get the real weights of the configured repository too.
+      const demo = await spawnServer(['--demo', '--output', join(tmp, 'out-repo-demo')], env('repo-demo', { IDEOGRAM4_MODEL_REPO: 'acme/other-weights' }));
+      try {
+        await page.evaluate(() => localStorage.removeItem('ideogram4_intro_dismissed'));
+        await page.goto(`${demo.base}/`);
+        const panel = page.getByRole('region', { name: 'Getting started' });
+        await panel.getByText('hf download acme/other-weights', { exact: true }).waitFor();
+      } finally {
+        demo.proc.kill('SIGTERM');
       }
     },
   },

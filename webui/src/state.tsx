@@ -37,7 +37,6 @@ export interface Job {
 }
 
 export const POLL_MS = 1000;
-const RATE_KEY = 'ideogram4_rate';
 const BASE_TITLE = 'Ideogram 4';
 /** Health/model polling: this often while the server answers; backoff from 1 s up to 30 s while it does not. */
 export const HEALTH_MS = 10000;
@@ -51,6 +50,9 @@ export interface ServerConfig {
   queue_size?: number;
   demo?: boolean;
   lora_dir?: string;
+  /** The weights repository (IDEOGRAM4_MODEL_REPO, else the default) and revision (null: main). */
+  model_repo?: string;
+  model_revision?: string | null;
 }
 
 export const isActive = (j: Job) => j.phase === 'submitting' || j.phase === 'queued' || j.phase === 'running';
@@ -102,7 +104,6 @@ interface AppCtx {
   generate: () => Promise<void>;
   cancel: (key: string) => Promise<void>;
   dismissJob: (key: string) => void;
-  rate: number | null;
 
   toasts: Toast[];
   toast: (text: string, kind?: Toast['kind']) => void;
@@ -115,15 +116,6 @@ export function useApp(): AppCtx {
   const c = useContext(Ctx);
   if (!c) throw new Error('useApp outside AppProvider');
   return c;
-}
-
-function readRate(): number | null {
-  try {
-    const v = Number(localStorage.getItem(RATE_KEY));
-    return v > 0 ? v : null;
-  } catch {
-    return null;
-  }
 }
 
 const UNDO_LIMIT = 100;
@@ -166,7 +158,6 @@ export function AppProvider({ children }: { children: ReactNode }) {
   const [batch, setBatch] = useState(1);
   const [lastSeed, setLastSeed] = useState<string | null>(null);
   const [toasts, setToasts] = useState<Toast[]>([]);
-  const [rate, setRate] = useState<number | null>(readRate);
   const toastId = useRef(0);
   const formRef = useRef(form);
   formRef.current = form;
@@ -492,18 +483,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
       setResults((r) => [...imgs.slice().reverse(), ...r.filter((x) => !imgs.some((i) => i.id === x.id))].slice(0, 20));
       setSelectedResult(imgs[imgs.length - 1].id);
     }
-    const secs = imgs[0]?.generation_seconds ?? st.generation_seconds ?? st.elapsed_seconds;
-    const w = st.width ?? imgs[0]?.width;
-    const h = st.height ?? imgs[0]?.height;
-    if (secs && secs > 0 && w && h && !job.reattached) {
-      const r = secs / (w * h * (st.total_steps || 1) * Math.max(1, imgs.length));
-      setRate(r);
-      try {
-        localStorage.setItem(RATE_KEY, String(r));
-      } catch {
-        /* ignore */
-      }
-    }
+    // The model status then carries this run's measured step time (the time estimate).
     void refreshHistory();
     void refreshModel();
   }, [refreshHistory, refreshModel]);
@@ -683,7 +663,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
     config, model, modelError, reconnectIn, refreshModel, reconnect, loadModel, unloadModel,
     prompts, thumbs, historyError, refreshHistory, deletePrompt,
     currentPromptId, setCurrentPromptId, results, setResults, selectedResult, setSelectedResult,
-    jobs, batch, setBatch, lastSeed, generate, cancel, dismissJob, rate,
+    jobs, batch, setBatch, lastSeed, generate, cancel, dismissJob,
     toasts, toast, dismissToast,
   };
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;

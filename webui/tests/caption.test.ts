@@ -117,6 +117,13 @@ describe('raw JSON editing', () => {
     expect(locateJsonError('{"a": tru}')?.col).toBe(7);
     expect(locateJsonError(prettyJson({ a: [1, { b: 'ü\n' }], c: null }))).toBeNull();
   });
+  it('prettyJson: 2-space indentation with each number array (a bbox) on one line, same content', () => {
+    const v = { a: { bbox: [100, 200, 500, 600], tags: ['x', 'y'], e: [], o: {} }, s: '[1,\n2]', n: null };
+    const text = prettyJson(v);
+    expect(JSON.parse(text)).toEqual(v);
+    expect(text).toBe('{\n  "a": {\n    "bbox": [100, 200, 500, 600],\n    "tags": [\n      "x",\n      "y"\n    ],\n    "e": [],\n    "o": {}\n  },\n  "s": "[1,\\n2]",\n  "n": null\n}');
+    expect(prettyJson({ k: 'v', m: [true, 1] })).toBe(JSON.stringify({ k: 'v', m: [true, 1] }, null, 2));
+  });
 });
 
 describe('helpers', () => {

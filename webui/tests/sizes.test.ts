@@ -28,11 +28,17 @@ describe('sizes', () => {
     expect(ratioText(1920, 1088)).toBe('1.765:1');
     expect(ratioText(2048, 768)).toBe('8:3');
   });
-  it('estimate follows the reference formula (1024² Quality 5m 50s, Turbo 1m 28s) or a measured rate', () => {
+  it('estimate: the reference formula (1024² Quality 5m 50s, Turbo 1m 28s), or the steps measured on this machine', () => {
     expect(formatDuration(referenceSeconds(1024, 1024, 'V4_QUALITY_48'))).toBe('5m 50s');
     expect(formatDuration(referenceSeconds(1024, 1024, 'V4_TURBO_12'))).toBe('1m 28s');
-    expect(estimateSeconds(512, 512, 'V4_TURBO_12', 1e-6)).toBeCloseTo(512 * 512 * 12 * 1e-6);
+    const t = { step_seconds: 0.5, width: 256, height: 256, encode_seconds: 2, decode_seconds: 1 };
+    // encode + (steps x step + decode) x pixel ratio
+    expect(estimateSeconds(512, 512, 'V4_TURBO_12', t)).toBeCloseTo(2 + (12 * 0.5 + 1) * 4);
+    expect(estimateSeconds(512, 512, 'V4_TURBO_12', null)).toBeNull();
+    expect(estimateSeconds(512, 512, 'V4_TURBO_12', { ...t, step_seconds: 0 })).toBeNull();
     expect(formatDuration(42.4)).toBe('42s');
+    expect(formatDuration(0.3)).toBe('under 1s');
+    expect(formatDuration(0)).toBe('under 1s');
   });
 });
 

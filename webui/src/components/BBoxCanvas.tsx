@@ -156,7 +156,7 @@ export function BBoxCanvas({ width, height, elements, selected, onSelect, onChan
           style={{ aspectRatio: `${width} / ${height}`, cursor: 'crosshair',
             backgroundImage: 'linear-gradient(to right, rgba(128,128,128,.18) 1px, transparent 1px), linear-gradient(to bottom, rgba(128,128,128,.18) 1px, transparent 1px)',
             backgroundSize: '25% 25%' }}>
-          <span className="pointer-events-none absolute bottom-1 right-1.5 text-[10px] text-neutral-400">{width}×{height}</span>
+          <span className="pointer-events-none absolute bottom-1 right-1.5 text-[10px] text-neutral-600 dark:text-neutral-400" data-testid="canvas-size">{width}×{height}</span>
           {elements.map((el, i) => {
             const b = parseBBox(el.bbox);
             if (!b) return null;

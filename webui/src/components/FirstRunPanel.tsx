@@ -5,7 +5,12 @@ import { IconX } from './Icons';
 import { WeightsDownload } from './WeightsDownload';
 
 export const INTRO_KEY = 'ideogram4_intro_dismissed';
-export const WEIGHTS_COMMAND = 'hf download ideogram-ai/ideogram-4-fp8';
+export const DEFAULT_REPO = 'ideogram-ai/ideogram-4-fp8';
+
+/** The command that fetches the weights the server is configured with (IDEOGRAM4_MODEL_REPO / _REVISION). */
+export function weightsCommand(repo: string, revision?: string | null): string {
+  return `hf download ${repo}${revision && revision !== 'main' ? ` --revision ${revision}` : ''}`;
+}
 
 function readDismissed(): boolean {
   try {
@@ -16,7 +21,9 @@ function readDismissed(): boolean {
 }
 
 export function FirstRunPanel() {
-  const { model, modelError, prompts, loadModel, toast } = useApp();
+  const { model, modelError, prompts, loadModel, toast, config } = useApp();
+  const repo = config?.model_repo || DEFAULT_REPO;
+  const command = weightsCommand(repo, config?.model_revision);
   const [dismissed, setDismissed] = useState(readDismissed);
   if (modelError || !model) return null;
   // A server without its weights (not demo, not loaded, nothing on disk) always offers the download.
@@ -32,7 +39,7 @@ export function FirstRunPanel() {
   };
   const copy = async () => {
     try {
-      await navigator.clipboard.writeText(WEIGHTS_COMMAND);
+      await navigator.clipboard.writeText(command);
       toast('Command copied.', 'success');
     } catch {
       toast('Copy failed (clipboard not available).', 'error');
@@ -66,16 +73,16 @@ export function FirstRunPanel() {
       {model.demo ? (
         <div className="mt-3 rounded-md bg-amber-50 p-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100" data-testid="demo-explainer">
           <p><strong>Demo mode:</strong> this server runs a tiny random model built in for testing. Everything works, but the pictures are noise.</p>
-          <p className="mt-1">For real images, accept the licence on the model page at huggingface.co/ideogram-ai/ideogram-4-fp8, then fetch the weights (about 26 GB) and start the server without <code>--demo</code>:</p>
+          <p className="mt-1">For real images, accept the licence on the model page at huggingface.co/{repo}, then fetch the weights (about 26 GB) and start the server without <code>--demo</code>:</p>
         </div>
       ) : (
         <>
           {needsWeights && <WeightsDownload />}
-          <p className="mt-3 text-sm">The real weights are fetched once (about 26 GB, after accepting the licence on huggingface.co/ideogram-ai/ideogram-4-fp8){needsWeights ? ' — here, or on the command line' : ''} with:</p>
+          <p className="mt-3 text-sm">The real weights are fetched once (about 26 GB, after accepting the licence on huggingface.co/{repo}){needsWeights ? ' — here, or on the command line' : ''} with:</p>
         </>
       )}
       <div className="mt-1 flex items-center gap-2">
-        <code className="flex-1 overflow-x-auto rounded bg-neutral-100 px-2 py-1 font-mono text-xs dark:bg-neutral-800" data-testid="weights-command">{WEIGHTS_COMMAND}</code>
+        <code className="flex-1 overflow-x-auto rounded bg-neutral-100 px-2 py-1 font-mono text-xs dark:bg-neutral-800" data-testid="weights-command">{command}</code>
         <button type="button" className="btn btn-sm" onClick={() => void copy()}>Copy</button>
       </div>
     </section>

@@ -140,7 +140,7 @@ export function FormTab({ form, issues }: { form: FormState; issues: Issues }) {
               const id = `el-${i}`;
               return (
                 <fieldset key={el.id} data-testid={`element-${i}`} onFocus={() => setSelected(i)} onClick={() => setSelected(i)}
-                  className={`rounded-md border p-3 ${i === selected ? 'border-sky-500 ring-1 ring-sky-500/40' : 'border-neutral-200 dark:border-neutral-800'}`}>
+                  className={`min-w-0 rounded-md border p-3 ${i === selected ? 'border-sky-500 ring-1 ring-sky-500/40' : 'border-neutral-200 dark:border-neutral-800'}`}>
                   <legend className="sr-only">Element {i + 1}</legend>
                   <div className="mb-2 flex items-center gap-2">
                     <span className="text-sm font-semibold">#{i + 1}</span>

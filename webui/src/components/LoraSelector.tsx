@@ -70,7 +70,7 @@ export function LoraSelector() {
   const busy = op !== null;
   const names = Object.keys(chosen);
   return (
-    <fieldset className="border-t border-neutral-200 pt-3 dark:border-neutral-800" aria-describedby="lora-state">
+    <fieldset className="min-w-0 border-t border-neutral-200 pt-3 dark:border-neutral-800" aria-describedby="lora-state">
       <legend className="sr-only">LoRA</legend>
       <h3 className="label" aria-hidden="true">LoRA</h3>
       <p id="lora-state" className="mb-2 text-xs" data-testid="lora-applied">

@@ -28,7 +28,7 @@ export function ResultView() {
           className="mx-auto h-auto max-h-[70vh] w-auto max-w-full rounded-md bg-neutral-100 object-contain dark:bg-neutral-800"
           width={img.width} height={img.height} />
       </a>
-      {img.hld && <p className="mt-2 text-sm">{img.hld}</p>}
+      {img.hld && <p className="mt-2 text-sm [overflow-wrap:anywhere]">{img.hld}</p>}
       <dl className="mt-2 grid grid-cols-2 gap-x-4 gap-y-1 text-xs sm:grid-cols-3" data-testid="result-meta">
         {img.width && img.height && <div><dt className="text-neutral-500">Size</dt><dd>{img.width}×{img.height}</dd></div>}
         {img.preset && <div><dt className="text-neutral-500">Quality</dt><dd>{presetLabel(img.preset)}</dd></div>}

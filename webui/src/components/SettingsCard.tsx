@@ -2,7 +2,8 @@
 import { useEffect, useState } from 'react';
 import type { ImageFormat, Preset } from '../lib/caption';
 import {
-  ASPECT_PRESETS, estimateSeconds, formatDuration, matchingAspect, megapixels, MAX_SIZE, MIN_SIZE, PRESETS, randomSeed, ratioText, SIZE_MULTIPLE, snapSize,
+  ASPECT_PRESETS, estimateSeconds, formatDuration, isValidSize, matchingAspect, megapixels, MAX_SIZE, MIN_SIZE, PRESETS, randomSeed, ratioText,
+  referenceSeconds, SIZE_MULTIPLE, snapSize,
 } from '../lib/sizes';
 import { useApp } from '../state';
 import { IconLock, IconShuffle, IconUnlock } from './Icons';
@@ -34,10 +35,18 @@ function SizeInput({ id, label, value, onCommit }: { id: string; label: string; 
 }
 
 export function SettingsCard() {
-  const { form, editForm, model, rate, lastSeed } = useApp();
+  const { form, editForm, model, lastSeed } = useApp();
   const match = matchingAspect(form.w, form.h);
   const loaded = model?.state === 'loaded';
-  const est = estimateSeconds(form.w, form.h, form.preset, rate);
+  const timing = model?.timing ?? null;
+  const est = estimateSeconds(form.w, form.h, form.preset, timing);
+  // From the last image's steps measured on this machine; before any image the real model falls back to
+  // the reference formula, the demo model (a test model, nothing like the reference) has none.
+  const estimate = est !== null && timing
+    ? `${formatDuration(est)} (from steps measured at ${timing.width}×${timing.height} on this machine)`
+    : model?.demo
+      ? loaded ? 'measured with the first image' : 'measured with the first image after loading'
+      : `${loaded ? '' : 'load + '}${formatDuration(referenceSeconds(form.w, form.h, form.preset))} (reference hardware, until an image is made here)`;
   const setSeed = (seed: string) => editForm({ seed, seedLocked: seed.trim() !== '' ? true : form.seedLocked });
   return (
     <section className="card space-y-4" aria-labelledby="settings-title">
@@ -55,12 +64,14 @@ export function SettingsCard() {
           <dt className="text-neutral-500">Size</dt><dd>{megapixels(form.w, form.h)}</dd>
         </dl>
       </div>
-      <fieldset>
+      <fieldset className="min-w-0">
         <legend className="label">Aspect ratio</legend>
         <div className="grid grid-cols-2 gap-1.5">
           {ASPECT_PRESETS.map((p) => (
             <button key={p.name} type="button" aria-pressed={match?.name === p.name} onClick={() => editForm({ w: p.w, h: p.h })}
-              className={`flex items-center gap-2 rounded-md border px-2 py-1.5 text-left text-xs ${match?.name === p.name
+              disabled={!isValidSize(p.w) || !isValidSize(p.h)}
+              title={!isValidSize(p.w) || !isValidSize(p.h) ? `Outside this server's limits (${MIN_SIZE}–${MAX_SIZE}, multiple of ${SIZE_MULTIPLE})` : undefined}
+              className={`flex items-center gap-2 rounded-md border px-2 py-1.5 text-left text-xs disabled:cursor-not-allowed disabled:opacity-50 ${match?.name === p.name
                 ? 'border-neutral-900 bg-neutral-900 text-white dark:border-white dark:bg-white dark:text-neutral-900'
                 : 'border-neutral-300 hover:bg-neutral-100 dark:border-neutral-700 dark:hover:bg-neutral-800'}`}>
               <span className="flex w-7 justify-center"><Frame w={p.w} h={p.h} max={22} /></span>
@@ -76,7 +87,7 @@ export function SettingsCard() {
         </div>
         <p id="size-hint" className="mt-1 text-xs text-neutral-500">{MIN_SIZE}–{MAX_SIZE}, snapped to a multiple of {SIZE_MULTIPLE}.</p>
       </div>
-      <div className="grid grid-cols-1 gap-2 min-[380px]:grid-cols-2">
+      <div className="grid grid-cols-1 gap-2 sm:grid-cols-2">
         <div className="min-w-0">
           <label className="label" htmlFor="s-preset">Quality</label>
           <select id="s-preset" className="input" value={form.preset} onChange={(e) => editForm({ preset: e.target.value as Preset })}>
@@ -112,7 +123,7 @@ export function SettingsCard() {
         </p>
       </div>
       <p className="text-xs text-neutral-600 dark:text-neutral-400" data-testid="estimate">
-        Estimated time: {loaded ? '' : 'load + '}{formatDuration(est)}{rate ? ' (from the last run on this machine)' : ' (reference hardware)'}
+        Estimated time: {estimate}
       </p>
       <LoraSelector />
     </section>

@@ -57,6 +57,17 @@ export interface ModelStatus {
   weights_present?: boolean;
   /** The latest model download (POST /api/model/download), or null. */
   download?: ModelDownload | null;
+  /** The last image's sampling steps, measured on this machine; null until an image was made since the load. */
+  timing?: StepTiming | null;
+}
+
+/** A measured run: seconds per sampling step at width x height, and that run's encode and decode seconds. */
+export interface StepTiming {
+  step_seconds: number;
+  width: number;
+  height: number;
+  encode_seconds: number;
+  decode_seconds: number;
 }
 
 /** GET /api/model/download/{task} (docs/APP.md §5.1). */

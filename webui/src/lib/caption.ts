@@ -317,8 +317,28 @@ function stripKnown(o: JsonObject): JsonObject {
   return r;
 }
 
+/**
+ * JSON with 2-space indentation, except that an array of numbers (a bbox) stays on one line:
+ * `"bbox": [100, 200, 500, 600]` instead of six lines. Same content as JSON.stringify(v, null, 2).
+ */
 export function prettyJson(v: Json): string {
-  return JSON.stringify(v, null, 2);
+  return prettyAt(v, '');
+}
+
+function prettyAt(v: Json, pad: string): string {
+  if (Array.isArray(v)) {
+    if (v.length === 0) return '[]';
+    if (v.every((x) => typeof x === 'number')) return `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
+    const inner = pad + '  ';
+    return `[\n${v.map((x) => inner + prettyAt(x, inner)).join(',\n')}\n${pad}]`;
+  }
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+    if (entries.length === 0) return '{}';
+    const inner = pad + '  ';
+    return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${prettyAt(x, inner)}`).join(',\n')}\n${pad}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
 
 /** The caption Generate sends: the raw JSON as typed when non-empty, else the form-built one. */

@@ -1,4 +1,5 @@
 // Output size rules (docs/APP.md §3.3.4, §9.4.3).
+import type { StepTiming } from './api';
 import type { Preset } from './caption';
 
 /** Built-in limits, replaced by the server's (GET /api/config) once it answers. */
@@ -82,15 +83,22 @@ export function referenceSeconds(w: number, h: number, preset: string): number {
   return ((w * h * 350) / 1048576) * (presetSteps(preset) / 48);
 }
 
-/** Estimate from a measured rate (seconds per pixel-step) when one is known. */
-export function estimateSeconds(w: number, h: number, preset: string, rate?: number | null): number {
-  if (rate && rate > 0) return rate * w * h * presetSteps(preset);
-  return referenceSeconds(w, h, preset);
+/**
+ * Estimate from the steps measured on this machine (GET /api/model/status `timing`): the measured run's
+ * encode time, plus the preset's steps at the measured seconds per step and the decode, both scaled by
+ * the pixel count. Null when nothing was measured yet.
+ */
+export function estimateSeconds(w: number, h: number, preset: string, timing?: StepTiming | null): number | null {
+  if (!timing || !(timing.step_seconds > 0) || !(timing.width > 0) || !(timing.height > 0)) return null;
+  const scale = (w * h) / (timing.width * timing.height);
+  return Math.max(0, timing.encode_seconds || 0) + (presetSteps(preset) * timing.step_seconds + Math.max(0, timing.decode_seconds || 0)) * scale;
 }
 
+/** "42s", "5m 50s"; under half a second reads "under 1s" (never "0s"). */
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '–';
   const s = Math.round(sec);
+  if (s < 1) return 'under 1s';
   if (s < 60) return `${s}s`;
   const m = Math.floor(sec / 60);
   const r = Math.round(sec - m * 60);
