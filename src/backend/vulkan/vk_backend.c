@@ -1526,7 +1526,6 @@ static int probe_fma(vkb *b) {
     return 0;
 }
 
-static int has_extension(VkPhysicalDevice d, const char *name);
 
 /* The capacity device allocations are checked against: the largest
  * device-local heap, or this process's budget in it (VK_EXT_memory_budget),
@@ -1540,7 +1539,7 @@ static void device_capacity(vkb *b) {
             heap = h;
     if (heap == UINT32_MAX) return; /* no device-local heap: unknown, not checked */
     b->capacity = (size_t)b->memp.memoryHeaps[heap].size;
-    if (has_extension(b->pdev, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
+    if (i4_vk_has_extension(b->pdev, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME)) {
         VkPhysicalDeviceMemoryBudgetPropertiesEXT bud = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
         VkPhysicalDeviceMemoryProperties2 mp2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
         mp2.pNext = &bud;
@@ -1621,16 +1620,6 @@ int i4_vulkan_backend_create(int device, int allow_cpu_device, i4_backend **out)
 
 /* ---- `ideogram4 devices` */
 
-static int has_extension(VkPhysicalDevice d, const char *name) {
-    uint32_t n = 0;
-    if (vkEnumerateDeviceExtensionProperties(d, NULL, &n, NULL) != VK_SUCCESS) return 0;
-    VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
-    int found = 0;
-    if (e && vkEnumerateDeviceExtensionProperties(d, NULL, &n, e) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = !strcmp(e[i].extensionName, name);
-    free(e);
-    return found;
-}
 
 int i4_vulkan_list_devices(FILE *f) {
     VkInstance inst;
@@ -1661,7 +1650,7 @@ int i4_vulkan_list_devices(FILE *f) {
         fprintf(f, "   compute queue %s, f64 %s, f16 %s, int8 %s, bf16 %s, cooperative matrix %s\n",
                 compute ? "yes" : "no", f2.features.shaderFloat64 ? "yes" : "no",
                 f16.shaderFloat16 ? "yes" : "no", f16.shaderInt8 ? "yes" : "no",
-                has_extension(d[i], "VK_KHR_shader_bfloat16") ? "yes" : "no",
+                i4_vk_has_extension(d[i], "VK_KHR_shader_bfloat16") ? "yes" : "no",
                 cd.has_extension ? "VK_KHR_cooperative_matrix" : "no");
         if (cd.has_extension) fprintf(f, "   cooperative matrix: %s\n", coop);
     }

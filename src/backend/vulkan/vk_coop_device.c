@@ -21,7 +21,7 @@ typedef struct {
 
 typedef VkResult(VKAPI_PTR *coop_properties_fn)(VkPhysicalDevice, uint32_t *, coop_properties *);
 
-static int listed(VkPhysicalDevice d, const char *name) {
+int i4_vk_has_extension(VkPhysicalDevice d, const char *name) {
     uint32_t n = 0;
     if (vkEnumerateDeviceExtensionProperties(d, NULL, &n, NULL) != VK_SUCCESS) return 0;
     VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
@@ -38,7 +38,7 @@ void i4_vk_coop_query(VkInstance inst, VkPhysicalDevice d, i4_vk_coop_device *ou
     vkGetPhysicalDeviceProperties(d, &pr);
     out->api_1_2 = pr.apiVersion >= VK_API_VERSION_1_2;
     const int api_1_3 = pr.apiVersion >= VK_API_VERSION_1_3;
-    out->has_extension = listed(d, "VK_KHR_cooperative_matrix");
+    out->has_extension = i4_vk_has_extension(d, "VK_KHR_cooperative_matrix");
 
     VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
     VkPhysicalDeviceVulkan13Properties p13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_PROPERTIES};

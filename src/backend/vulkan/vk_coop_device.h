@@ -34,6 +34,9 @@ typedef struct {
     i4_vk_coop_shape shapes[I4_VK_COOP_MAX_SHAPES];
 } i4_vk_coop_device;
 
+/* Does device d list extension `name`? */
+int i4_vk_has_extension(VkPhysicalDevice d, const char *name);
+
 /* Fill *out for device d of instance inst (an instance of API 1.1 or later). */
 void i4_vk_coop_query(VkInstance inst, VkPhysicalDevice d, i4_vk_coop_device *out);
 
