@@ -15,7 +15,8 @@
 // (X-Error-Code: RepoNotFound), unknown revisions 404 (RevisionNotFound).
 // Modes, set by POST /_ctl/MODE: "cut" — the next CDN transfer stops halfway
 // (once); "corrupt" — CDN bytes come back with one byte changed; "slow" — CDN
-// bytes trickle at 80 KB/s; "reset".
+// bytes trickle at 32 KB/s (a 2.9 MB tiny VAE takes ~90 s: slower than a
+// generation under ASan on a busy machine); "reset".
 // Every request is logged to LOG as "METHOD URL auth=<Authorization|-> range=<Range|->".
 import http from 'node:http';
 import fs from 'node:fs';
@@ -149,7 +150,7 @@ const server = http.createServer((req, res) => {
         if (off >= body.length) return res.end();
         res.write(body.subarray(off, off + (16 << 10)));
         off += 16 << 10;
-        setTimeout(step, 200);
+        setTimeout(step, 500);
       };
       return step();
     }

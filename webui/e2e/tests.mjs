@@ -1133,7 +1133,7 @@ export const tests = [
         await page.getByTestId('first-run').waitFor();
         const start = page.getByRole('button', { name: 'Download the weights' });
         await start.waitFor();
-        // Slow transfers (80 KB/s) so that the progress can be seen and cancelled.
+        // Slow transfers (32 KB/s) so that the progress can be seen and cancelled.
         await ctl('slow');
         await start.click();
         const bar = page.getByRole('progressbar', { name: 'Weights download' });
