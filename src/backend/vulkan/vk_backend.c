@@ -598,7 +598,7 @@ static int pipeline_index(vkb *b, const char *name) {
 
 /* The bindings a shader writes (bit i = binding i); the others it only reads. */
 static unsigned shader_writes(const char *name) {
-    if (!strcmp(name, "linear") || !strncmp(name, "linear_", 7) || !strcmp(name, "conv2d")) return 1u << 1;
+    if (!strcmp(name, "linear") || !strncmp(name, "linear_", 7) || !strncmp(name, "conv2d", 6)) return 1u << 1;
     return 1u << 0; /* ew, move, norm, rope, attention: binding 0 */
 }
 
@@ -1275,11 +1275,13 @@ static void vk_conv2d(i4_backend *be, const i4_dconv *Wt, i4_dv x, int64_t H, in
     EXTENTS(b, (size_t)(Wt->c_in * H * Wd) * 4, (size_t)(Wt->c_out * OH * OW) * 4,
             (size_t)(Wt->c_out * Wt->c_in * Wt->k * Wt->k) * i4_dtype_size(Wt->dtype),
             (size_t)Wt->c_out * i4_dtype_size(Wt->bias_dtype));
-    /* workgroups of 64 output pixels (x, y) x 64 output channels (z): the
-     * tile of shaders/conv2d.comp (BN x BM) */
+    /* workgroups of 64 output pixels (x, y) x BM output channels (z): the
+     * tile of shaders/conv2d.glsl; BM = 32 (conv2d_c32) when c_out <= 32 */
+    const int64_t bm = Wt->c_out <= 32 ? 32 : 64;
     uint32_t gx, gy;
     grid(OH * OW, 64, &gx, &gy);
-    dispatch(b, "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy, (uint32_t)((Wt->c_out + 63) / 64));
+    dispatch(b, bm == 32 ? "conv2d_c32" : "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy,
+             (uint32_t)((Wt->c_out + bm - 1) / bm));
 }
 
 static const i4_backend_ops vk_ops = {
