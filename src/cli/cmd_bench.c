@@ -7,7 +7,8 @@
  *   linear      i4_linear, weights of --dtype (FP8 with per-row scales);
  *               flops 2 M K N
  *   attention   i4_attention, no mask; flops 4 T^2 H D
- *   conv3x3     i4_conv2d C -> C, k = 3, S x S, bf16 weights; flops 2 C^2 9 S^2
+ *   conv3x3     i4_conv2d C -> O (--out-channels, default C), k = 3, S x S,
+ *               bf16 weights; flops 2 O C 9 S^2
  *   dit-block   one block of the engine's transformer (src/model/dit.c) at
  *               full width on random FP8 weights (a one-layer synthetic
  *               transformer written to a temporary folder, bench/synthetic.h);
@@ -87,7 +88,7 @@ typedef struct {
     i4_dtype dtype;
     long m, k, n;                 /* linear */
     long tokens, heads, head_dim; /* attention, dit-block */
-    long channels, size;          /* conv3x3 */
+    long channels, size, out_channels; /* conv3x3 (out_channels -1: = channels) */
     long dim, ffn, text_tokens, llm_features, layers, resolution; /* dit-block, step */
     long fit_grids;               /* preview: 8x8-token grids the map is fitted on (0 = no fit) */
     double step_seconds;          /* preview: the step to compare with (0 = extrapolate it) */
@@ -109,7 +110,7 @@ static void usage(FILE *f) {
             "  peak                                       FMA peak per thread count 1..--threads\n"
             "  linear [--dtype fp8|bf16|f16|f32] [--m M] [--k K] [--n N]      (default fp8 1024 4608 4608)\n"
             "  attention [--tokens T] [--heads H] [--head-dim D]              (default 1024 18 256)\n"
-            "  conv3x3 [--channels C] [--size S]                              (default 256 128)\n"
+            "  conv3x3 [--channels C] [--size S] [--out-channels O]           (default 256 128, O = C)\n"
             "  dit-block [--tokens N] [--text-tokens T]                       (default 4352 = 4096 + 256 text)\n"
             "  step [--resolution R] [--text-tokens T] [--layers N] [--llm-features F]\n"
             "                                             (default 1024 256 34 53248; an extrapolation)\n"
@@ -181,6 +182,7 @@ static const num_flag NUM_FLAGS[] = {
     {"--head-dim", OP_ATTENTION, 1, 65536, offsetof(bench_opts, head_dim)},
     {"--channels", OP_CONV, 1, 65536, offsetof(bench_opts, channels)},
     {"--size", OP_CONV, 1, 65536, offsetof(bench_opts, size)},
+    {"--out-channels", OP_CONV, 1, 65536, offsetof(bench_opts, out_channels)},
     {"--dim", OP_BLOCK | OP_STEP | OP_PREVIEW, 2, 1L << 20, offsetof(bench_opts, dim)},
     {"--ffn", OP_BLOCK | OP_STEP | OP_PREVIEW, 1, 1L << 22, offsetof(bench_opts, ffn)},
     {"--text-tokens", OP_BLOCK | OP_STEP | OP_PREVIEW, 0, 1L << 20, offsetof(bench_opts, text_tokens)},
@@ -199,7 +201,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o) {
     o->dtype = I4_DT_F8_E4M3;
     o->m = 1024, o->k = 4608, o->n = 4608;
     o->tokens = -1, o->heads = 18, o->head_dim = 256;
-    o->channels = 256, o->size = 128;
+    o->channels = 256, o->size = 128, o->out_channels = -1;
     o->dim = 4608, o->ffn = 12288, o->text_tokens = -1, o->llm_features = 53248, o->layers = 34;
     o->resolution = 1024;
     o->fit_grids = 8;
@@ -618,31 +620,36 @@ static void conv_fn(void *c) {
 
 static int bench_conv(bench_run *run) {
     const bench_opts *o = run->o;
-    const int64_t C = o->channels, S = o->size;
+    const int64_t C = o->channels, S = o->size, O = o->out_channels > 0 ? o->out_channels : C;
     /* stored bf16 weights, the kernel's f32 repack (up to 2x padding), x and y */
-    if (!fits_memory("conv3x3", 2.0 * C * C * 9 + 8.0 * C * C * 9 + 8.0 * (double)C * S * S)) return 2;
-    uint16_t *w = alloc_or_report((size_t)(C * C * 9) * sizeof *w, "weights");
+    if (!fits_memory("conv3x3", 10.0 * O * C * 9 + 4.0 * (double)(C + O) * S * S)) return 2;
+    uint16_t *w = alloc_or_report((size_t)(O * C * 9) * sizeof *w, "weights");
     float *x = alloc_or_report((size_t)(C * S * S) * sizeof *x, "x");
     dev_bufs d = {run->be, {0}, 0};
     i4_weight_set ws;
     i4_weight_set_init(&ws, run->be);
     int rc = 1;
     if (w && x) {
-        i4_fill_weights(w, NULL, I4_DT_BF16, C, C * 9, sqrtf(3.0f / (float)(C * 9)), SEED);
+        i4_fill_weights(w, NULL, I4_DT_BF16, O, C * 9, sqrtf(3.0f / (float)(C * 9)), SEED);
         i4_fill_uniform(x, C * S * S, 1.0f, SEED + 1, o->prec == I4_PRECISION_BF16);
-        i4_conv_w hw = {I4_DT_BF16, w, I4_DT_F32, NULL, C, C, 3};
+        i4_conv_w hw = {I4_DT_BF16, w, I4_DT_F32, NULL, O, C, 3};
         conv_ctx c = {run->be, {0}, {0}, {0}, S, o->prec};
         if (i4_bind_dconv(&ws, &hw, &c.w) != 0) fprintf(stderr, "bench: %s\n", i4_last_error());
         else if (dev_buf(&d, x, (size_t)(C * S * S) * sizeof *x, &c.x) == 0 &&
-                 dev_buf(&d, NULL, (size_t)(C * S * S) * sizeof(float), &c.y) == 0) {
+                 dev_buf(&d, NULL, (size_t)(O * S * S) * sizeof(float), &c.y) == 0) {
             i4_bench_result r;
             if (measure(run, &r, "conv3x3", conv_fn, &c) == 0) {
-                r.flops = 2.0 * (double)C * (double)C * 9.0 * (double)S * (double)S;
+                r.flops = 2.0 * (double)O * (double)C * 9.0 * (double)S * (double)S;
                 shape_int(&r, "channels", C);
+                if (O != C) shape_int(&r, "out_channels", O);
                 shape_int(&r, "size", S);
                 json_object_set_new(r.shape, "dtype", json_string("bf16"));
-                snprintf(r.shape_text, sizeof r.shape_text, "bf16 channels=%lld size=%lldx%lld", (long long)C,
-                         (long long)S, (long long)S);
+                if (O != C)
+                    snprintf(r.shape_text, sizeof r.shape_text, "bf16 channels=%lld->%lld size=%lldx%lld",
+                             (long long)C, (long long)O, (long long)S, (long long)S);
+                else
+                    snprintf(r.shape_text, sizeof r.shape_text, "bf16 channels=%lld size=%lldx%lld", (long long)C,
+                             (long long)S, (long long)S);
                 report(run, &r);
                 rc = 0;
             }

@@ -488,30 +488,56 @@ I4_TEST(vulkan_attention) {
     tw_free(&tseg);
 }
 
+/* Shapes: the first is the original small case; then c_out, c_in, H, W
+ * that are not multiples of the implicit-GEMM tiles (64 channels x 64
+ * pixels x 16 k), several tiles each way, c_in = 130 (k runs past a tile
+ * edge mid-channel), a 3-output conv (the VAE's last), k = 5, and a 3x3
+ * without padding. inf_pad: a one-pixel-wide image whose kx = 0 and
+ * kx = 2 taps are all padding get +inf weights there: the CPU skips those
+ * taps, so a kernel that added them as w * 0 would give NaN. */
 I4_TEST(vulkan_conv2d) {
     SETUP();
     const i4_dtype wdts[3] = {I4_DT_BF16, I4_DT_F16, I4_DT_F32};
-    enum { CI = 6, CO = 5, H = 9, W = 11 };
-    for (int pi = 0; pi < 2; pi++)
-        for (int di = 0; di < 3; di++)
-            for (int k = 1; k <= 3; k += 2) {
+    static const struct {
+        int ci, co, h, w, k, pad, inf_pad;
+    } shapes[] = {
+        {6, 5, 9, 11, 1, 0, 0},   {6, 5, 9, 11, 3, 1, 0},   {130, 70, 13, 7, 1, 0, 0}, {130, 70, 13, 7, 3, 1, 0},
+        {33, 3, 17, 19, 3, 1, 0}, {17, 129, 9, 15, 3, 1, 0}, {5, 7, 10, 9, 5, 2, 0},   {9, 11, 8, 12, 3, 0, 0},
+        {4, 6, 5, 1, 3, 1, 1},
+    };
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int pi = 0; pi < 2; pi++)
+            for (int di = 0; di < 3; di++) {
+                const int CI = shapes[si].ci, CO = shapes[si].co, H = shapes[si].h, W = shapes[si].w;
+                const int k = shapes[si].k, pad = shapes[si].pad;
+                const int OH = H + 2 * pad - k + 1, OW = W + 2 * pad - k + 1;
                 const i4_precision p = PREC[pi];
                 float *x = rand_vec(CI * H * W, 2, p == I4_PRECISION_BF16), *wv = rand_vec(CO * CI * k * k, 0.5f, 0);
                 float *bv = rand_vec(CO, 1, 0);
+                if (shapes[si].inf_pad)
+                    for (int i = 0; i < CO * CI * k * k; i++)
+                        if (i % k != 1) wv[i] = INFINITY;
                 void *wst = stored_param(wdts[di], wv, CO * CI * k * k), *bst = stored_param(wdts[di], bv, CO);
-                i4_conv_w hw = {wdts[di], wst, wdts[di], k == 3 ? bst : NULL, CO, CI, k};
+                i4_conv_w hw = {wdts[di], wst, wdts[di], k != 1 ? bst : NULL, CO, CI, k};
                 i4_weight_set ws[2];
                 i4_dconv dc[2];
                 for (int s = 0; s < 2; s++) {
                     i4_weight_set_init(&ws[s], g_be[s]);
                     i4_bind_dconv(&ws[s], &hw, &dc[s]);
                 }
-                const int pad = (k - 1) / 2;
-                twin tx = tw_new(x, CI * H * W * 4), ty = tw_new(NULL, CO * H * W * 4);
+                twin tx = tw_new(x, CI * H * W * 4), ty = tw_new(NULL, CO * OH * OW * 4);
                 BOTH(conv2d(be_, &dc[s_], V(tx), H, W, pad, V(ty), p));
-                char what[64];
-                snprintf(what, sizeof what, "conv2d k%d %s %s", k, pname(p), i4_dtype_name(wdts[di]));
-                CHECK(compare(what, &ty, CO * H * W, 0));
+                char what[96];
+                snprintf(what, sizeof what, "conv2d %d->%d %dx%d k%d pad %d %s %s", CI, CO, H, W, k, pad, pname(p),
+                         i4_dtype_name(wdts[di]));
+                CHECK(compare(what, &ty, CO * OH * OW, 0));
+                if (shapes[si].inf_pad) { /* and the CPU result is finite: the taps were skipped */
+                    float *c = malloc((size_t)(CO * OH * OW) * sizeof *c);
+                    int finite = i4_be_download(g_be[1], c, i4_dv_of(ty.b[1]), (size_t)(CO * OH * OW) * 4) == 0;
+                    for (int i = 0; finite && i < CO * OH * OW; i++) finite = isfinite(c[i]);
+                    CHECK(finite);
+                    free(c);
+                }
                 tw_free(&tx);
                 tw_free(&ty);
                 for (int s = 0; s < 2; s++) i4_weight_set_release(&ws[s]);

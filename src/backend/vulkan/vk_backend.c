@@ -621,7 +621,7 @@ static int pipeline_index(vkb *b, const char *name) {
 
 /* The bindings a shader writes (bit i = binding i); the others it only reads. */
 static unsigned shader_writes(const char *name) {
-    if (!strcmp(name, "linear") || !strncmp(name, "linear_", 7) || !strcmp(name, "conv2d")) return 1u << 1;
+    if (!strcmp(name, "linear") || !strncmp(name, "linear_", 7) || !strncmp(name, "conv2d", 6)) return 1u << 1;
     return 1u << 0; /* ew, move, norm, rope, attention: binding 0 */
 }
 
@@ -1281,7 +1281,9 @@ static void vk_conv2d(i4_backend *be, const i4_dconv *Wt, i4_dv x, int64_t H, in
                       i4_precision p) {
     vkb *b = V(be);
     const int64_t OH = H + 2 * pad - Wt->k + 1, OW = Wd + 2 * pad - Wt->k + 1;
-    if (too_big(b, Wt->c_out * OH * OW) || too_big(b, Wt->c_in * H * Wd)) return;
+    if (too_big(b, Wt->c_out * OH * OW) || too_big(b, Wt->c_in * H * Wd) ||
+        too_big(b, Wt->c_out * Wt->c_in * Wt->k * Wt->k))
+        return;
     if (Wt->dtype != I4_DT_BF16 && Wt->dtype != I4_DT_F16 && Wt->dtype != I4_DT_F32) {
         fail_msg(b, "conv2d: weight dtype not supported");
         return;
@@ -1299,12 +1301,16 @@ static void vk_conv2d(i4_backend *be, const i4_dconv *Wt, i4_dv x, int64_t H, in
                   Wt->bias.buf != NULL,
                   (uint32_t)Wt->bias_dtype,
                   p == I4_PRECISION_BF16};
-    uint32_t gx, gy;
-    grid(Wt->c_out * OH * OW, 256, &gx, &gy);
     EXTENTS(b, (size_t)(Wt->c_in * H * Wd) * 4, (size_t)(Wt->c_out * OH * OW) * 4,
             (size_t)(Wt->c_out * Wt->c_in * Wt->k * Wt->k) * i4_dtype_size(Wt->dtype),
             (size_t)Wt->c_out * i4_dtype_size(Wt->bias_dtype));
-    dispatch(b, "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy, 1);
+    /* workgroups of 64 output pixels (x, y) x BM output channels (z): the
+     * tile of shaders/conv2d.glsl; BM = 32 (conv2d_c32) when c_out <= 32 */
+    const int64_t bm = Wt->c_out <= 32 ? 32 : 64;
+    uint32_t gx, gy;
+    grid(OH * OW, 64, &gx, &gy);
+    dispatch(b, bm == 32 ? "conv2d_c32" : "conv2d", ARGS(x, y, Wt->w, Wt->bias), &pc, sizeof pc, gx, gy,
+             (uint32_t)((Wt->c_out + bm - 1) / bm));
 }
 
 static const i4_backend_ops vk_ops = {
