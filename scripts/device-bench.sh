@@ -168,6 +168,9 @@ run() {
   # `devices` says "GEMM path on" (linear_coop.glsl), linear.comp elsewhere
   bench linear-qkv-bf16 20 linear --dtype fp8 --m $T --k 4608 --n 13824 --precision bf16 --repeat 3
   bench linear-w2-bf16 20 linear --dtype fp8 --m $T --k 12288 --n 4608 --precision bf16 --repeat 3
+  # and qkv in bf16 mode without it (the shared-memory GEMM): the coop path's gain
+  IDEOGRAM4_VULKAN_COOPMAT=off bench linear-qkv-bf16-nocoop 20 linear --dtype fp8 --m $T --k 4608 --n 13824 \
+    --precision bf16 --repeat 3
   bench attention 40 attention --tokens $T --heads 18 --head-dim 256 --repeat 3
   bench conv3x3 20 conv3x3 --channels 256 --size 128 --repeat 3
   rm -rf "$TMPDIR"
