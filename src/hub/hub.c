@@ -846,6 +846,24 @@ done:
     return rc;
 }
 
+int i4_hub_resolve_commit(const i4_hub_request *rq, char *commit, size_t size) {
+    const char *rev = rq->revision && *rq->revision ? rq->revision : "main";
+    if (!i4_hub_valid_repo(rq->repo)) return i4_error("repository '%s' is not of the form ORG/NAME", rq->repo ? rq->repo : "");
+    if (!i4_hub_valid_revision(rev)) return i4_error("revision '%s' is not acceptable", rev);
+    if (size < 41) return i4_error("internal error: commit buffer too small");
+    if (is_hex(rev, 40)) { /* already a commit */
+        snprintf(commit, size, "%s", rev);
+        return 0;
+    }
+    hub_env e;
+    if (env_load(&e) != 0) return -1;
+    listing l;
+    if (get_listing(&e, rq, rev, &l) != 0) return -1;
+    snprintf(commit, size, "%s", l.commit);
+    listing_free(&l);
+    return 0;
+}
+
 int i4_hub_download_file(const i4_hub_request *rq, const char *path_in_repo, const char *dest,
                          int (*check)(const char *, void *), void *check_user) {
     const char *rev = rq->revision && *rq->revision ? rq->revision : "main";

@@ -227,9 +227,12 @@ typedef struct {
     preset_file files[2];
 } lora_preset;
 
-/* docs/APP.md §6.5. The revisions are "main" until the commits the
- * reference app pins are known here (no network on the machines this was
- * written on); a preset's revision is what its files are fetched at. */
+/* docs/APP.md §6.5. The reference app pins each preset to a commit; those
+ * commits are not known here (no network on the machines this was written
+ * on), so the table says "main" and the first download pins it: the commit
+ * "main" points at then is recorded in the LoRA folder (PINS_FILE) and every
+ * later file of that repository and revision is fetched at that commit. A
+ * commit written into this table is used as it is. */
 #define REALISM "RazzzHF/Realism_Engine_Ideogram_4"
 #define ZJOURNEY "tsolful/zjourney-Ideogram-4-Fantasy-Realism-Refiner"
 static const lora_preset PRESETS[] = {
@@ -248,6 +251,48 @@ static const lora_preset PRESETS[] = {
       {"zjourneyv2.safetensors", ZJOURNEY, "main", "zjourneyv2.safetensors", 0.45}}},
 };
 #define N_PRESETS ((int)(sizeof PRESETS / sizeof PRESETS[0]))
+
+/* ---- pins: {"ORG/NAME@revision": "<40-hex commit>"} in the LoRA folder */
+
+#define PINS_FILE ".ideogram4-lora-pins.json"
+#define PINS_MAX_BYTES (64 << 10)
+
+static void pins_path(i4_server *s, char *out, size_t size) { snprintf(out, size, "%s/%s", s->opt.lora_dir, PINS_FILE); }
+
+static void pin_key(const preset_file *f, char *out, size_t size) { snprintf(out, size, "%s@%s", f->repo, f->revision); }
+
+/* The pins recorded so far (an empty object when there are none, or when the
+ * file is not a small JSON object: it is then rewritten at the next pin). */
+static json_t *pins_load(i4_server *s) {
+    char path[PATH_MAX + 64];
+    pins_path(s, path, sizeof path);
+    struct stat st;
+    json_t *root = NULL;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= PINS_MAX_BYTES)
+        root = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        root = json_object();
+    }
+    return root;
+}
+
+static int is_commit(const char *v) {
+    if (!v || strlen(v) != 40) return 0;
+    for (int i = 0; i < 40; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) return 0;
+    return 1;
+}
+
+/* The commit f is pinned to: its table revision when that is a commit, else
+ * the recorded one; NULL when none yet. */
+static const char *pin_of(json_t *pins, const preset_file *f) {
+    if (is_commit(f->revision)) return f->revision;
+    char key[300];
+    pin_key(f, key, sizeof key);
+    const char *v = json_string_value(json_object_get(pins, key));
+    return is_commit(v) ? v : NULL;
+}
 
 static const lora_preset *find_preset(const char *id) {
     for (int i = 0; i < N_PRESETS; i++)
@@ -270,7 +315,7 @@ static int file_installed(i4_server *s, const char *name, json_t **format, json_
 }
 
 static void lora_presets(srv_req *r) {
-    json_t *list = json_array();
+    json_t *list = json_array(), *pins = pins_load(r->s);
     for (int i = 0; i < N_PRESETS; i++) {
         const lora_preset *p = &PRESETS[i];
         json_t *loras = json_array();
@@ -280,13 +325,16 @@ static void lora_presets(srv_req *r) {
             json_t *format, *size;
             int inst = file_installed(r->s, f->name, &format, &size);
             all &= inst;
-            json_array_append_new(loras, json_pack("{s:s,s:s,s:s,s:s,s:f,s:b,s:o,s:o}", "name", f->name, "repo", f->repo,
-                                                   "revision", f->revision, "filename", f->filename, "strength",
-                                                   f->strength, "installed", inst, "format", format, "size_mb", size));
+            const char *pin = pin_of(pins, f);
+            json_array_append_new(loras, json_pack("{s:s,s:s,s:s,s:b,s:s,s:f,s:b,s:o,s:o}", "name", f->name, "repo",
+                                                   f->repo, "revision", pin ? pin : f->revision, "pinned", pin != NULL,
+                                                   "filename", f->filename, "strength", f->strength, "installed", inst,
+                                                   "format", format, "size_mb", size));
         }
         json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:o}", "id", p->id, "label", p->label, "installed", all,
                                               "loras", loras));
     }
+    json_decref(pins);
     srv_json(r, 200, json_pack("{s:o}", "presets", list));
 }
 
@@ -335,9 +383,28 @@ static void run_lora_download(i4_server *s, srv_job *j) {
             char dest[PATH_MAX];
             snprintf(dest, sizeof dest, "%s/%s", s->opt.lora_dir, f->name);
             dl_ctx c = {s, j, 0};
+            json_t *pins = pins_load(s);
+            const char *pinned = pin_of(pins, f);
+            char commit[48] = "";
             i4_hub_request rq = {.repo = f->repo, .revision = f->revision, .progress = lora_dl_progress, .user = &c};
-            i4_log(&s->log, I4_LOG_INFO, "download", "LoRA %s from %s@%s", f->name, f->repo, f->revision);
-            if (i4_hub_download_file(&rq, f->filename, dest, check_lora, NULL) != 0) {
+            int rc = pinned ? (snprintf(commit, sizeof commit, "%s", pinned), 0)
+                            : i4_hub_resolve_commit(&rq, commit, sizeof commit);
+            if (rc == 0) {
+                rq.revision = commit;
+                i4_log(&s->log, I4_LOG_INFO, "download", "LoRA %s from %s@%s (%s %s)", f->name, f->repo, commit,
+                       pinned ? "pinned" : "pinning", f->revision);
+                rc = i4_hub_download_file(&rq, f->filename, dest, check_lora, NULL);
+            }
+            if (rc == 0 && !pinned) {
+                char key[300], path[PATH_MAX + 64];
+                pin_key(f, key, sizeof key);
+                pins_path(s, path, sizeof path);
+                json_object_set_new(pins, key, json_string(commit));
+                if (i4_write_json_file(path, pins, JSON_SORT_KEYS) != 0)
+                    i4_log(&s->log, I4_LOG_WARN, "download", "cannot record the pin of %s: %s", key, i4_last_error());
+            }
+            json_decref(pins);
+            if (rc != 0) {
                 char msg[700], err[600];
                 /* the LoRA folder's path is not the client's business */
                 const char *e = i4_last_error(), *dir = s->opt.lora_dir;

@@ -158,6 +158,13 @@ check "... completes, the file downloaded under its local name" jqt '.msg == "Do
 check "... with the served bytes" cmp "$tmp/s/loras/Realism_Engine_V1.safetensors" tests/vectors/lora/peft.safetensors
 expect "presets: realism-v1 installed, with its format" GET /api/lora/presets "" 200 '"installed":true'
 check "... format and size known" jqt '.presets[0].installed == true and .presets[0].loras[0].format != null and .presets[0].loras[0].size_mb != null' "$tmp/body"
+# Pinned on first download: "main" resolved to the repository's commit (the
+# fake Hub's is sha1("ORG/NAME")), the file fetched at that commit, the pin
+# recorded in the LoRA folder and reported for every preset of that repo.
+REALISM_COMMIT=$(printf '%s' RazzzHF/Realism_Engine_Ideogram_4 | sha1sum | cut -d' ' -f1)
+check "... fetched at the commit main pointed at" grep -q "/RazzzHF/Realism_Engine_Ideogram_4/resolve/$REALISM_COMMIT/Realism_Engine_Ideogram4_V1.safetensors" "$LOG"
+check "... the pin recorded in the LoRA folder" jqt --arg c "$REALISM_COMMIT" '.["RazzzHF/Realism_Engine_Ideogram_4@main"] == $c' "$tmp/s/loras/.ideogram4-lora-pins.json"
+check "... presets of that repository report the pinned commit, the others main" jqt --arg c "$REALISM_COMMIT" '([.presets[] | select(.id | startswith("realism")) | .loras[0] | .revision == $c and .pinned] | all) and ([.presets[] | select(.id | startswith("zjourney")) | .loras[] | .revision == "main" and (.pinned | not)] | all)' "$tmp/body"
 expect "LoRA status lists the downloaded file" GET /api/lora/status "" 200 '"Realism_Engine_V1.safetensors"'
 expect "the same preset again" POST /api/lora/download '{"preset_id":"realism-v1"}' 200 '"task_id"'
 poll_dl "/api/lora/download/$(task_id)" >"$tmp/body"
@@ -166,10 +173,20 @@ expect "a preset whose file is no LoRA" POST /api/lora/download '{"preset_id":"r
 poll_dl "/api/lora/download/$(task_id)" >"$tmp/body"
 check "... fails the format check" jqt '.state == "done" and (.error | test("not a usable LoRA")) and (.msg | startswith("Error: "))' "$tmp/body"
 check "... without leaking the folder's path" bash -c "! grep -qF '$tmp' '$tmp/body'"
-check "... and nothing of it is left in the LoRA folder" bash -c "[ \"\$(ls -A '$tmp/s/loras')\" = 'Realism_Engine_V1.safetensors' ]"
+check "... and nothing of it is left in the LoRA folder" bash -c "[ \"\$(ls -A '$tmp/s/loras' | grep -vx '.ideogram4-lora-pins.json')\" = 'Realism_Engine_V1.safetensors' ]"
+check "... it was fetched at the pinned commit, not at main" bash -c "grep -q '/RazzzHF/Realism_Engine_Ideogram_4/resolve/$REALISM_COMMIT/Realism_Engine_Ideogram_V2.safetensors' '$LOG' && ! grep -q '/RazzzHF/Realism_Engine_Ideogram_4/resolve/main/' '$LOG'"
 expect "the zjourney stack preset" POST /api/lora/download '{"preset_id":"zjourney-stack"}' 200 '"task_id"'
 poll_dl "/api/lora/download/$(task_id)" >"$tmp/body"
 check "... downloads both files" jqt '.msg == "Download complete." and ([.files[].status] == ["downloaded","downloaded"])' "$tmp/body"
+# A damaged pins file (not JSON; a symlink out of the folder) counts as no pins.
+cp "$tmp/s/loras/.ideogram4-lora-pins.json" "$tmp/pins.bak"
+printf '[1, 2' >"$tmp/s/loras/.ideogram4-lora-pins.json"
+expect "presets with a damaged pins file" GET /api/lora/presets "" 200 '"realism-v1"'
+check "... report no pin" jqt '[.presets[].loras[] | .revision == "main" and (.pinned | not)] | all' "$tmp/body"
+ln -sf "$tmp/pins.bak" "$tmp/s/loras/.ideogram4-lora-pins.json"
+expect "presets with the pins file a symlink" GET /api/lora/presets "" 200 '"realism-v1"'
+check "... ignore it" jqt '[.presets[].loras[] | .pinned | not] | all' "$tmp/body"
+rm -f "$tmp/s/loras/.ideogram4-lora-pins.json"
 expect "a downloaded preset LoRA applies" POST /api/lora/apply '{"name":"Realism_Engine_V1.safetensors","strength":0.6}' 200 '"task_id"'
 poll_lora "$(task_id)" >"$tmp/body"
 check "... and the merge succeeds" jqt '.result.ok == true' "$tmp/body"
