@@ -60,6 +60,9 @@ $(BUILD)/libideogram4.a: $(LIB_OBJ)
 # ---- Vulkan shaders: GLSL compiled to SPIR-V, embedded as arrays in a generated .c
 VK_SHADER_DIR := src/backend/vulkan/shaders
 VK_SPV   := $(patsubst $(VK_SHADER_DIR)/%.comp,$(BUILD)/spv/%.spv,$(sort $(wildcard $(VK_SHADER_DIR)/*.comp)))
+# Each shader again without double (I4_NO_F64): NAME_nof64, picked on devices
+# without shaderFloat64 (Intel Arc, Apple through MoltenVK).
+VK_SPV   += $(patsubst $(VK_SHADER_DIR)/%.comp,$(BUILD)/spv/%_nof64.spv,$(sort $(wildcard $(VK_SHADER_DIR)/*.comp)))
 VK_GEN_C := $(BUILD)/gen/vk_shaders.c
 VK_GEN_OBJ := $(BUILD)/obj/$(VK_GEN_C:.c=.o)
 
@@ -67,6 +70,11 @@ $(BUILD)/spv/%.spv: $(VK_SHADER_DIR)/%.comp $(wildcard $(VK_SHADER_DIR)/*.glsl)
 	@mkdir -p $(dir $@)
 	@echo "  GLSLC $<"
 	@$(GLSLC) --target-env=vulkan1.1 -O -o $@ $<
+
+$(BUILD)/spv/%_nof64.spv: $(VK_SHADER_DIR)/%.comp $(wildcard $(VK_SHADER_DIR)/*.glsl)
+	@mkdir -p $(dir $@)
+	@echo "  GLSLC $< (no f64)"
+	@$(GLSLC) --target-env=vulkan1.1 -O -DI4_NO_F64 -o $@ $<
 
 # The cooperative-matrix shaders (shaders/coop/) need glslangValidator >= 13:
 # Debian's glslc (shaderc 2023.2) does not know GL_KHR_cooperative_matrix.

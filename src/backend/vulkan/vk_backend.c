@@ -158,6 +158,9 @@ typedef struct {
     i4_buf *dummy; /* bound where an op has no buffer */
     size_t align, max_range;
     uint32_t fma_emulate; /* specialization constant 0 of every shader (common.glsl) */
+    /* No shaderFloat64 (or IDEOGRAM4_VULKAN_NO_F64=1): the NAME_nof64 builds
+     * of the shaders, f32-pair sums instead of double (norm.comp). */
+    int no_f64;
     vk_block *wblock;     /* the block weights are bump-allocated from now */
     size_t next_block;    /* size of the next block: 1 MiB, doubling to BLOCK_BYTES */
     size_t mem_now, mem_peak, capacity; /* device memory held by buffers, its peak, the heap (budget) */
@@ -576,8 +579,14 @@ static int shader_built(const char *name) {
 }
 
 static int pipeline_index(vkb *b, const char *name) {
-    size_t i = 0;
-    while (i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name)) i++;
+    size_t i = i4_vk_shader_count;
+    if (b->no_f64) { /* its double-free build, where there is one */
+        char alt[64];
+        snprintf(alt, sizeof alt, "%s_nof64", name);
+        for (i = 0; i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, alt); i++) {}
+    }
+    if (i == i4_vk_shader_count)
+        for (i = 0; i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name); i++) {}
     if (i == i4_vk_shader_count) {
         fail_msg(b, "internal error: no shader of that name");
         return -1;
@@ -983,8 +992,9 @@ static const char *device_type_name(VkPhysicalDeviceType t) {
 
 static const char *vk_describe(i4_backend *be) {
     vkb *b = V(be);
-    snprintf(b->desc, sizeof b->desc, "vulkan (%s, %s%s%s)", b->props.deviceName,
+    snprintf(b->desc, sizeof b->desc, "vulkan (%s, %s%s%s%s)", b->props.deviceName,
              device_type_name(b->props.deviceType), b->fma_emulate ? ", fma emulated" : "",
+             b->no_f64 ? ", no f64" : "",
              b->coop == 1 ? ", cooperative matrix" : b->coop == 2 ? ", cooperative matrix emulated" : "");
     return b->desc;
 }
@@ -1411,16 +1421,15 @@ static int device_score(VkPhysicalDeviceType t) {
 static int setup_device(vkb *b) {
     VkPhysicalDeviceFeatures have;
     vkGetPhysicalDeviceFeatures(b->pdev, &have);
-    if (!have.shaderFloat64)
-        return i4_error("%s has no shaderFloat64 (the norm and attention shaders need double)",
-                        b->props.deviceName);
+    const char *nf = getenv("IDEOGRAM4_VULKAN_NO_F64");
+    b->no_f64 = !have.shaderFloat64 || (nf && *nf && strcmp(nf, "0"));
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
     qi.queueFamilyIndex = b->qfam;
     qi.queueCount = 1;
     qi.pQueuePriorities = &prio;
     VkPhysicalDeviceFeatures feat = {0};
-    feat.shaderFloat64 = VK_TRUE;
+    feat.shaderFloat64 = b->no_f64 ? VK_FALSE : VK_TRUE;
     VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
@@ -1525,7 +1534,7 @@ static int probe_fma(vkb *b) {
     if (bw) free_buffer(b, bw);
     if (by) free_buffer(b, by);
     if (rc != 0) return -1;
-    if (y != -0x1p-46f) {
+    if (y != -0x1p-46f && !b->no_f64) { /* the emulation needs double */
         drop_pipelines(b);
         b->fma_emulate = 1;
     }

@@ -130,10 +130,20 @@ void main() {
         for (uint d = 0u; d < hd; d++) o[ob + d] = 0.0;
         return;
     }
+#ifdef I4_NO_F64
+    // no shaderFloat64: the device's f32 division (not correctly rounded)
+    if (pc.bf != 0u) {
+        float inv = 1.0 / l;
+        for (uint d = 0u; d < hd; d++) o[ob + d] = bf16r(acc[d] * inv);
+    } else {
+        for (uint d = 0u; d < hd; d++) o[ob + d] = acc[d] / l;
+    }
+#else
     if (pc.bf != 0u) {
         float inv = float(1.0lf / double(l));
         for (uint d = 0u; d < hd; d++) o[ob + d] = bf16r(acc[d] * inv);
     } else {
         for (uint d = 0u; d < hd; d++) o[ob + d] = float(double(acc[d]) / double(l));
     }
+#endif
 }

@@ -14,12 +14,16 @@
 // host probes the device (vk_backend.c) and sets FMA_EMULATE there: the exact
 // product in double plus c, rounded to f32 (a double rounding that can differ
 // from a true fma only when the sum lands within 2^-53 of an f32 tie).
+// Without shaderFloat64 (the *_nof64 builds, I4_NO_F64) there is no
+// emulation: the device's fma, which real GPUs fuse.
 layout(constant_id = 0) const uint FMA_EMULATE = 0u;
 float fma1(float a, float b, float c) {
+#ifndef I4_NO_F64
     if (FMA_EMULATE != 0u) {
         precise double r = double(a) * double(b) + double(c);
         return float(r);
     }
+#endif
     precise float r = fma(a, b, c);
     return r;
 }

@@ -9,6 +9,11 @@
 // their f32 rounding in rare ties, no more. sqrt and 1/x are evaluated in
 // double and rounded to f32 twice (= sqrtf, then 1.0f/s): correctly rounded
 // as on the CPU, where a GPU's f32 sqrt and division are not.
+// Built a second time with I4_NO_F64 (norm_nof64) for devices without
+// shaderFloat64 (Intel Arc, Apple through MoltenVK): the sums are then f32
+// pairs (hi, lo) grown by error-free TwoSum steps (about 48 significant bits),
+// and sqrt and 1/x are the device's f32 ones — within the golden tests'
+// tolerances, no longer bit for bit with the CPU.
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
 #include "common.glsl"
@@ -45,24 +50,62 @@ float beta_at(uint i) {
     return uintBitsToFloat(bst[(bo >> 2) + i]);
 }
 
-shared double part[256];
+#ifdef I4_NO_F64
+#define ACC vec2
+#define ACC_ZERO vec2(0.0)
+// s + e == a + b exactly (Knuth's TwoSum)
+vec2 two_sum(float a, float b) {
+    precise float s = a + b;
+    precise float bb = s - a;
+    precise float e = (a - (s - bb)) + (b - bb);
+    return vec2(s, e);
+}
+ACC acc_add(ACC a, ACC b) {
+    vec2 t = two_sum(a.x, b.x);
+    precise float lo = t.y + a.y + b.y;
+    return two_sum(t.x, lo);
+}
+ACC acc_plus(ACC a, float v) { return acc_add(a, vec2(v, 0.0)); }
+ACC acc_sq(ACC a, float d) { // a + d*d, the product's rounding error kept by fma
+    precise float p = d * d;
+    return acc_add(a, vec2(p, fma(d, d, -p)));
+}
+ACC acc_sqdiff(ACC a, float v, float mu) { return acc_sq(a, v - mu); }
+float acc_div(ACC a, uint n) { return (a.x + a.y) / float(n); }
+float rsqrt_cr(float v) { return 1.0 / sqrt(v); }
+#else
+#define ACC double
+#define ACC_ZERO 0.0lf
+ACC acc_add(ACC a, ACC b) { return a + b; }
+ACC acc_plus(ACC a, float v) { return a + double(v); }
+ACC acc_sq(ACC a, float v) {
+    double d = double(v);
+    return fma(d, d, a);
+}
+ACC acc_sqdiff(ACC a, float v, float mu) {
+    double d = double(v) - double(mu);
+    return fma(d, d, a);
+}
+float acc_div(ACC a, uint n) { return float(a / double(n)); }
+float rsqrt_cr(float v) { // 1.0f / sqrtf(v), each correctly rounded
+    float s = float(sqrt(double(v)));
+    return float(1.0lf / double(s));
+}
+#endif
 
-double reduce(double v) {
+shared ACC part[256];
+
+ACC reduce(ACC v) {
     uint t = gl_LocalInvocationID.x;
     part[t] = v;
     barrier();
     for (uint s = 128u; s > 0u; s >>= 1) {
-        if (t < s) part[t] += part[t + s];
+        if (t < s) part[t] = acc_add(part[t], part[t + s]);
         barrier();
     }
-    double r = part[0];
+    ACC r = part[0];
     barrier();
     return r;
-}
-
-float rsqrt_cr(float v) { // 1.0f / sqrtf(v), each correctly rounded
-    float s = float(sqrt(double(v)));
-    return float(1.0lf / double(s));
 }
 
 void main() {
@@ -72,13 +115,10 @@ void main() {
     uint xo = pc.off[1] >> 2, yo = pc.off[0] >> 2;
     if (pc.op == OP_RMS) {
         uint base = row * pc.stride;
-        precise double s = 0.0lf;
-        for (uint i = t; i < pc.dim; i += 256u) {
-            double d = double(x[xo + base + i]);
-            s = fma(d, d, s);
-        }
+        precise ACC s = ACC_ZERO;
+        for (uint i = t; i < pc.dim; i += 256u) s = acc_sq(s, x[xo + base + i]);
         s = reduce(s);
-        float ms = float(s / double(pc.dim));
+        float ms = acc_div(s, pc.dim);
         float r = rsqrt_cr(ms + pc.eps);
         for (uint i = t; i < pc.dim; i += 256u) {
             precise float nv = x[xo + base + i] * r;
@@ -91,17 +131,14 @@ void main() {
     // layer (rows of dim) or group (cpg channels x HW)
     uint n = pc.op == OP_LAYER ? pc.dim : pc.cpg * pc.HW;
     uint base = row * n;
-    double s = 0.0lf;
-    for (uint i = t; i < n; i += 256u) s += double(x[xo + base + i]);
+    ACC s = ACC_ZERO;
+    for (uint i = t; i < n; i += 256u) s = acc_plus(s, x[xo + base + i]);
     s = reduce(s);
-    float mu = float(s / double(n));
-    precise double q = 0.0lf;
-    for (uint i = t; i < n; i += 256u) {
-        double d = double(x[xo + base + i]) - double(mu);
-        q = fma(d, d, q);
-    }
+    float mu = acc_div(s, n);
+    precise ACC q = ACC_ZERO;
+    for (uint i = t; i < n; i += 256u) q = acc_sqdiff(q, x[xo + base + i], mu);
     q = reduce(q);
-    float r = rsqrt_cr(float(q / double(n)) + pc.eps);
+    float r = rsqrt_cr(acc_div(q, n) + pc.eps);
     for (uint i = t; i < n; i += 256u) {
         precise float v = (x[xo + base + i] - mu) * r;
         if (pc.op == OP_GROUP) {
