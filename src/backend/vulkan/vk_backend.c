@@ -1374,6 +1374,21 @@ static int make_instance(VkInstance *inst) {
     app.apiVersion = VK_API_VERSION_1_3;
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     ci.pApplicationInfo = &app;
+    /* Portability drivers (MoltenVK on Apple) are listed only to an instance
+     * that asks for them (loader 1.3.216 and later). */
+    const char *portability = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
+    uint32_t n_ext = 0;
+    if (vkEnumerateInstanceExtensionProperties(NULL, &n_ext, NULL) == VK_SUCCESS && n_ext) {
+        VkExtensionProperties *ext = calloc(n_ext, sizeof *ext);
+        if (ext && vkEnumerateInstanceExtensionProperties(NULL, &n_ext, ext) == VK_SUCCESS)
+            for (uint32_t i = 0; i < n_ext; i++)
+                if (!strcmp(ext[i].extensionName, portability)) {
+                    ci.enabledExtensionCount = 1;
+                    ci.ppEnabledExtensionNames = &portability;
+                    ci.flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
+                }
+        free(ext);
+    }
     VkResult r = vkCreateInstance(&ci, NULL, inst);
     if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
         return i4_error("no Vulkan driver (vkCreateInstance: %s)", vk_result_name(r));
@@ -1447,11 +1462,17 @@ static int setup_device(vkb *b) {
                                             .pNext = &f12,
                                             .subgroupSizeControl = VK_TRUE,
                                             .computeFullSubgroups = VK_TRUE};
+    /* A portability device (MoltenVK) must have VK_KHR_portability_subset
+     * enabled when it lists it. */
+    const char *dev_ext[2];
+    uint32_t n_dev_ext = 0;
+    if (i4_vk_has_extension(b->pdev, "VK_KHR_portability_subset")) dev_ext[n_dev_ext++] = "VK_KHR_portability_subset";
     if (b->coop == 1) {
-        di.enabledExtensionCount = 1;
-        di.ppEnabledExtensionNames = &coop_ext;
+        dev_ext[n_dev_ext++] = coop_ext;
         di.pNext = b->coopdev.require_32 ? (void *)&f13 : (void *)&f12;
     }
+    di.enabledExtensionCount = n_dev_ext;
+    di.ppEnabledExtensionNames = n_dev_ext ? dev_ext : NULL;
     VkResult r = vkCreateDevice(b->pdev, &di, NULL, &b->dev);
     if (r != VK_SUCCESS) return i4_error("vkCreateDevice failed (%s)", vk_result_name(r));
     vkGetDeviceQueue(b->dev, b->qfam, 0, &b->queue);
