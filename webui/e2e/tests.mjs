@@ -1216,6 +1216,21 @@ export const tests = [
       } finally {
         srv.proc.kill('SIGTERM');
       }
+      // A server whose maximum is under the default 1024x1024: the form is brought within it.
+      mkdirSync(join(tmp, 'db-small'), { recursive: true });
+      const small = await spawnServer(['--demo', '--output', join(tmp, 'out-small')], {
+        IDEOGRAM4_DB_PATH: join(tmp, 'db-small', 'ideogram4.db'),
+        IDEOGRAM4_MIN_IMAGE_SIZE: '128', IDEOGRAM4_MAX_IMAGE_SIZE: '768', IDEOGRAM4_IMAGE_SIZE_MULTIPLE: '16',
+      });
+      try {
+        await page.goto(`${small.base}/`);
+        await page.getByTestId('model-state').filter({ hasText: /^Not loaded$/ }).waitFor();
+        await page.getByRole('button', { name: /Create new image/ }).click();
+        const w = page.getByLabel('Width', { exact: true }), h = page.getByLabel('Height', { exact: true });
+        await waitFor(async () => (await w.inputValue()) === '768' && (await h.inputValue()) === '768', { what: 'the form clamped to 768' });
+      } finally {
+        small.proc.kill('SIGTERM');
+      }
     },
   },
   {

@@ -13,7 +13,7 @@ import {
 } from './lib/caption';
 import { api, Api, ApiError, type ImageInfo, type ModelStatus, type PromptRow, type QueueReply, type TaskStatus } from './lib/api';
 import { createAutosaver, loadSavedForm, type SaveResult } from './lib/autosave';
-import { randomSeed, setSizeLimits } from './lib/sizes';
+import { isValidSize, randomSeed, setSizeLimits, snapSize } from './lib/sizes';
 
 export type Toast = { id: number; kind: 'info' | 'success' | 'error'; text: string };
 
@@ -309,6 +309,15 @@ export function AppProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     void refreshConfig();
   }, [refreshConfig]);
+  // A size the server would refuse (the default 1024x1024 under a smaller
+  // IDEOGRAM4_MAX_IMAGE_SIZE, or a saved draft from before a change) is
+  // brought within its limits once they are known.
+  useEffect(() => {
+    if (!config) return;
+    setForm((cur) =>
+      isValidSize(cur.w) && isValidSize(cur.h) ? cur : { ...cur, w: snapSize(cur.w), h: snapSize(cur.h) },
+    );
+  }, [config, form.w, form.h]);
 
   // ------------------------------------------------------------ model + server health
   const failures = useRef(0);
