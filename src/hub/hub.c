@@ -846,12 +846,14 @@ done:
     return rc;
 }
 
+int i4_hub_is_commit(const char *s) { return s && is_hex(s, 40); }
+
 int i4_hub_resolve_commit(const i4_hub_request *rq, char *commit, size_t size) {
     const char *rev = rq->revision && *rq->revision ? rq->revision : "main";
     if (!i4_hub_valid_repo(rq->repo)) return i4_error("repository '%s' is not of the form ORG/NAME", rq->repo ? rq->repo : "");
     if (!i4_hub_valid_revision(rev)) return i4_error("revision '%s' is not acceptable", rev);
     if (size < 41) return i4_error("internal error: commit buffer too small");
-    if (is_hex(rev, 40)) { /* already a commit */
+    if (i4_hub_is_commit(rev)) { /* already a commit */
         snprintf(commit, size, "%s", rev);
         return 0;
     }

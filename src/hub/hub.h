@@ -57,6 +57,9 @@ int i4_hub_download_snapshot(const i4_hub_request *rq, char *out, size_t out_siz
 int i4_hub_download_file(const i4_hub_request *rq, const char *path_in_repo, const char *dest,
                          int (*check)(const char *tmp_path, void *user), void *check_user);
 
+/* Is s a commit id (40 lowercase hex digits)? */
+int i4_hub_is_commit(const char *s);
+
 /* The commit repo@revision points at now (40 hex digits into commit, size
  * >= 41); a revision that is already a commit is returned as it is. */
 int i4_hub_resolve_commit(const i4_hub_request *rq, char *commit, size_t size);

@@ -277,21 +277,14 @@ static json_t *pins_load(i4_server *s) {
     return root;
 }
 
-static int is_commit(const char *v) {
-    if (!v || strlen(v) != 40) return 0;
-    for (int i = 0; i < 40; i++)
-        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f'))) return 0;
-    return 1;
-}
-
 /* The commit f is pinned to: its table revision when that is a commit, else
  * the recorded one; NULL when none yet. */
 static const char *pin_of(json_t *pins, const preset_file *f) {
-    if (is_commit(f->revision)) return f->revision;
+    if (i4_hub_is_commit(f->revision)) return f->revision;
     char key[300];
     pin_key(f, key, sizeof key);
     const char *v = json_string_value(json_object_get(pins, key));
-    return is_commit(v) ? v : NULL;
+    return i4_hub_is_commit(v) ? v : NULL;
 }
 
 static const lora_preset *find_preset(const char *id) {
@@ -376,6 +369,7 @@ static void run_lora_download(i4_server *s, srv_job *j) {
         return;
     }
     srv_job_update(s, j, "downloading", 0, "Downloading LoRA files...");
+    json_t *pins = pins_load(s); /* read once; a pin made for one file serves the next */
     for (int k = 0; k < d->preset->n; k++) {
         const preset_file *f = &d->preset->files[k];
         const char *status = "already_installed";
@@ -383,7 +377,6 @@ static void run_lora_download(i4_server *s, srv_job *j) {
             char dest[PATH_MAX];
             snprintf(dest, sizeof dest, "%s/%s", s->opt.lora_dir, f->name);
             dl_ctx c = {s, j, 0};
-            json_t *pins = pins_load(s);
             const char *pinned = pin_of(pins, f);
             char commit[48] = "";
             i4_hub_request rq = {.repo = f->repo, .revision = f->revision, .progress = lora_dl_progress, .user = &c};
@@ -403,7 +396,6 @@ static void run_lora_download(i4_server *s, srv_job *j) {
                 if (i4_write_json_file(path, pins, JSON_SORT_KEYS) != 0)
                     i4_log(&s->log, I4_LOG_WARN, "download", "cannot record the pin of %s: %s", key, i4_last_error());
             }
-            json_decref(pins);
             if (rc != 0) {
                 char msg[700], err[600];
                 /* the LoRA folder's path is not the client's business */
@@ -418,6 +410,7 @@ static void run_lora_download(i4_server *s, srv_job *j) {
                 err[o] = 0;
                 i4_utf8_format(msg, sizeof msg, "%s: %s", f->name, err);
                 srv_job_finish(s, j, srv_job_should_stop(s, j) ? JOB_CANCELLED : JOB_ERROR, NULL, "Error: %s", msg);
+                json_decref(pins);
                 return;
             }
             status = "downloaded";
@@ -426,6 +419,7 @@ static void run_lora_download(i4_server *s, srv_job *j) {
         json_array_append_new(d->files, json_pack("{s:s,s:s}", "name", f->name, "status", status));
         pthread_mutex_unlock(&s->lock);
     }
+    json_decref(pins);
     srv_job_finish(s, j, JOB_DONE, json_pack("{s:b}", "ok", 1), "Download complete.");
 }
 

@@ -18,10 +18,7 @@ BIN=${I4_BIN:-build/ideogram4}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! "$BIN" devices 2>/dev/null | grep -q '^0: '; then
-  if [ "${I4_TEST_NO_VULKAN:-}" = 1 ]; then echo "skipped: I4_TEST_NO_VULKAN=1"; summary; exit; fi
-  echo "FAIL no Vulkan device (set I4_TEST_NO_VULKAN=1 to skip)"; failed=1; summary; exit 1
-fi
+need_vulkan
 
 SPV=build/spv/linear_coop.spv
 VAL=.venv-glslang/bin/spirv-val

@@ -20,10 +20,7 @@ tmp=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && stop_server; rm -rf "$tmp"' EXIT
 
-if ! "$BIN" devices 2>/dev/null | grep -q '^0: '; then
-  if [ "${I4_TEST_NO_VULKAN:-}" = 1 ]; then echo "skipped: I4_TEST_NO_VULKAN=1"; summary; exit; fi
-  echo "FAIL no Vulkan device (set I4_TEST_NO_VULKAN=1 to skip)"; failed=1; summary; exit 1
-fi
+need_vulkan
 
 "$BIN" make-tiny-model "$tmp/m" --seed 1 >/dev/null
 CAP='{"high_level_description": "A red bicycle under a lamp post.", "style_description": {"medium": "photograph"}}'

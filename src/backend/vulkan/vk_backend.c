@@ -572,21 +572,21 @@ static int flush(vkb *b) {
 }
 
 /* Is shader `name` in this build (the coop ones need glslangValidator)? */
-static int shader_built(const char *name) {
-    for (size_t i = 0; i < i4_vk_shader_count; i++)
-        if (!strcmp(i4_vk_shader_table[i].name, name)) return 1;
-    return 0;
+static size_t shader_index(const char *name) { /* i4_vk_shader_count when absent */
+    size_t i = 0;
+    while (i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name)) i++;
+    return i;
 }
+static int shader_built(const char *name) { return shader_index(name) < i4_vk_shader_count; }
 
 static int pipeline_index(vkb *b, const char *name) {
     size_t i = i4_vk_shader_count;
     if (b->no_f64) { /* its double-free build, where there is one */
         char alt[64];
         snprintf(alt, sizeof alt, "%s_nof64", name);
-        for (i = 0; i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, alt); i++) {}
+        i = shader_index(alt);
     }
-    if (i == i4_vk_shader_count)
-        for (i = 0; i < i4_vk_shader_count && strcmp(i4_vk_shader_table[i].name, name); i++) {}
+    if (i == i4_vk_shader_count) i = shader_index(name);
     if (i == i4_vk_shader_count) {
         fail_msg(b, "internal error: no shader of that name");
         return -1;
@@ -1453,7 +1453,7 @@ static int setup_device(vkb *b) {
      * declares (Float16, VulkanMemoryModel; subgroup size control where the
      * size must be asked for). */
     const char *coop_ext = "VK_KHR_cooperative_matrix";
-    i4_vk_coop_features cf = {.sType = (VkStructureType)1000506000, .cooperativeMatrix = VK_TRUE};
+    i4_vk_coop_features cf = {.sType = I4_VK_STYPE_COOP_FEATURES, .cooperativeMatrix = VK_TRUE};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                             .pNext = &cf,
                                             .shaderFloat16 = VK_TRUE,

@@ -6,10 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* VK_KHR_cooperative_matrix, from the Vulkan registry (vk.xml). */
-#define STYPE_COOP_FEATURES ((VkStructureType)1000506000)
-#define STYPE_COOP_PROPERTIES ((VkStructureType)1000506001)
-
 typedef struct {
     VkStructureType sType;
     void *pNext;
@@ -52,7 +48,7 @@ void i4_vk_coop_query(VkInstance inst, VkPhysicalDevice d, i4_vk_coop_device *ou
     }
     if (!out->api_1_2) return; /* the feature structs below need 1.2 */
 
-    i4_vk_coop_features cf = {.sType = STYPE_COOP_FEATURES};
+    i4_vk_coop_features cf = {.sType = I4_VK_STYPE_COOP_FEATURES};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan13Features f13 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
     VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
@@ -77,7 +73,7 @@ void i4_vk_coop_query(VkInstance inst, VkPhysicalDevice d, i4_vk_coop_device *ou
     if (!get || get(d, &n, NULL) != VK_SUCCESS || n == 0) return;
     coop_properties *cp = calloc(n, sizeof *cp);
     if (!cp) return;
-    for (uint32_t i = 0; i < n; i++) cp[i].sType = STYPE_COOP_PROPERTIES;
+    for (uint32_t i = 0; i < n; i++) cp[i].sType = I4_VK_STYPE_COOP_PROPERTIES;
     if (get(d, &n, cp) == VK_SUCCESS)
         for (uint32_t i = 0; i < n && out->n_shapes < I4_VK_COOP_MAX_SHAPES; i++)
             out->shapes[out->n_shapes++] = (i4_vk_coop_shape){cp[i].MSize,      cp[i].NSize, cp[i].KSize,

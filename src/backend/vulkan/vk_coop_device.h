@@ -13,6 +13,10 @@
 
 #define I4_VK_COOP_MAX_SHAPES 64
 
+/* VK_KHR_cooperative_matrix's structure types (the registry's vk.xml). */
+#define I4_VK_STYPE_COOP_FEATURES ((VkStructureType)1000506000)
+#define I4_VK_STYPE_COOP_PROPERTIES ((VkStructureType)1000506001)
+
 typedef struct {
     VkStructureType sType;
     void *pNext;
