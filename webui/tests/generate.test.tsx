@@ -65,7 +65,8 @@ describe('generate flow', () => {
     await waitFor(() => expect(screen.getByTestId('job-step').textContent).toBe('step 6 / 12'), { timeout: 4000 });
     expect(screen.getByTestId('job-percent').textContent).toBe('50%');
     expect(screen.getByRole('progressbar', { name: /Generation progress/ }).getAttribute('aria-valuenow')).toBe('50');
-    expect(document.title).toBe('50% · Ideogram 4');
+    // the title is set by an effect after the commit that shows the step: wait for it
+    await waitFor(() => expect(document.title).toBe('50% · Ideogram 4'));
     await waitFor(() => expect(screen.getByTestId('job-percent').textContent).toBe('100%'), { timeout: 4000 });
     await waitFor(() => expect(screen.getByTestId('result-image').getAttribute('src')).toBe('/api/images/11/file'));
     expect(screen.getByTestId('result-seed').textContent).toBe('5');
